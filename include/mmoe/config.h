@@ -1,0 +1,176 @@
+/*
+ * libmmoe - model descriptions.
+ *
+ * An mmoe_config describes a model's architecture: the kind of model, the
+ * input width, the experts, and one entry per task (name, kind, tower, loss
+ * weight). It is opaque so that new options never change a struct layout:
+ * every option is a key with a text value, set through mmoe_config_set()
+ * or the typed helpers below, and the whole description round-trips through
+ * a versioned text form (mmoe_config_to_string / mmoe_config_parse). That
+ * text is what model files store.
+ *
+ * Text form (one "key value" per line, first line the format version):
+ *
+ *     mmoe-config 1
+ *     arch mmoe
+ *     input.dense 100
+ *     experts.count 8
+ *     experts.layers 16
+ *     experts.activation relu
+ *     seed 42
+ *     tasks 2
+ *     task.0.name y1
+ *     task.0.kind regression
+ *     task.0.weight 1
+ *     task.0.layers 8
+ *     task.0.activation relu
+ *     ...
+ *
+ * Keys (defaults in brackets):
+ *   arch                mmoe | omoe | shared_bottom | single_task [mmoe]
+ *   input.dense         width of the dense input, >= 1 [required]
+ *   experts.count       experts for mmoe/omoe, 1..1024 [8]; shared_bottom
+ *                       uses one expert (the shared bottom), single_task
+ *                       one expert per task (both ignore this key)
+ *   experts.layers      comma-separated widths of each expert's layers [16]
+ *   experts.activation  identity | relu | sigmoid | tanh [relu]
+ *   seed                initialisation seed, unsigned 64-bit [1]
+ *   tasks               number of tasks 1..64; setting it keeps existing
+ *                       task entries and gives new ones defaults
+ *   task.K.name         task name, 1..63 chars of [A-Za-z0-9_.-] [taskK]
+ *   task.K.kind         regression | binary [regression]
+ *   task.K.weight       loss weight, finite, >= 0 [1]
+ *   task.K.layers       comma-separated tower hidden widths, may be empty [8]
+ *   task.K.activation   tower hidden activation [relu]
+ *
+ * Thread safety: a config is not synchronised; reading one config from
+ * several threads (e.g. creating models) is safe when nobody writes it.
+ */
+#ifndef MMOE_CONFIG_H
+#define MMOE_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mmoe/export.h"
+#include "mmoe/layer.h"
+#include "mmoe/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Model architectures. Values are stable. */
+typedef enum mmoe_arch {
+    MMOE_ARCH_MMOE = 0,           /**< one gate per task over shared experts */
+    MMOE_ARCH_OMOE = 1,           /**< one gate shared by all tasks */
+    MMOE_ARCH_SHARED_BOTTOM = 2,  /**< one shared MLP, a tower per task */
+    MMOE_ARCH_SINGLE_TASK = 3     /**< an independent network per task */
+} mmoe_arch;
+
+/** Task kinds. Values are stable. */
+typedef enum mmoe_task_kind {
+    MMOE_TASK_REGRESSION = 0, /**< mean squared error; predict returns the value */
+    MMOE_TASK_BINARY = 1      /**< BCE on the logit; predict returns the probability */
+} mmoe_task_kind;
+
+/** Version of the text form written by mmoe_config_to_string. */
+#define MMOE_CONFIG_FORMAT_VERSION 1
+
+/** Most tasks a model may have. */
+#define MMOE_MAX_TASKS 64
+
+/** Opaque model description. */
+typedef struct mmoe_config mmoe_config;
+
+/**
+ * Create a description with every key at its default (no tasks, no input
+ * width: both must be set before a model can be built).
+ * @return MMOE_OK; MMOE_ERR_NULL; MMOE_ERR_NOMEM. Caller frees with mmoe_config_free.
+ */
+MMOE_API mmoe_status mmoe_config_create(mmoe_config **out);
+
+/** Free a description. NULL is a no-op. */
+MMOE_API void mmoe_config_free(mmoe_config *cfg);
+
+/** Deep copy. @return MMOE_OK; MMOE_ERR_NULL; MMOE_ERR_NOMEM. */
+MMOE_API mmoe_status mmoe_config_clone(const mmoe_config *cfg, mmoe_config **out);
+
+/**
+ * Set one key from its text value (see the key list above).
+ * @return MMOE_OK; MMOE_ERR_NULL; MMOE_ERR_CONFIG (unknown key, malformed
+ *         or out-of-range value, task index >= tasks). On failure the
+ *         description is unchanged and mmoe_config_last_error() says why.
+ */
+MMOE_API mmoe_status mmoe_config_set(mmoe_config *cfg, const char *key, const char *value);
+
+/**
+ * Read one key's value as text into buf (cap bytes, NUL-terminated).
+ * @return MMOE_OK; MMOE_ERR_NULL; MMOE_ERR_CONFIG (unknown key);
+ *         MMOE_ERR_RANGE (buf too small; buf holds a truncated value).
+ */
+MMOE_API mmoe_status mmoe_config_get(const mmoe_config *cfg, const char *key, char *buf,
+                                     size_t cap);
+
+/** Typed helper: mmoe_config_set(cfg, key, decimal text of value). */
+MMOE_API mmoe_status mmoe_config_set_int(mmoe_config *cfg, const char *key, int64_t value);
+
+/** Typed helper: mmoe_config_set(cfg, key, "%.9g" of value). */
+MMOE_API mmoe_status mmoe_config_set_real(mmoe_config *cfg, const char *key, double value);
+
+/** Typed helper: key "arch". */
+MMOE_API mmoe_status mmoe_config_set_arch(mmoe_config *cfg, mmoe_arch arch);
+
+/**
+ * Typed helper: experts.count, experts.layers and experts.activation at
+ * once (all or nothing).
+ */
+MMOE_API mmoe_status mmoe_config_set_experts(mmoe_config *cfg, size_t n_experts, size_t n_layers,
+                                             const size_t *widths, mmoe_activation act);
+
+/**
+ * Typed helper: append a task (tasks += 1) with its name, kind, tower and
+ * loss weight. n_hidden may be 0 (hidden may then be NULL). All or nothing.
+ * @return as mmoe_config_set; MMOE_ERR_RANGE when MMOE_MAX_TASKS tasks exist.
+ */
+MMOE_API mmoe_status mmoe_config_add_task(mmoe_config *cfg, const char *name,
+                                          mmoe_task_kind kind, size_t n_hidden,
+                                          const size_t *hidden, mmoe_activation act,
+                                          float loss_weight);
+
+/**
+ * Check that the description can build a model (input width set, at least
+ * one task, sizes within limits).
+ * @return MMOE_OK; MMOE_ERR_NULL; MMOE_ERR_CONFIG with a message.
+ */
+MMOE_API mmoe_status mmoe_config_validate(const mmoe_config *cfg);
+
+/**
+ * Write the description as text (format above, keys in a fixed order).
+ * @param out  receives a NUL-terminated string the caller frees with
+ *             mmoe_string_free
+ * @return MMOE_OK; MMOE_ERR_NULL; MMOE_ERR_NOMEM.
+ */
+MMOE_API mmoe_status mmoe_config_to_string(const mmoe_config *cfg, char **out);
+
+/**
+ * Replace cfg's content with the description in text (as written by
+ * mmoe_config_to_string; unknown keys are errors). Atomic: on failure cfg
+ * is unchanged.
+ * @return MMOE_OK; MMOE_ERR_NULL; MMOE_ERR_VERSION (first line names a
+ *         newer format); MMOE_ERR_CONFIG (malformed line, unknown key, bad
+ *         value: the message names the line); MMOE_ERR_NOMEM.
+ */
+MMOE_API mmoe_status mmoe_config_parse(mmoe_config *cfg, const char *text);
+
+/** Free a string returned by libmmoe (mmoe_config_to_string). NULL is a no-op. */
+MMOE_API void mmoe_string_free(char *s);
+
+/** Message of the last failure on cfg ("" if none, or for NULL). */
+MMOE_API const char *mmoe_config_last_error(const mmoe_config *cfg);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MMOE_CONFIG_H */

@@ -1,0 +1,28 @@
+/* Private elementwise activation kernels over [rows, cols] blocks with a leading dimension. */
+#ifndef MMOE_ACTIVATION_H
+#define MMOE_ACTIVATION_H
+
+#include <stddef.h>
+
+#include "mmoe/layer.h"
+
+/* A = f(A) in place. */
+void mmoe__act_forward(mmoe_activation act, size_t rows, size_t cols, float *A, size_t lda);
+
+/* dA *= f'(.) expressed through the activation's output A (in place). */
+void mmoe__act_backward(mmoe_activation act, size_t rows, size_t cols, const float *A, size_t lda,
+                        float *dA, size_t ldd);
+
+/* Nonzero for a known activation value. */
+int mmoe__act_valid(int act);
+
+/* "relu" etc.; NULL for unknown. */
+const char *mmoe__act_name(mmoe_activation act);
+
+/* Parse a name; returns -1 when unknown. */
+int mmoe__act_parse(const char *s);
+
+/* Numerically stable logistic function. */
+float mmoe__sigmoid(float z);
+
+#endif

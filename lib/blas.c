@@ -1,0 +1,51 @@
+/* BLAS wrapper and runtime thread control. */
+#include <cblas.h>
+
+#include "blas.h"
+#include "internal.h"
+#include "mmoe/runtime.h"
+
+#ifndef MMOE_BLAS_NAME
+#define MMOE_BLAS_NAME "cblas"
+#endif
+
+#if defined(MMOE_HAVE_OPENBLAS_THREADS)
+void openblas_set_num_threads(int num_threads);
+#endif
+
+void mmoe__sgemm(int ta, int tb, size_t M, size_t N, size_t K, float alpha, const float *A,
+                 size_t lda, const float *B, size_t ldb, float beta, float *C, size_t ldc)
+{
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+                (int)M, (int)N, (int)K, alpha, A, (int)lda, B, (int)ldb, beta, C, (int)ldc);
+}
+
+void mmoe__sgemv(int t, size_t M, size_t N, float alpha, const float *A, size_t lda,
+                 const float *x, float beta, float *y)
+{
+    cblas_sgemv(CblasRowMajor, t ? CblasTrans : CblasNoTrans, (int)M, (int)N, alpha, A, (int)lda,
+                x, 1, beta, y, 1);
+}
+
+void mmoe__sger(size_t M, size_t N, float alpha, const float *x, const float *y, float *A,
+                size_t lda)
+{
+    cblas_sger(CblasRowMajor, (int)M, (int)N, alpha, x, 1, y, 1, A, (int)lda);
+}
+
+mmoe_status mmoe_set_num_threads(int n)
+{
+    if (n < 1)
+        return MMOE_FAIL(NULL, MMOE_ERR_INVALID_ARG, "thread count %d < 1", n);
+#if defined(MMOE_HAVE_OPENBLAS_THREADS)
+    openblas_set_num_threads(n);
+    return MMOE_OK;
+#else
+    return MMOE_FAIL(NULL, MMOE_ERR_UNSUPPORTED, "BLAS '%s' has no thread control", MMOE_BLAS_NAME);
+#endif
+}
+
+const char *mmoe_blas_name(void)
+{
+    return MMOE_BLAS_NAME;
+}

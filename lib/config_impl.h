@@ -1,0 +1,39 @@
+/* Private layout of mmoe_config (fixed-size; cloned by memcpy). */
+#ifndef MMOE_CONFIG_IMPL_H
+#define MMOE_CONFIG_IMPL_H
+
+#include "internal.h"
+#include "mmoe/config.h"
+#include "mmoe/layer.h"
+
+#define MMOE__NAME_MAX 64
+#define MMOE__MAX_WIDTH ((size_t)1 << 20)
+#define MMOE__MAX_INPUT ((size_t)1 << 24)
+#define MMOE__MAX_EXPERTS 1024
+
+typedef struct mmoe__task_cfg {
+    char name[MMOE__NAME_MAX];
+    mmoe_task_kind kind;
+    double weight;
+    size_t n_layers;
+    size_t widths[MMOE_MAX_LAYERS];
+    mmoe_activation act;
+} mmoe__task_cfg;
+
+struct mmoe_config {
+    mmoe_arch arch;
+    size_t input_dense;
+    size_t n_experts;
+    size_t expert_layers;
+    size_t expert_widths[MMOE_MAX_LAYERS];
+    mmoe_activation expert_act;
+    uint64_t seed;
+    size_t n_tasks;
+    mmoe__task_cfg tasks[MMOE_MAX_TASKS];
+    char err[MMOE__ERRLEN];
+};
+
+/* Validate into errbuf (may be NULL). */
+mmoe_status mmoe__config_check(const mmoe_config *cfg, char *errbuf);
+
+#endif

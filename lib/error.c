@@ -1,0 +1,52 @@
+/* Error recording: per-handle message buffers and the per-thread last error. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "internal.h"
+#include "mmoe/mmoe.h"
+
+static _Thread_local char tls_last_error[MMOE__ERRLEN];
+
+mmoe_status mmoe__fail(char *errbuf, mmoe_status status, const char *func, const char *fmt, ...)
+{
+    char msg[MMOE__ERRLEN];
+    int n = snprintf(msg, sizeof msg, "%s: ", func);
+    if (n < 0 || (size_t)n >= sizeof msg)
+        n = 0;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg + n, sizeof msg - (size_t)n, fmt, ap);
+    va_end(ap);
+    memcpy(tls_last_error, msg, sizeof msg);
+    if (errbuf)
+        memcpy(errbuf, msg, sizeof msg);
+    return status;
+}
+
+mmoe_status mmoe__forward(char *errbuf, mmoe_status status)
+{
+    if (errbuf && status != MMOE_OK)
+        memcpy(errbuf, tls_last_error, MMOE__ERRLEN);
+    return status;
+}
+
+void mmoe__clear(char *errbuf)
+{
+    if (errbuf)
+        errbuf[0] = '\0';
+}
+
+const char *mmoe_last_error(void)
+{
+    return tls_last_error;
+}
+
+int mmoe__all_finite(const float *x, size_t n)
+{
+    /* Sum of x*0 is NaN exactly when some x is NaN or infinite; branch-free. */
+    float acc = 0.0f;
+    for (size_t i = 0; i < n; i++)
+        acc += x[i] * 0.0f;
+    return acc == 0.0f;
+}

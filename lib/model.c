@@ -1,0 +1,437 @@
+/* Model assembly: description -> parameter layout, training forward/loss/backward. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "activation.h"
+#include "model_impl.h"
+
+static mmoe_status build_layout(mmoe_model *m, char *err)
+{
+    const mmoe_config *c = m->cfg;
+    mmoe__moe *moe = &m->moe;
+    moe->in = c->input_dense;
+    moe->n_tasks = c->n_tasks;
+    switch (c->arch) {
+    case MMOE_ARCH_MMOE:
+        moe->routing = MMOE__ROUTE_GATED;
+        moe->n_experts = c->n_experts;
+        moe->n_gates = c->n_tasks;
+        break;
+    case MMOE_ARCH_OMOE:
+        moe->routing = MMOE__ROUTE_GATED;
+        moe->n_experts = c->n_experts;
+        moe->n_gates = 1;
+        break;
+    case MMOE_ARCH_SHARED_BOTTOM:
+        moe->routing = MMOE__ROUTE_SHARED;
+        moe->n_experts = 1;
+        moe->n_gates = 0;
+        break;
+    default:
+        moe->routing = MMOE__ROUTE_SEPARATE;
+        moe->n_experts = c->n_tasks;
+        moe->n_gates = 0;
+        break;
+    }
+    mmoe__pmlp *ex = &moe->experts;
+    ex->copies = moe->n_experts;
+    ex->in = c->input_dense;
+    ex->n_layers = c->expert_layers;
+    memcpy(ex->width, c->expert_widths, sizeof ex->width);
+    ex->act = ex->out_act = c->expert_act;
+    moe->h = ex->width[ex->n_layers - 1];
+    mmoe__moe_declare(moe, &m->reg);
+
+    size_t fwd = mmoe__moe_fwd_floats(moe), bwd = mmoe__moe_bwd_floats(moe);
+    for (size_t k = 0; k < c->n_tasks; k++) {
+        const mmoe__task_cfg *t = &c->tasks[k];
+        mmoe__pmlp *tw = &m->towers[k];
+        tw->copies = 1;
+        tw->in = moe->h;
+        tw->n_layers = t->n_layers + 1;
+        memcpy(tw->width, t->widths, t->n_layers * sizeof *t->widths);
+        tw->width[t->n_layers] = 1;
+        tw->act = t->act;
+        tw->out_act = MMOE_ACT_IDENTITY;
+        char prefix[32];
+        snprintf(prefix, sizeof prefix, "towers.%zu", k);
+        mmoe__pmlp_declare(tw, &m->reg, prefix, 0);
+        for (size_t l = 0; l < tw->n_layers; l++) {
+            fwd += tw->width[l];
+            bwd += tw->width[l];
+        }
+    }
+    m->fwd_per_row = fwd + 2 * c->n_tasks;
+    m->bwd_per_row = bwd + c->n_tasks;
+    if (m->reg.failed)
+        return MMOE_FAIL(err, m->reg.failed, "parameter layout: %s",
+                         m->reg.failed == MMOE_ERR_NOMEM ? "no memory" : "model too large");
+    return MMOE_OK;
+}
+
+mmoe_status mmoe_model_create(const mmoe_config *cfg, mmoe_model **out)
+{
+    if (!out || !cfg) {
+        if (out)
+            *out = NULL;
+        return MMOE_FAIL(NULL, MMOE_ERR_NULL, "%s is NULL", cfg ? "out" : "cfg");
+    }
+    *out = NULL;
+    mmoe_status st = mmoe__config_check(cfg, NULL);
+    if (st)
+        return st;
+    mmoe_model *m = mmoe__calloc(1, sizeof *m);
+    if (!m)
+        return MMOE_FAIL(NULL, MMOE_ERR_NOMEM, "no memory for the model");
+    st = mmoe_config_clone(cfg, &m->cfg);
+    if (st == MMOE_OK) {
+        m->n_tasks = cfg->n_tasks;
+        m->in = cfg->input_dense;
+        st = build_layout(m, NULL);
+    }
+    if (st == MMOE_OK) {
+        m->params = mmoe__calloc(m->reg.total, sizeof(float));
+        m->grads = mmoe__calloc(m->reg.total, sizeof(float));
+        if (!m->params || !m->grads)
+            st = MMOE_FAIL(NULL, MMOE_ERR_NOMEM, "no memory for %zu parameters", m->reg.total);
+    }
+    if (st) {
+        mmoe_model_free(m);
+        return st;
+    }
+    mmoe__reg_bind(&m->reg, m->params, m->grads);
+    mmoe__moe_init(&m->moe, m->params, cfg->seed);
+    for (size_t k = 0; k < m->n_tasks; k++)
+        mmoe__pmlp_init(&m->towers[k], m->params, cfg->seed, 100 + k);
+    *out = m;
+    return MMOE_OK;
+}
+
+void mmoe_model_free(mmoe_model *m)
+{
+    if (!m)
+        return;
+    mmoe_config_free(m->cfg);
+    mmoe__reg_free(&m->reg);
+    mmoe__free(m->params);
+    mmoe__free(m->grads);
+    mmoe__free(m->train_arena);
+    mmoe__free(m);
+}
+
+void mmoe__model_bind_fwd(const mmoe_model *m, float *base, size_t cap, mmoe__fwd *f)
+{
+    f->cap = cap;
+    base = mmoe__moe_bind_fwd(&m->moe, base, cap, &f->moe);
+    for (size_t k = 0; k < m->n_tasks; k++)
+        for (size_t l = 0; l < m->towers[k].n_layers; l++) {
+            f->tower[k][l] = base;
+            base += cap * m->towers[k].width[l];
+        }
+    f->Z = base;
+    f->Y = base + cap * m->n_tasks;
+}
+
+static void bind_bwd(const mmoe_model *m, float *base, size_t cap, mmoe__bwd *b)
+{
+    base = mmoe__moe_bind_bwd(&m->moe, base, cap, &b->moe);
+    for (size_t k = 0; k < m->n_tasks; k++)
+        for (size_t l = 0; l < m->towers[k].n_layers; l++) {
+            b->tower[k][l] = base;
+            base += cap * m->towers[k].width[l];
+        }
+    b->dZ = base;
+}
+
+void mmoe__model_forward(const mmoe_model *m, size_t B, const float *x, const mmoe__fwd *f)
+{
+    const size_t T = m->n_tasks;
+    mmoe__moe_forward(&m->moe, m->params, B, x, m->in, &f->moe);
+    for (size_t k = 0; k < T; k++) {
+        size_t ld;
+        const float *in = mmoe__moe_task_input(&m->moe, &f->moe, k, &ld);
+        const mmoe__pmlp *tw = &m->towers[k];
+        mmoe__pmlp_forward(tw, m->params, B, in, ld, 1, f->tower[k]);
+        const float *z = f->tower[k][tw->n_layers - 1];
+        int binary = m->cfg->tasks[k].kind == MMOE_TASK_BINARY;
+        for (size_t r = 0; r < B; r++) {
+            f->Z[r * T + k] = z[r];
+            f->Y[r * T + k] = binary ? mmoe__sigmoid(z[r]) : z[r];
+        }
+    }
+}
+
+mmoe_status mmoe__model_check_input(const mmoe_model *m, size_t batch, const float *x,
+                                    const int64_t *ids, char *err, const char *func)
+{
+    if (!x)
+        return mmoe__fail(err, MMOE_ERR_NULL, func, "x is NULL");
+    if (batch == 0)
+        return mmoe__fail(err, MMOE_ERR_INVALID_ARG, func, "batch is 0");
+    if (ids)
+        return mmoe__fail(err, MMOE_ERR_INVALID_ARG, func,
+                          "ids given but the model has no sparse features");
+    size_t n;
+    if (mmoe__mul(batch, m->in, &n) || n > MMOE__MAX_ELEMS)
+        return mmoe__fail(err, MMOE_ERR_OVERFLOW, func, "batch %zu x input %zu too large", batch,
+                          m->in);
+    if (!mmoe__all_finite(x, n)) {
+        size_t i = 0;
+        while (i < n && isfinite(x[i]))
+            i++;
+        return mmoe__fail(err, MMOE_ERR_NONFINITE, func, "x[%zu][%zu] is not finite", i / m->in,
+                          i % m->in);
+    }
+    return MMOE_OK;
+}
+
+/* Make room for `batch` rows of training buffers (grow-only; unchanged on failure). */
+static mmoe_status ensure_train(mmoe_model *m, size_t batch)
+{
+    if (batch <= m->train_cap)
+        return MMOE_OK;
+    size_t per_row, n;
+    if (mmoe__add(m->fwd_per_row, m->bwd_per_row, &per_row) ||
+        mmoe__add(per_row, m->in, &per_row) || mmoe__mul(per_row, batch, &n) ||
+        n > MMOE__MAX_ELEMS)
+        return MMOE_FAIL(m->err, MMOE_ERR_OVERFLOW, "batch %zu needs too much memory", batch);
+    float *arena = mmoe__calloc(n, sizeof(float));
+    if (!arena)
+        return MMOE_FAIL(m->err, MMOE_ERR_NOMEM, "no memory for %zu floats of batch buffers", n);
+    mmoe__free(m->train_arena);
+    m->train_arena = arena;
+    m->train_cap = batch;
+    mmoe__model_bind_fwd(m, arena, batch, &m->tf);
+    bind_bwd(m, arena + batch * m->fwd_per_row, batch, &m->tb);
+    m->tx = arena + batch * (m->fwd_per_row + m->bwd_per_row);
+    m->have_forward = m->have_loss = 0;
+    return MMOE_OK;
+}
+
+mmoe_status mmoe_model_forward(mmoe_model *m, size_t batch, const float *x, const int64_t *ids)
+{
+    if (!m)
+        return MMOE_FAIL(NULL, MMOE_ERR_NULL, "model is NULL");
+    mmoe_status st = mmoe__model_check_input(m, batch, x, ids, m->err, __func__);
+    if (st)
+        return st;
+    if ((st = ensure_train(m, batch)))
+        return st;
+    memcpy(m->tx, x, batch * m->in * sizeof *x);
+    mmoe__model_forward(m, batch, m->tx, &m->tf);
+    m->batch = batch;
+    m->have_forward = 1;
+    m->have_loss = 0;
+    mmoe__clear(m->err);
+    return MMOE_OK;
+}
+
+/* Per-element loss and dloss/dpred: squared error or BCE on the logit z. */
+static double elem_loss(mmoe_task_kind kind, float z, float t, float *dz)
+{
+    if (kind == MMOE_TASK_BINARY) {
+        *dz = mmoe__sigmoid(z) - t;
+        double zd = z;
+        return (zd > 0 ? zd : 0.0) - zd * t + log1p(exp(-fabs(zd)));
+    }
+    float d = z - t;
+    *dz = 2.0f * d;
+    return (double)d * d;
+}
+
+mmoe_status mmoe_model_loss(mmoe_model *m, const float *labels, const float *sw, float *task_losses,
+                            float *total)
+{
+    if (!m || !labels)
+        return MMOE_FAIL(m ? m->err : NULL, MMOE_ERR_NULL, "%s is NULL", m ? "labels" : "model");
+    if (!m->have_forward)
+        return MMOE_FAIL(m->err, MMOE_ERR_STATE, "no forward pass to take the loss of");
+    const size_t B = m->batch, T = m->n_tasks;
+    if (!mmoe__all_finite(labels, B * T))
+        return MMOE_FAIL(m->err, MMOE_ERR_NONFINITE, "labels contain NaN or infinity");
+    if (sw && !mmoe__all_finite(sw, B))
+        return MMOE_FAIL(m->err, MMOE_ERR_NONFINITE, "sample weights contain NaN or infinity");
+    for (size_t r = 0; r < B; r++) {
+        if (sw && sw[r] < 0.0f)
+            return MMOE_FAIL(m->err, MMOE_ERR_RANGE, "sample weight %zu is negative (%g)", r,
+                             (double)sw[r]);
+        for (size_t k = 0; k < T; k++) {
+            float t = labels[r * T + k];
+            if (m->cfg->tasks[k].kind == MMOE_TASK_BINARY && (t < 0.0f || t > 1.0f))
+                return MMOE_FAIL(m->err, MMOE_ERR_RANGE,
+                                 "label [%zu][%zu] = %g outside [0, 1] for binary task '%s'", r, k,
+                                 (double)t, m->cfg->tasks[k].name);
+        }
+    }
+    double sum = 0.0;
+    const float invB = 1.0f / (float)B;
+    for (size_t k = 0; k < T; k++) {
+        const mmoe__task_cfg *t = &m->cfg->tasks[k];
+        double acc = 0.0;
+        for (size_t r = 0; r < B; r++) {
+            float s = sw ? sw[r] : 1.0f, dz;
+            acc += s * elem_loss(t->kind, m->tf.Z[r * T + k], labels[r * T + k], &dz);
+            m->tb.dZ[r * T + k] = (float)t->weight * s * dz * invB;
+        }
+        acc /= (double)B;
+        if (task_losses)
+            task_losses[k] = (float)acc;
+        sum += t->weight * acc;
+    }
+    if (total)
+        *total = (float)sum;
+    m->have_loss = 1;
+    mmoe__clear(m->err);
+    return MMOE_OK;
+}
+
+mmoe_status mmoe_model_backward(mmoe_model *m)
+{
+    if (!m)
+        return MMOE_FAIL(NULL, MMOE_ERR_NULL, "model is NULL");
+    if (!m->have_loss)
+        return MMOE_FAIL(m->err, MMOE_ERR_STATE, "call mmoe_model_loss after the forward first");
+    const size_t B = m->batch, T = m->n_tasks;
+    mmoe__moe_zero_task_grads(&m->moe, &m->tb.moe, B);
+    for (size_t k = 0; k < T; k++) {
+        const mmoe__pmlp *tw = &m->towers[k];
+        float *dout = m->tb.tower[k][tw->n_layers - 1];
+        for (size_t r = 0; r < B; r++)
+            dout[r] = m->tb.dZ[r * T + k];
+        size_t ld, ldd;
+        const float *in = mmoe__moe_task_input(&m->moe, &m->tf.moe, k, &ld);
+        float *din = mmoe__moe_task_grad(&m->moe, &m->tb.moe, k, &ldd);
+        mmoe__pmlp_backward(tw, m->params, m->grads, B, in, ld, 1, m->tf.tower[k], m->tb.tower[k],
+                            din, ldd);
+    }
+    mmoe__moe_backward(&m->moe, m->params, m->grads, B, m->tx, m->in, &m->tf.moe, &m->tb.moe, NULL,
+                       0);
+    m->have_loss = 0;
+    mmoe__clear(m->err);
+    return MMOE_OK;
+}
+
+mmoe_status mmoe_model_zero_grad(mmoe_model *m)
+{
+    if (!m)
+        return MMOE_FAIL(NULL, MMOE_ERR_NULL, "model is NULL");
+    memset(m->grads, 0, m->reg.total * sizeof(float));
+    mmoe__clear(m->err);
+    return MMOE_OK;
+}
+
+mmoe_status mmoe_model_outputs(const mmoe_model *m, float *out, size_t cap)
+{
+    if (!m || !out)
+        return MMOE_FAIL(NULL, MMOE_ERR_NULL, "%s is NULL", m ? "out" : "model");
+    if (!m->have_forward)
+        return MMOE_FAIL(NULL, MMOE_ERR_STATE, "no forward pass yet");
+    size_t n = m->batch * m->n_tasks;
+    if (cap < n)
+        return MMOE_FAIL(NULL, MMOE_ERR_RANGE, "out holds %zu floats, %zu needed", cap, n);
+    memcpy(out, m->tf.Y, n * sizeof *out);
+    return MMOE_OK;
+}
+
+mmoe_status mmoe_model_gate_weights(const mmoe_model *m, size_t k, float *out, size_t cap)
+{
+    if (!m || !out)
+        return MMOE_FAIL(NULL, MMOE_ERR_NULL, "%s is NULL", m ? "out" : "model");
+    if (!m->have_forward)
+        return MMOE_FAIL(NULL, MMOE_ERR_STATE, "no forward pass yet");
+    if (k >= m->n_tasks)
+        return MMOE_FAIL(NULL, MMOE_ERR_RANGE, "task %zu of %zu", k, m->n_tasks);
+    const size_t E = m->moe.n_experts;
+    if (cap < m->batch * E)
+        return MMOE_FAIL(NULL, MMOE_ERR_RANGE, "out holds %zu floats, %zu needed", cap,
+                         m->batch * E);
+    for (size_t r = 0; r < m->batch; r++)
+        mmoe__moe_gate_row(&m->moe, &m->tf.moe, k, r, out + r * E);
+    return MMOE_OK;
+}
+
+mmoe_status mmoe_model_get_config(const mmoe_model *m, mmoe_config **out)
+{
+    if (!m)
+        return MMOE_FAIL(NULL, MMOE_ERR_NULL, "model is NULL");
+    return mmoe_config_clone(m->cfg, out);
+}
+
+size_t mmoe_model_num_tasks(const mmoe_model *m)
+{
+    return m ? m->n_tasks : 0;
+}
+
+size_t mmoe_model_input_dim(const mmoe_model *m)
+{
+    return m ? m->in : 0;
+}
+
+size_t mmoe_model_num_experts(const mmoe_model *m)
+{
+    return m ? m->moe.n_experts : 0;
+}
+
+size_t mmoe_model_num_gates(const mmoe_model *m)
+{
+    return m ? m->moe.n_gates : 0;
+}
+
+size_t mmoe_model_num_scalars(const mmoe_model *m)
+{
+    return m ? m->reg.total : 0;
+}
+
+mmoe_status mmoe_model_task(const mmoe_model *m, size_t k, const char **name, mmoe_task_kind *kind)
+{
+    if (!m)
+        return MMOE_FAIL(NULL, MMOE_ERR_NULL, "model is NULL");
+    if (k >= m->n_tasks)
+        return MMOE_FAIL(NULL, MMOE_ERR_RANGE, "task %zu of %zu", k, m->n_tasks);
+    if (name)
+        *name = m->cfg->tasks[k].name;
+    if (kind)
+        *kind = m->cfg->tasks[k].kind;
+    return MMOE_OK;
+}
+
+size_t mmoe_model_param_count(const mmoe_model *m)
+{
+    return m ? m->reg.count : 0;
+}
+
+mmoe_status mmoe_model_param(mmoe_model *m, size_t i, const char **name, mmoe_tensor **value,
+                             mmoe_tensor **grad)
+{
+    if (!m)
+        return MMOE_FAIL(NULL, MMOE_ERR_NULL, "model is NULL");
+    if (i >= m->reg.count)
+        return MMOE_FAIL(m->err, MMOE_ERR_RANGE, "parameter %zu of %zu", i, m->reg.count);
+    mmoe__param *p = &m->reg.items[i];
+    if (name)
+        *name = p->name;
+    if (value)
+        *value = &p->value;
+    if (grad)
+        *grad = &p->grad;
+    return MMOE_OK;
+}
+
+mmoe_status mmoe_model_flat(mmoe_model *m, float **params, float **grads, size_t *n)
+{
+    if (!m)
+        return MMOE_FAIL(NULL, MMOE_ERR_NULL, "model is NULL");
+    if (params)
+        *params = m->params;
+    if (grads)
+        *grads = m->grads;
+    if (n)
+        *n = m->reg.total;
+    return MMOE_OK;
+}
+
+const char *mmoe_model_last_error(const mmoe_model *m)
+{
+    return m ? m->err : "";
+}

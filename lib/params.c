@@ -1,0 +1,66 @@
+/* Parameter registry: offsets into one flat buffer plus named views. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "params.h"
+
+size_t mmoe__reg_block(mmoe__registry *r, size_t rows, size_t cols)
+{
+    size_t n, end;
+    if (r->failed)
+        return 0;
+    if (mmoe__mul(rows, cols, &n) || mmoe__add(r->total, n, &end) || end > MMOE__MAX_ELEMS) {
+        r->failed = MMOE_ERR_OVERFLOW;
+        return 0;
+    }
+    size_t off = r->total;
+    r->total = end;
+    return off;
+}
+
+void mmoe__reg_name(mmoe__registry *r, size_t offset, size_t rows, size_t cols, const char *fmt,
+                    ...)
+{
+    if (r->failed)
+        return;
+    if (r->count == r->cap) {
+        size_t cap = r->cap ? 2 * r->cap : 32;
+        mmoe__param *items = mmoe__calloc(cap, sizeof *items);
+        if (!items) {
+            r->failed = MMOE_ERR_NOMEM;
+            return;
+        }
+        if (r->count)
+            memcpy(items, r->items, r->count * sizeof *items);
+        mmoe__free(r->items);
+        r->items = items;
+        r->cap = cap;
+    }
+    mmoe__param *p = &r->items[r->count++];
+    memset(p, 0, sizeof *p);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(p->name, sizeof p->name, fmt, ap);
+    va_end(ap);
+    p->offset = offset;
+    p->rank = cols ? 2 : 1;
+    p->shape[0] = (int64_t)rows;
+    p->shape[1] = (int64_t)cols;
+    p->numel = cols ? rows * cols : rows;
+}
+
+void mmoe__reg_bind(mmoe__registry *r, float *params, float *grads)
+{
+    for (size_t i = 0; i < r->count; i++) {
+        mmoe__param *p = &r->items[i];
+        mmoe__tensor_view(&p->value, params + p->offset, p->rank, p->shape);
+        mmoe__tensor_view(&p->grad, grads + p->offset, p->rank, p->shape);
+    }
+}
+
+void mmoe__reg_free(mmoe__registry *r)
+{
+    mmoe__free(r->items);
+    memset(r, 0, sizeof *r);
+}

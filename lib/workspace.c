@@ -1,0 +1,79 @@
+/* Inference workspaces and the thread-safe predict path. */
+#include <string.h>
+
+#include "model_impl.h"
+
+static int workspace_floats(const mmoe_model *m, size_t max_batch, size_t *n)
+{
+    return mmoe__mul(m->fwd_per_row, max_batch, n) || *n > MMOE__MAX_ELEMS ? -1 : 0;
+}
+
+size_t mmoe_workspace_size(const mmoe_model *m, size_t max_batch)
+{
+    size_t n;
+    if (!m || max_batch == 0 || workspace_floats(m, max_batch, &n))
+        return 0;
+    return n * sizeof(float) + sizeof(mmoe_workspace);
+}
+
+mmoe_status mmoe_workspace_create(const mmoe_model *m, size_t max_batch, mmoe_workspace **out)
+{
+    if (!out || !m) {
+        if (out)
+            *out = NULL;
+        return MMOE_FAIL(NULL, MMOE_ERR_NULL, "%s is NULL", m ? "out" : "model");
+    }
+    *out = NULL;
+    if (max_batch == 0)
+        return MMOE_FAIL(NULL, MMOE_ERR_INVALID_ARG, "max_batch is 0");
+    size_t n;
+    if (workspace_floats(m, max_batch, &n))
+        return MMOE_FAIL(NULL, MMOE_ERR_OVERFLOW, "max_batch %zu too large", max_batch);
+    mmoe_workspace *ws = mmoe__calloc(1, sizeof *ws);
+    float *arena = mmoe__calloc(n, sizeof(float));
+    if (!ws || !arena) {
+        mmoe__free(ws);
+        mmoe__free(arena);
+        return MMOE_FAIL(NULL, MMOE_ERR_NOMEM, "no memory for a workspace of %zu floats", n);
+    }
+    ws->model = m;
+    ws->arena = arena;
+    mmoe__model_bind_fwd(m, arena, max_batch, &ws->f);
+    *out = ws;
+    return MMOE_OK;
+}
+
+void mmoe_workspace_free(mmoe_workspace *ws)
+{
+    if (!ws)
+        return;
+    mmoe__free(ws->arena);
+    mmoe__free(ws);
+}
+
+const char *mmoe_workspace_last_error(const mmoe_workspace *ws)
+{
+    return ws ? ws->err : "";
+}
+
+mmoe_status mmoe_model_predict(const mmoe_model *m, mmoe_workspace *ws, size_t batch,
+                               const float *x, const int64_t *ids, float *out)
+{
+    if (!ws)
+        return MMOE_FAIL(NULL, MMOE_ERR_NULL, "workspace is NULL");
+    if (!m || !out)
+        return MMOE_FAIL(ws->err, MMOE_ERR_NULL, "%s is NULL", m ? "out" : "model");
+    if (ws->model != m)
+        return MMOE_FAIL(ws->err, MMOE_ERR_INVALID_ARG, "workspace belongs to another model");
+    mmoe_status st = mmoe__model_check_input(m, batch, x, ids, ws->err, __func__);
+    if (st)
+        return st;
+    const size_t T = m->n_tasks, cap = ws->f.cap;
+    for (size_t r0 = 0; r0 < batch; r0 += cap) {
+        size_t B = batch - r0 < cap ? batch - r0 : cap;
+        mmoe__model_forward(m, B, x + r0 * m->in, &ws->f);
+        memcpy(out + r0 * T, ws->f.Y, B * T * sizeof *out);
+    }
+    mmoe__clear(ws->err);
+    return MMOE_OK;
+}

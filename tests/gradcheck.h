@@ -1,0 +1,49 @@
+/*
+ * Finite-difference gradient checking for the libmmoe test suites.
+ *
+ * A check perturbs entries of a float buffer (parameters or inputs) in place,
+ * evaluates a caller-supplied scalar loss at p[i] + eps and p[i] - eps, and
+ * compares the central difference with the analytic gradient. Buffers are
+ * restored exactly after every probe.
+ */
+#ifndef MMOE_TESTS_GRADCHECK_H
+#define MMOE_TESTS_GRADCHECK_H
+
+#include <stddef.h>
+
+/* Evaluate the scalar loss at the current parameters/inputs. */
+typedef double (*gc_loss_fn)(void *ctx);
+
+/*
+ * Central differences on p[0..n) (perturbed in place and restored) against
+ * the analytic gradients g[0..n).
+ *
+ * The step actually used for entry i is the float-rounded difference
+ * (p[i] + eps) - (p[i] - eps), so rounding of the perturbed value does not
+ * bias the estimate.
+ *
+ * Checks at most max_checks entries: all of them if n <= max_checks (or
+ * max_checks == 0), otherwise an evenly strided subset that includes the
+ * first and the last entry (only the first when max_checks == 1).
+ *
+ * Returns the normalised error ||a - num||_2 / max(||a||_2 + ||num||_2, 1e-12)
+ * over the checked entries (0 when n == 0). If report is not NULL and
+ * report_cap > 0, writes a one-line summary: the error, the number of
+ * entries checked, and the worst entry (largest |a - num|) with its index,
+ * analytic and numeric values.
+ */
+double gc_check(float *p, const float *g, size_t n, gc_loss_fn f, void *ctx, double eps,
+                size_t max_checks, char *report, size_t report_cap);
+
+/*
+ * Check an input gradient. This is exactly gc_check applied to the input
+ * buffer x[0..n) and the analytic input gradient dx[0..n): f must read x
+ * (e.g. the data of the input tensor) when it runs the forward pass.
+ */
+double gc_check_input(float *x, const float *dx, size_t n, gc_loss_fn f, void *ctx, double eps,
+                      size_t max_checks, char *report, size_t report_cap);
+
+/* Fill x[0..n) with deterministic pseudo-random values in [lo, hi) from seed. */
+void gc_fill_uniform(float *x, size_t n, unsigned seed, float lo, float hi);
+
+#endif /* MMOE_TESTS_GRADCHECK_H */

@@ -1,0 +1,242 @@
+/* Model descriptions: keys, typed helpers, text round trip, errors. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <mmoe/mmoe.h>
+
+static mmoe_config *make_cfg(void)
+{
+    mmoe_config *c;
+    assert_int_equal(mmoe_config_create(&c), MMOE_OK);
+    assert_int_equal(mmoe_config_set_int(c, "input.dense", 100), MMOE_OK);
+    size_t w[2] = {32, 16};
+    assert_int_equal(mmoe_config_set_experts(c, 4, 2, w, MMOE_ACT_TANH), MMOE_OK);
+    size_t h[1] = {8};
+    assert_int_equal(mmoe_config_add_task(c, "ctr", MMOE_TASK_BINARY, 1, h, MMOE_ACT_RELU, 1.0f),
+                     MMOE_OK);
+    assert_int_equal(mmoe_config_add_task(c, "watch_time", MMOE_TASK_REGRESSION, 0, NULL,
+                                          MMOE_ACT_RELU, 0.25f),
+                     MMOE_OK);
+    return c;
+}
+
+static void expect_key(const mmoe_config *c, const char *key, const char *want)
+{
+    char buf[128];
+    assert_int_equal(mmoe_config_get(c, key, buf, sizeof buf), MMOE_OK);
+    assert_string_equal(buf, want);
+}
+
+static void test_defaults_and_get(void **state)
+{
+    (void)state;
+    mmoe_config *c;
+    assert_int_equal(mmoe_config_create(&c), MMOE_OK);
+    expect_key(c, "arch", "mmoe");
+    expect_key(c, "experts.count", "8");
+    expect_key(c, "experts.layers", "16");
+    expect_key(c, "experts.activation", "relu");
+    expect_key(c, "tasks", "0");
+    /* Not buildable until an input width and a task exist. */
+    assert_int_equal(mmoe_config_validate(c), MMOE_ERR_CONFIG);
+    assert_non_null(strstr(mmoe_last_error(), "input.dense"));
+    mmoe_config_free(c);
+
+    c = make_cfg();
+    assert_int_equal(mmoe_config_validate(c), MMOE_OK);
+    expect_key(c, "experts.layers", "32,16");
+    expect_key(c, "experts.activation", "tanh");
+    expect_key(c, "task.0.name", "ctr");
+    expect_key(c, "task.0.kind", "binary");
+    expect_key(c, "task.1.layers", "");
+    expect_key(c, "task.1.weight", "0.25");
+    char small[3];
+    assert_int_equal(mmoe_config_get(c, "task.0.name", small, sizeof small), MMOE_ERR_RANGE);
+    assert_string_equal(small, "ct");
+    assert_int_equal(mmoe_config_get(c, "nope", small, sizeof small), MMOE_ERR_CONFIG);
+    mmoe_config_free(c);
+}
+
+static void test_round_trip(void **state)
+{
+    (void)state;
+    mmoe_config *c = make_cfg();
+    assert_int_equal(mmoe_config_set(c, "seed", "18446744073709551615"), MMOE_OK);
+    assert_int_equal(mmoe_config_set_arch(c, MMOE_ARCH_OMOE), MMOE_OK);
+    char *text;
+    assert_int_equal(mmoe_config_to_string(c, &text), MMOE_OK);
+    assert_true(strncmp(text, "mmoe-config 1\n", 14) == 0);
+    assert_non_null(strstr(text, "\narch omoe\n"));
+    assert_non_null(strstr(text, "\ntask.1.name watch_time\n"));
+
+    mmoe_config *d;
+    assert_int_equal(mmoe_config_create(&d), MMOE_OK);
+    assert_int_equal(mmoe_config_parse(d, text), MMOE_OK);
+    char *text2;
+    assert_int_equal(mmoe_config_to_string(d, &text2), MMOE_OK);
+    assert_string_equal(text, text2);
+    expect_key(d, "seed", "18446744073709551615");
+
+    mmoe_config *e;
+    assert_int_equal(mmoe_config_clone(d, &e), MMOE_OK);
+    char *text3;
+    assert_int_equal(mmoe_config_to_string(e, &text3), MMOE_OK);
+    assert_string_equal(text, text3);
+    mmoe_string_free(text);
+    mmoe_string_free(text2);
+    mmoe_string_free(text3);
+    mmoe_string_free(NULL);
+    mmoe_config_free(c);
+    mmoe_config_free(d);
+    mmoe_config_free(e);
+    mmoe_config_free(NULL);
+}
+
+static void test_set_errors_leave_config_unchanged(void **state)
+{
+    (void)state;
+    mmoe_config *c = make_cfg();
+    char *before;
+    assert_int_equal(mmoe_config_to_string(c, &before), MMOE_OK);
+    static const char *const bad[][2] = {
+        {"arch", "moe"},          {"input.dense", "0"},       {"input.dense", "-3"},
+        {"input.dense", "12x"},   {"input.dense", ""},        {"input.dense", "99999999999"},
+        {"experts.count", "0"},   {"experts.count", "1025"},  {"experts.layers", ""},
+        {"experts.layers", "8,"}, {"experts.layers", "8,,4"}, {"experts.layers", "1,2,3,4,5,6,7,8,9"},
+        {"experts.activation", "gelu"}, {"seed", "-1"},       {"seed", "1e3"},
+        {"tasks", "65"},          {"task.2.name", "x"},       {"task.0.name", "has space"},
+        {"task.0.name", ""},      {"task.0.kind", "multiclass"}, {"task.0.weight", "nan"},
+        {"task.0.weight", "-1"},  {"task.0.weight", "inf"},   {"task.01.kind", "binary"},
+        {"task.0.colour", "red"}, {"bogus", "1"},             {"task.x.name", "a"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        mmoe_status st = mmoe_config_set(c, bad[i][0], bad[i][1]);
+        if (st != MMOE_ERR_CONFIG)
+            fail_msg("set %s=%s gave %s", bad[i][0], bad[i][1], mmoe_status_name(st));
+        assert_true(strlen(mmoe_config_last_error(c)) > 0);
+    }
+    char *after;
+    assert_int_equal(mmoe_config_to_string(c, &after), MMOE_OK);
+    assert_string_equal(before, after);
+    mmoe_string_free(after);
+
+    /* All-or-nothing helpers. */
+    size_t w[2] = {8, 0};
+    assert_int_equal(mmoe_config_set_experts(c, 2, 2, w, MMOE_ACT_RELU), MMOE_ERR_CONFIG);
+    assert_int_equal(mmoe_config_set_experts(c, 2, 9, w, MMOE_ACT_RELU), MMOE_ERR_CONFIG);
+    assert_int_equal(mmoe_config_set_experts(c, 2, 1, w, (mmoe_activation)9), MMOE_ERR_CONFIG);
+    assert_int_equal(mmoe_config_add_task(c, "bad name", MMOE_TASK_BINARY, 0, NULL, MMOE_ACT_RELU,
+                                          1.0f),
+                     MMOE_ERR_CONFIG);
+    assert_int_equal(mmoe_config_add_task(c, "t", MMOE_TASK_BINARY, 0, NULL, MMOE_ACT_RELU,
+                                          -1.0f),
+                     MMOE_ERR_CONFIG);
+    assert_int_equal(mmoe_config_set_arch(c, (mmoe_arch)42), MMOE_ERR_CONFIG);
+    assert_int_equal(mmoe_config_to_string(c, &after), MMOE_OK);
+    assert_string_equal(before, after);
+    mmoe_string_free(after);
+    mmoe_string_free(before);
+
+    /* Duplicate task names are caught by validation. */
+    assert_int_equal(mmoe_config_set(c, "task.1.name", "ctr"), MMOE_OK);
+    assert_int_equal(mmoe_config_validate(c), MMOE_ERR_CONFIG);
+    mmoe_model *m = (mmoe_model *)(uintptr_t)1;
+    assert_int_equal(mmoe_model_create(c, &m), MMOE_ERR_CONFIG);
+    assert_null(m);
+    mmoe_config_free(c);
+}
+
+static void test_parse_errors(void **state)
+{
+    (void)state;
+    mmoe_config *c = make_cfg();
+    char *before;
+    assert_int_equal(mmoe_config_to_string(c, &before), MMOE_OK);
+    assert_int_equal(mmoe_config_parse(c, "mmoe-config 2\narch mmoe\n"), MMOE_ERR_VERSION);
+    assert_int_equal(mmoe_config_parse(c, "mmoe-config 0\n"), MMOE_ERR_CONFIG);
+    assert_int_equal(mmoe_config_parse(c, ""), MMOE_ERR_CONFIG);
+    assert_int_equal(mmoe_config_parse(c, "arch mmoe\n"), MMOE_ERR_CONFIG);
+    assert_int_equal(mmoe_config_parse(c, "mmoe-config 1\narch mmoe\nfrobnicate 3\n"),
+                     MMOE_ERR_CONFIG);
+    assert_non_null(strstr(mmoe_config_last_error(c), "line 3"));
+    assert_int_equal(mmoe_config_parse(c, "mmoe-config 1\ntask.0.name a\n"), MMOE_ERR_CONFIG);
+    char *after;
+    assert_int_equal(mmoe_config_to_string(c, &after), MMOE_OK);
+    assert_string_equal(before, after);
+    mmoe_string_free(after);
+
+    /* Comments, blank lines and CRLF are accepted. */
+    assert_int_equal(mmoe_config_parse(c, "# a model\r\nmmoe-config 1\r\n\r\ninput.dense 3\r\n"
+                                          "tasks 1\r\ntask.0.kind binary\r\n"),
+                     MMOE_OK);
+    expect_key(c, "input.dense", "3");
+    expect_key(c, "task.0.name", "task0");
+    expect_key(c, "task.0.kind", "binary");
+    assert_int_equal(mmoe_config_validate(c), MMOE_OK);
+    mmoe_string_free(before);
+    mmoe_config_free(c);
+}
+
+static void test_null_arguments(void **state)
+{
+    (void)state;
+    mmoe_config *c = make_cfg();
+    char buf[8];
+    char *s = (char *)buf;
+    assert_int_equal(mmoe_config_create(NULL), MMOE_ERR_NULL);
+    assert_int_equal(mmoe_config_clone(NULL, &c), MMOE_ERR_NULL);
+    assert_null(c);
+    c = make_cfg();
+    assert_int_equal(mmoe_config_set(NULL, "arch", "mmoe"), MMOE_ERR_NULL);
+    assert_int_equal(mmoe_config_set(c, NULL, "mmoe"), MMOE_ERR_NULL);
+    assert_int_equal(mmoe_config_set(c, "arch", NULL), MMOE_ERR_NULL);
+    assert_int_equal(mmoe_config_get(c, "arch", NULL, 8), MMOE_ERR_NULL);
+    assert_int_equal(mmoe_config_get(c, "arch", buf, 0), MMOE_ERR_NULL);
+    assert_int_equal(mmoe_config_to_string(NULL, &s), MMOE_ERR_NULL);
+    assert_null(s);
+    assert_int_equal(mmoe_config_parse(c, NULL), MMOE_ERR_NULL);
+    assert_int_equal(mmoe_config_validate(NULL), MMOE_ERR_NULL);
+    assert_int_equal(mmoe_config_set_experts(c, 1, 1, NULL, MMOE_ACT_RELU), MMOE_ERR_NULL);
+    assert_int_equal(mmoe_config_add_task(c, NULL, MMOE_TASK_BINARY, 0, NULL, MMOE_ACT_RELU, 1.0f),
+                     MMOE_ERR_NULL);
+    assert_int_equal(mmoe_config_add_task(c, "x", MMOE_TASK_BINARY, 2, NULL, MMOE_ACT_RELU, 1.0f),
+                     MMOE_ERR_NULL);
+    assert_string_equal(mmoe_config_last_error(NULL), "");
+    mmoe_config_free(c);
+}
+
+static void test_task_limit(void **state)
+{
+    (void)state;
+    mmoe_config *c;
+    assert_int_equal(mmoe_config_create(&c), MMOE_OK);
+    assert_int_equal(mmoe_config_set_int(c, "tasks", MMOE_MAX_TASKS), MMOE_OK);
+    assert_int_equal(mmoe_config_add_task(c, "extra", MMOE_TASK_BINARY, 0, NULL, MMOE_ACT_RELU,
+                                          1.0f),
+                     MMOE_ERR_RANGE);
+    /* Shrinking and growing keeps existing entries. */
+    assert_int_equal(mmoe_config_set(c, "task.1.name", "keep"), MMOE_OK);
+    assert_int_equal(mmoe_config_set(c, "tasks", "2"), MMOE_OK);
+    expect_key(c, "task.1.name", "keep");
+    assert_int_equal(mmoe_config_get(c, "task.2.name", (char[8]){0}, 8), MMOE_ERR_CONFIG);
+    mmoe_config_free(c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_defaults_and_get),
+        cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_set_errors_leave_config_unchanged),
+        cmocka_unit_test(test_parse_errors),
+        cmocka_unit_test(test_null_arguments),
+        cmocka_unit_test(test_task_limit),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

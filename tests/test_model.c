@@ -1,0 +1,282 @@
+/* Model construction, parameter layout, predict vs training forward, gates. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <mmoe/mmoe.h>
+
+enum { D = 10, E = 4, T = 3 };
+
+static mmoe_model *make_model(mmoe_arch arch, uint64_t seed)
+{
+    mmoe_config *c;
+    assert_int_equal(mmoe_config_create(&c), MMOE_OK);
+    assert_int_equal(mmoe_config_set_arch(c, arch), MMOE_OK);
+    assert_int_equal(mmoe_config_set_int(c, "input.dense", D), MMOE_OK);
+    assert_int_equal(mmoe_config_set_int(c, "seed", (int64_t)seed), MMOE_OK);
+    size_t w[2] = {12, 6};
+    assert_int_equal(mmoe_config_set_experts(c, E, 2, w, MMOE_ACT_RELU), MMOE_OK);
+    size_t h[1] = {5};
+    assert_int_equal(mmoe_config_add_task(c, "a", MMOE_TASK_BINARY, 1, h, MMOE_ACT_RELU, 1.0f),
+                     MMOE_OK);
+    assert_int_equal(mmoe_config_add_task(c, "b", MMOE_TASK_REGRESSION, 0, NULL, MMOE_ACT_RELU, 1.0f),
+                     MMOE_OK);
+    assert_int_equal(mmoe_config_add_task(c, "c", MMOE_TASK_BINARY, 1, h, MMOE_ACT_TANH, 2.0f),
+                     MMOE_OK);
+    mmoe_model *m;
+    assert_int_equal(mmoe_model_create(c, &m), MMOE_OK);
+    mmoe_config_free(c);
+    return m;
+}
+
+static void fill(float *x, size_t n, unsigned seed)
+{
+    uint64_t s = seed * 2654435761u + 1;
+    for (size_t i = 0; i < n; i++) {
+        s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+        x[i] = (float)((double)(s >> 40) / (double)(1ULL << 24)) * 4.0f - 2.0f;
+    }
+}
+
+static const float *param(mmoe_model *m, const char *name, size_t *numel)
+{
+    for (size_t i = 0; i < mmoe_model_param_count(m); i++) {
+        const char *pn;
+        mmoe_tensor *v;
+        assert_int_equal(mmoe_model_param(m, i, &pn, &v, NULL), MMOE_OK);
+        if (strcmp(pn, name) == 0) {
+            *numel = mmoe_tensor_numel(v);
+            return mmoe_tensor_cdata(v);
+        }
+    }
+    fail_msg("no parameter %s", name);
+    return NULL;
+}
+
+static void test_layout_and_names(void **state)
+{
+    (void)state;
+    mmoe_model *m = make_model(MMOE_ARCH_MMOE, 1);
+    assert_int_equal(mmoe_model_num_tasks(m), T);
+    assert_int_equal(mmoe_model_input_dim(m), D);
+    assert_int_equal(mmoe_model_num_experts(m), E);
+    assert_int_equal(mmoe_model_num_gates(m), T);
+    size_t total = 0;
+    for (size_t i = 0; i < mmoe_model_param_count(m); i++) {
+        mmoe_tensor *v, *g;
+        assert_int_equal(mmoe_model_param(m, i, NULL, &v, &g), MMOE_OK);
+        assert_int_equal(mmoe_tensor_numel(v), mmoe_tensor_numel(g));
+        total += mmoe_tensor_numel(v);
+    }
+    /* experts: E*(12*10+12 + 6*12+6); gates: T*E*D; towers a,c: 5*6+5+5+1, b: 6+1 */
+    size_t want = E * (12 * 10 + 12 + 6 * 12 + 6) + T * E * D + 2 * (5 * 6 + 5 + 5 + 1) + 7;
+    assert_int_equal(total, want);
+    assert_int_equal(mmoe_model_num_scalars(m), want);
+    size_t n;
+    param(m, "experts.3.layers.1.weight", &n);
+    assert_int_equal(n, 6 * 12);
+    param(m, "gates.2.weight", &n);
+    assert_int_equal(n, E * D);
+    param(m, "towers.1.layers.0.weight", &n);
+    assert_int_equal(n, 6);
+    param(m, "towers.0.layers.1.bias", &n);
+    assert_int_equal(n, 1);
+    const char *name;
+    mmoe_task_kind kind;
+    assert_int_equal(mmoe_model_task(m, 1, &name, &kind), MMOE_OK);
+    assert_string_equal(name, "b");
+    assert_int_equal(kind, MMOE_TASK_REGRESSION);
+    assert_int_equal(mmoe_model_task(m, 3, &name, &kind), MMOE_ERR_RANGE);
+    mmoe_model_free(m);
+
+    m = make_model(MMOE_ARCH_OMOE, 1);
+    assert_int_equal(mmoe_model_num_gates(m), 1);
+    mmoe_model_free(m);
+    m = make_model(MMOE_ARCH_SHARED_BOTTOM, 1);
+    assert_int_equal(mmoe_model_num_gates(m), 0);
+    assert_int_equal(mmoe_model_num_experts(m), 1);
+    mmoe_model_free(m);
+    m = make_model(MMOE_ARCH_SINGLE_TASK, 1);
+    assert_int_equal(mmoe_model_num_experts(m), T);
+    mmoe_model_free(m);
+}
+
+static void test_init_seeded_and_experts_differ(void **state)
+{
+    (void)state;
+    mmoe_model *a = make_model(MMOE_ARCH_MMOE, 5), *b = make_model(MMOE_ARCH_MMOE, 5),
+               *c = make_model(MMOE_ARCH_MMOE, 6);
+    float *pa, *pb, *pc;
+    size_t na, nb, nc;
+    mmoe_model_flat(a, &pa, NULL, &na);
+    mmoe_model_flat(b, &pb, NULL, &nb);
+    mmoe_model_flat(c, &pc, NULL, &nc);
+    assert_int_equal(na, nb);
+    assert_memory_equal(pa, pb, na * sizeof(float));
+    assert_memory_not_equal(pa, pc, na * sizeof(float));
+    /* No two experts (and no two gates) start equal; weights are not constant. */
+    for (size_t i = 0; i < E; i++)
+        for (size_t j = i + 1; j < E; j++) {
+            char ni[64], nj[64];
+            size_t n1, n2;
+            snprintf(ni, sizeof ni, "experts.%zu.layers.0.weight", i);
+            snprintf(nj, sizeof nj, "experts.%zu.layers.0.weight", j);
+            const float *wi = param(a, ni, &n1), *wj = param(a, nj, &n2);
+            assert_memory_not_equal(wi, wj, n1 * sizeof(float));
+        }
+    size_t n;
+    const float *w = param(a, "experts.0.layers.0.weight", &n);
+    double mean = 0, var = 0;
+    for (size_t i = 0; i < n; i++)
+        mean += w[i] / (double)n;
+    for (size_t i = 0; i < n; i++)
+        var += (w[i] - mean) * (w[i] - mean) / (double)n;
+    /* He-normal for relu: variance 2 / fan_in = 0.2 (loose bound for 120 draws). */
+    assert_true(var > 0.1 && var < 0.35);
+    mmoe_model_free(a);
+    mmoe_model_free(b);
+    mmoe_model_free(c);
+}
+
+static void check_predict_matches_forward(mmoe_arch arch)
+{
+    mmoe_model *m = make_model(arch, 3);
+    enum { NB = 37 };
+    float x[NB * D], train_out[NB * T], pred[NB * T], one[T];
+    fill(x, NB * D, 9);
+    assert_int_equal(mmoe_model_forward(m, NB, x, NULL), MMOE_OK);
+    assert_int_equal(mmoe_model_outputs(m, train_out, NB * T), MMOE_OK);
+
+    mmoe_workspace *ws;
+    assert_int_equal(mmoe_workspace_create(m, NB, &ws), MMOE_OK);
+    assert_true(mmoe_workspace_size(m, NB) > 0);
+    assert_int_equal(mmoe_model_predict(m, ws, NB, x, NULL, pred), MMOE_OK);
+    /* Same batch, same code path: bit-identical. */
+    assert_memory_equal(pred, train_out, sizeof pred);
+    mmoe_workspace_free(ws);
+
+    /* Chunked (workspace smaller than the batch) and batch-1 (gemv path) agree closely. */
+    assert_int_equal(mmoe_workspace_create(m, 8, &ws), MMOE_OK);
+    assert_int_equal(mmoe_model_predict(m, ws, NB, x, NULL, pred), MMOE_OK);
+    for (size_t i = 0; i < NB * T; i++)
+        assert_true(fabsf(pred[i] - train_out[i]) <= 1e-5f * (1.0f + fabsf(train_out[i])));
+    for (size_t r = 0; r < NB; r++) {
+        assert_int_equal(mmoe_model_predict(m, ws, 1, x + r * D, NULL, one), MMOE_OK);
+        for (size_t k = 0; k < T; k++)
+            assert_true(fabsf(one[k] - train_out[r * T + k]) <=
+                        1e-5f * (1.0f + fabsf(train_out[r * T + k])));
+    }
+    /* Training forward at batch 1 equals predict at batch 1 bit for bit. */
+    assert_int_equal(mmoe_model_forward(m, 1, x, NULL), MMOE_OK);
+    float tf1[T];
+    assert_int_equal(mmoe_model_outputs(m, tf1, T), MMOE_OK);
+    assert_int_equal(mmoe_model_predict(m, ws, 1, x, NULL, one), MMOE_OK);
+    assert_memory_equal(one, tf1, sizeof one);
+    /* Binary outputs are probabilities. */
+    for (size_t r = 0; r < NB; r++) {
+        assert_true(train_out[r * T] > 0.0f && train_out[r * T] < 1.0f);
+        assert_true(train_out[r * T + 2] > 0.0f && train_out[r * T + 2] < 1.0f);
+    }
+    mmoe_workspace_free(ws);
+    mmoe_model_free(m);
+}
+
+static void test_predict_matches_forward(void **state)
+{
+    (void)state;
+    check_predict_matches_forward(MMOE_ARCH_MMOE);
+    check_predict_matches_forward(MMOE_ARCH_OMOE);
+    check_predict_matches_forward(MMOE_ARCH_SHARED_BOTTOM);
+    check_predict_matches_forward(MMOE_ARCH_SINGLE_TASK);
+}
+
+static void test_gate_weights(void **state)
+{
+    (void)state;
+    enum { NB = 5 };
+    float x[NB * D], g[NB * E];
+    fill(x, NB * D, 4);
+    mmoe_model *m = make_model(MMOE_ARCH_MMOE, 2);
+    assert_int_equal(mmoe_model_gate_weights(m, 0, g, NB * E), MMOE_ERR_STATE);
+    assert_int_equal(mmoe_model_forward(m, NB, x, NULL), MMOE_OK);
+    float g0[NB * E];
+    assert_int_equal(mmoe_model_gate_weights(m, 0, g0, NB * E), MMOE_OK);
+    for (size_t k = 0; k < T; k++) {
+        assert_int_equal(mmoe_model_gate_weights(m, k, g, NB * E), MMOE_OK);
+        for (size_t r = 0; r < NB; r++) {
+            double s = 0;
+            for (size_t e = 0; e < E; e++) {
+                assert_true(g[r * E + e] > 0.0f);
+                s += g[r * E + e];
+            }
+            assert_true(fabs(s - 1.0) < 1e-5);
+        }
+        if (k > 0) /* MMoE: each task has its own gate */
+            assert_memory_not_equal(g, g0, sizeof g);
+    }
+    assert_int_equal(mmoe_model_gate_weights(m, T, g, NB * E), MMOE_ERR_RANGE);
+    assert_int_equal(mmoe_model_gate_weights(m, 0, g, NB * E - 1), MMOE_ERR_RANGE);
+    mmoe_model_free(m);
+
+    /* OMoE: every task reads the same gate. */
+    m = make_model(MMOE_ARCH_OMOE, 2);
+    assert_int_equal(mmoe_model_forward(m, NB, x, NULL), MMOE_OK);
+    assert_int_equal(mmoe_model_gate_weights(m, 0, g0, NB * E), MMOE_OK);
+    assert_int_equal(mmoe_model_gate_weights(m, 2, g, NB * E), MMOE_OK);
+    assert_memory_equal(g, g0, sizeof g);
+    mmoe_model_free(m);
+
+    /* Single-task: fixed one-hot routing, task k on expert k. */
+    m = make_model(MMOE_ARCH_SINGLE_TASK, 2);
+    assert_int_equal(mmoe_model_forward(m, NB, x, NULL), MMOE_OK);
+    float gs[NB * T];
+    assert_int_equal(mmoe_model_gate_weights(m, 1, gs, NB * T), MMOE_OK);
+    for (size_t r = 0; r < NB; r++)
+        for (size_t e = 0; e < T; e++)
+            assert_true(gs[r * T + e] == (e == 1 ? 1.0f : 0.0f));
+    mmoe_model_free(m);
+}
+
+static void test_config_round_trip_through_model(void **state)
+{
+    (void)state;
+    mmoe_model *m = make_model(MMOE_ARCH_OMOE, 77);
+    mmoe_config *c;
+    assert_int_equal(mmoe_model_get_config(m, &c), MMOE_OK);
+    char *text;
+    assert_int_equal(mmoe_config_to_string(c, &text), MMOE_OK);
+    assert_non_null(strstr(text, "arch omoe\n"));
+    assert_non_null(strstr(text, "seed 77\n"));
+    /* A model rebuilt from the description has the same initial parameters. */
+    mmoe_model *m2;
+    assert_int_equal(mmoe_model_create(c, &m2), MMOE_OK);
+    float *p1, *p2;
+    size_t n1, n2;
+    mmoe_model_flat(m, &p1, NULL, &n1);
+    mmoe_model_flat(m2, &p2, NULL, &n2);
+    assert_int_equal(n1, n2);
+    assert_memory_equal(p1, p2, n1 * sizeof(float));
+    mmoe_string_free(text);
+    mmoe_config_free(c);
+    mmoe_model_free(m2);
+    mmoe_model_free(m);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_layout_and_names),
+        cmocka_unit_test(test_init_seeded_and_experts_differ),
+        cmocka_unit_test(test_predict_matches_forward),
+        cmocka_unit_test(test_gate_weights),
+        cmocka_unit_test(test_config_round_trip_through_model),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
