@@ -11,7 +11,13 @@
 #include "activation.h"
 #include "config_impl.h"
 
-static const char *const arch_names[] = {"mmoe", "omoe", "shared_bottom", "single_task"};
+static const char *const arch_names[] = {"mmoe",           "omoe",         "shared_bottom",
+                                         "single_task",    "l2_constrained", "cross_stitch",
+                                         "tensor_factorization"};
+#define N_ARCH ((int)(sizeof arch_names / sizeof *arch_names))
+static const char *const pooling_names[] = {"mean", "sum"};
+static const char *const oov_names[] = {"error", "hash"};
+static const char *const form_names[] = {"vector", "matrix"};
 static const char *const kind_names[] = {"regression", "binary"};
 
 static void task_defaults(mmoe__task_cfg *t, size_t k)
@@ -34,6 +40,18 @@ static void config_defaults(mmoe_config *c)
     c->expert_widths[0] = 16;
     c->expert_act = MMOE_ACT_RELU;
     c->seed = 1;
+    c->l2_lambda = 1e-3;
+    c->tf_rank = 4;
+    c->dnn_act = MMOE_ACT_RELU;
+}
+
+static void sparse_defaults(mmoe__sparse_cfg *f, size_t k)
+{
+    memset(f, 0, sizeof *f);
+    snprintf(f->name, sizeof f->name, "sparse%zu", k);
+    f->vocab = 1000;
+    f->dim = 8;
+    f->slots = 1;
 }
 
 mmoe_status mmoe_config_create(mmoe_config **out)
@@ -161,12 +179,14 @@ static int parse_weight(const char *s, double *v)
     return 0;
 }
 
-/* Split "task.K.field": returns 0 and sets k/field, -1 when not a task key. */
-static int split_task_key(const char *key, size_t *k, const char **field)
+/* Split "<prefix>K.field": returns 0 and sets k/field, -1 otherwise. */
+static int split_key(const char *key, const char *prefix, size_t limit, size_t *k,
+                     const char **field)
 {
-    if (strncmp(key, "task.", 5) != 0)
+    size_t plen = strlen(prefix);
+    if (strncmp(key, prefix, plen) != 0)
         return -1;
-    const char *p = key + 5;
+    const char *p = key + plen;
     size_t len = strcspn(p, ".");
     char num[16];
     if (len == 0 || len >= sizeof num || p[len] != '.')
@@ -175,9 +195,121 @@ static int split_task_key(const char *key, size_t *k, const char **field)
     num[len] = '\0';
     if (len > 1 && num[0] == '0')
         return -1;
-    if (parse_size(num, 0, MMOE_MAX_TASKS - 1, k))
+    if (parse_size(num, 0, limit - 1, k))
         return -1;
     *field = p + len + 1;
+    return 0;
+}
+
+static int split_task_key(const char *key, size_t *k, const char **field)
+{
+    return split_key(key, "task.", MMOE_MAX_TASKS, k, field);
+}
+
+static int split_sparse_key(const char *key, size_t *k, const char **field)
+{
+    return split_key(key, "sparse.", MMOE__MAX_SPARSE, k, field);
+}
+
+static int parse_real(const char *s, double lo, double hi, int hi_open, double *v)
+{
+    double x;
+    if (parse_weight(s, &x) || x < lo || x > hi || (hi_open && x >= hi))
+        return -1;
+    *v = x;
+    return 0;
+}
+
+/* Keys of the input side and of the paper baselines; 1 when key is not one of them. */
+static int apply_more(mmoe_config *c, const char *key, const char *value, char *err,
+                      mmoe_status *st)
+{
+    size_t k;
+    const char *field;
+    int e;
+    *st = MMOE_OK;
+    if (strcmp(key, "l2.lambda") == 0) {
+        if (parse_real(value, 0.0, 1e30, 0, &c->l2_lambda))
+            *st = MMOE_FAIL(err, MMOE_ERR_CONFIG, "l2.lambda '%s' not a finite number >= 0", value);
+    } else if (strcmp(key, "tf.rank") == 0) {
+        if (parse_size(value, 1, 4096, &c->tf_rank))
+            *st = MMOE_FAIL(err, MMOE_ERR_CONFIG, "tf.rank '%s' not an integer in 1..4096", value);
+    } else if (strcmp(key, "input.sparse") == 0) {
+        size_t n;
+        if (parse_size(value, 0, MMOE__MAX_SPARSE, &n)) {
+            *st = MMOE_FAIL(err, MMOE_ERR_CONFIG, "input.sparse '%s' not an integer in 0..%d", value,
+                            MMOE__MAX_SPARSE);
+        } else {
+            for (size_t i = c->n_sparse; i < n; i++)
+                sparse_defaults(&c->sparse[i], i);
+            c->n_sparse = n;
+        }
+    } else if (split_sparse_key(key, &k, &field) == 0) {
+        mmoe__sparse_cfg *f = &c->sparse[k];
+        uint64_t v;
+        if (k >= c->n_sparse)
+            *st = MMOE_FAIL(err, MMOE_ERR_CONFIG, "%s: sparse feature %zu does not exist "
+                            "(input.sparse = %zu)", key, k, c->n_sparse);
+        else if (strcmp(field, "name") == 0) {
+            if (parse_name(value, f->name))
+                *st = MMOE_FAIL(err, MMOE_ERR_CONFIG, "%s '%s': want 1..%d chars of [A-Za-z0-9_.-]",
+                                key, value, MMOE__NAME_MAX - 1);
+        } else if (strcmp(field, "vocab") == 0) {
+            if (parse_u64(value, &v) || v < 1 || v > ((uint64_t)1 << 31))
+                *st = MMOE_FAIL(err, MMOE_ERR_CONFIG, "%s '%s' not an integer in 1..2^31", key,
+                                value);
+            else
+                f->vocab = v;
+        } else if (strcmp(field, "dim") == 0) {
+            if (parse_size(value, 1, 4096, &f->dim))
+                *st = MMOE_FAIL(err, MMOE_ERR_CONFIG, "%s '%s' not an integer in 1..4096", key,
+                                value);
+        } else if (strcmp(field, "slots") == 0) {
+            if (parse_size(value, 1, 4096, &f->slots))
+                *st = MMOE_FAIL(err, MMOE_ERR_CONFIG, "%s '%s' not an integer in 1..4096", key,
+                                value);
+        } else if (strcmp(field, "pooling") == 0) {
+            if ((e = parse_enum(value, pooling_names, 2)) < 0)
+                *st = MMOE_FAIL(err, MMOE_ERR_CONFIG, "%s '%s' unknown (mean, sum)", key, value);
+            else
+                f->pooling = e;
+        } else if (strcmp(field, "oov") == 0) {
+            if ((e = parse_enum(value, oov_names, 2)) < 0)
+                *st = MMOE_FAIL(err, MMOE_ERR_CONFIG, "%s '%s' unknown (error, hash)", key, value);
+            else
+                f->oov = e;
+        } else {
+            *st = MMOE_FAIL(err, MMOE_ERR_CONFIG, "unknown key '%s'", key);
+        }
+    } else if (strcmp(key, "cross.layers") == 0) {
+        if (parse_size(value, 0, 16, &c->cross_layers))
+            *st = MMOE_FAIL(err, MMOE_ERR_CONFIG, "cross.layers '%s' not an integer in 0..16", value);
+    } else if (strcmp(key, "cross.form") == 0) {
+        if ((e = parse_enum(value, form_names, 2)) < 0)
+            *st = MMOE_FAIL(err, MMOE_ERR_CONFIG, "cross.form '%s' unknown (vector, matrix)", value);
+        else
+            c->cross_form = e;
+    } else if (strcmp(key, "dnn.layers") == 0) {
+        if (parse_widths(value, 1, &c->dnn_layers, c->dnn_widths))
+            *st = MMOE_FAIL(err, MMOE_ERR_CONFIG,
+                            "dnn.layers '%s': want 0..%d comma-separated widths in 1..%zu", value,
+                            MMOE_MAX_LAYERS, MMOE__MAX_WIDTH);
+    } else if (strcmp(key, "dnn.activation") == 0) {
+        if ((e = mmoe__act_parse(value)) < 0)
+            *st = MMOE_FAIL(err, MMOE_ERR_CONFIG, "dnn.activation '%s' unknown", value);
+        else
+            c->dnn_act = (mmoe_activation)e;
+    } else if (strcmp(key, "dnn.batchnorm") == 0) {
+        if (strcmp(value, "0") && strcmp(value, "1"))
+            *st = MMOE_FAIL(err, MMOE_ERR_CONFIG, "dnn.batchnorm '%s' not 0 or 1", value);
+        else
+            c->dnn_batchnorm = value[0] == '1';
+    } else if (strcmp(key, "dnn.dropout") == 0) {
+        if (parse_real(value, 0.0, 1.0, 1, &c->dnn_dropout))
+            *st = MMOE_FAIL(err, MMOE_ERR_CONFIG, "dnn.dropout '%s' not a number in [0, 1)", value);
+    } else {
+        return 1;
+    }
     return 0;
 }
 
@@ -188,9 +320,11 @@ static mmoe_status apply(mmoe_config *c, const char *key, const char *value, cha
     const char *field;
     int e;
     if (strcmp(key, "arch") == 0) {
-        if ((e = parse_enum(value, arch_names, 4)) < 0)
+        if ((e = parse_enum(value, arch_names, N_ARCH)) < 0)
             return MMOE_FAIL(err, MMOE_ERR_CONFIG,
-                             "arch '%s' unknown (mmoe, omoe, shared_bottom, single_task)", value);
+                             "arch '%s' unknown (mmoe, omoe, shared_bottom, single_task, "
+                             "l2_constrained, cross_stitch, tensor_factorization)",
+                             value);
         c->arch = (mmoe_arch)e;
     } else if (strcmp(key, "input.dense") == 0) {
         if (parse_size(value, 1, MMOE__MAX_INPUT, &c->input_dense))
@@ -250,7 +384,10 @@ static mmoe_status apply(mmoe_config *c, const char *key, const char *value, cha
             return MMOE_FAIL(err, MMOE_ERR_CONFIG, "unknown key '%s'", key);
         }
     } else {
-        return MMOE_FAIL(err, MMOE_ERR_CONFIG, "unknown key '%s'", key);
+        mmoe_status st;
+        if (apply_more(c, key, value, err, &st))
+            return MMOE_FAIL(err, MMOE_ERR_CONFIG, "unknown key '%s'", key);
+        return st;
     }
     return MMOE_OK;
 }
@@ -290,7 +427,7 @@ mmoe_status mmoe_config_set_real(mmoe_config *cfg, const char *key, double value
 
 mmoe_status mmoe_config_set_arch(mmoe_config *cfg, mmoe_arch arch)
 {
-    if ((int)arch < 0 || (int)arch > 3)
+    if ((int)arch < 0 || (int)arch >= N_ARCH)
         return MMOE_FAIL(cfg ? cfg->err : NULL, MMOE_ERR_CONFIG, "arch %d unknown", (int)arch);
     return mmoe_config_set(cfg, "arch", arch_names[arch]);
 }
@@ -398,7 +535,41 @@ static int format_value(const mmoe_config *c, const char *key, char *buf, size_t
         snprintf(buf, cap, "%llu", (unsigned long long)c->seed);
     else if (strcmp(key, "tasks") == 0)
         snprintf(buf, cap, "%zu", c->n_tasks);
-    else if (split_task_key(key, &k, &field) == 0 && k < c->n_tasks) {
+    else if (strcmp(key, "l2.lambda") == 0)
+        snprintf(buf, cap, "%.17g", c->l2_lambda);
+    else if (strcmp(key, "tf.rank") == 0)
+        snprintf(buf, cap, "%zu", c->tf_rank);
+    else if (strcmp(key, "input.sparse") == 0)
+        snprintf(buf, cap, "%zu", c->n_sparse);
+    else if (strcmp(key, "cross.layers") == 0)
+        snprintf(buf, cap, "%zu", c->cross_layers);
+    else if (strcmp(key, "cross.form") == 0)
+        snprintf(buf, cap, "%s", form_names[c->cross_form]);
+    else if (strcmp(key, "dnn.layers") == 0)
+        format_widths(buf, cap, c->dnn_layers, c->dnn_widths);
+    else if (strcmp(key, "dnn.activation") == 0)
+        snprintf(buf, cap, "%s", mmoe__act_name(c->dnn_act));
+    else if (strcmp(key, "dnn.batchnorm") == 0)
+        snprintf(buf, cap, "%d", c->dnn_batchnorm);
+    else if (strcmp(key, "dnn.dropout") == 0)
+        snprintf(buf, cap, "%.17g", c->dnn_dropout);
+    else if (split_sparse_key(key, &k, &field) == 0 && k < c->n_sparse) {
+        const mmoe__sparse_cfg *f = &c->sparse[k];
+        if (strcmp(field, "name") == 0)
+            snprintf(buf, cap, "%s", f->name);
+        else if (strcmp(field, "vocab") == 0)
+            snprintf(buf, cap, "%llu", (unsigned long long)f->vocab);
+        else if (strcmp(field, "dim") == 0)
+            snprintf(buf, cap, "%zu", f->dim);
+        else if (strcmp(field, "slots") == 0)
+            snprintf(buf, cap, "%zu", f->slots);
+        else if (strcmp(field, "pooling") == 0)
+            snprintf(buf, cap, "%s", pooling_names[f->pooling]);
+        else if (strcmp(field, "oov") == 0)
+            snprintf(buf, cap, "%s", oov_names[f->oov]);
+        else
+            return -1;
+    } else if (split_task_key(key, &k, &field) == 0 && k < c->n_tasks) {
         const mmoe__task_cfg *t = &c->tasks[k];
         if (strcmp(field, "name") == 0)
             snprintf(buf, cap, "%s", t->name);
@@ -435,9 +606,12 @@ mmoe_status mmoe_config_get(const mmoe_config *cfg, const char *key, char *buf, 
     return MMOE_OK;
 }
 
-static const char *const global_keys[] = {"arch", "input.dense", "experts.count", "experts.layers",
-                                          "experts.activation", "seed", "tasks"};
+static const char *const global_keys[] = {
+    "arch",         "input.dense", "experts.count", "experts.layers", "experts.activation",
+    "seed",         "l2.lambda",   "tf.rank",       "cross.layers",   "cross.form",
+    "dnn.layers",   "dnn.activation", "dnn.batchnorm", "dnn.dropout", "input.sparse", "tasks"};
 static const char *const task_fields[] = {"name", "kind", "weight", "layers", "activation"};
+static const char *const sparse_fields[] = {"name", "vocab", "dim", "slots", "pooling", "oov"};
 
 mmoe_status mmoe_config_to_string(const mmoe_config *cfg, char **out)
 {
@@ -448,7 +622,8 @@ mmoe_status mmoe_config_to_string(const mmoe_config *cfg, char **out)
     }
     *out = NULL;
     /* Upper bound: every line fits in 256 bytes. */
-    size_t lines = 1 + sizeof global_keys / sizeof *global_keys + cfg->n_tasks * 5;
+    size_t lines = 1 + sizeof global_keys / sizeof *global_keys + cfg->n_tasks * 5 +
+                   cfg->n_sparse * 6;
     size_t cap = lines * 256;
     char *s = mmoe__malloc(cap);
     if (!s)
@@ -457,8 +632,15 @@ mmoe_status mmoe_config_to_string(const mmoe_config *cfg, char **out)
     char val[200], key[48];
     for (size_t i = 0; i < sizeof global_keys / sizeof *global_keys; i++) {
         format_value(cfg, global_keys[i], val, sizeof val);
-        pos += (size_t)snprintf(s + pos, cap - pos, "%s %s\n", global_keys[i], val);
+        pos += (size_t)snprintf(s + pos, cap - pos, "%s%s%s\n", global_keys[i], val[0] ? " " : "",
+                                val);
     }
+    for (size_t k = 0; k < cfg->n_sparse; k++)
+        for (size_t f = 0; f < 6; f++) {
+            snprintf(key, sizeof key, "sparse.%zu.%s", k, sparse_fields[f]);
+            format_value(cfg, key, val, sizeof val);
+            pos += (size_t)snprintf(s + pos, cap - pos, "%s %s\n", key, val);
+        }
     for (size_t k = 0; k < cfg->n_tasks; k++)
         for (size_t f = 0; f < 5; f++) {
             snprintf(key, sizeof key, "task.%zu.%s", k, task_fields[f]);

@@ -20,6 +20,17 @@ typedef struct mmoe__task_cfg {
     mmoe_activation act;
 } mmoe__task_cfg;
 
+#define MMOE__MAX_SPARSE 256
+
+typedef struct mmoe__sparse_cfg {
+    char name[MMOE__NAME_MAX];
+    uint64_t vocab;
+    size_t dim;
+    size_t slots;
+    int pooling; /* 0 mean, 1 sum */
+    int oov;     /* 0 error, 1 hash */
+} mmoe__sparse_cfg;
+
 struct mmoe_config {
     mmoe_arch arch;
     size_t input_dense;
@@ -30,6 +41,17 @@ struct mmoe_config {
     uint64_t seed;
     size_t n_tasks;
     mmoe__task_cfg tasks[MMOE_MAX_TASKS];
+    double l2_lambda;
+    size_t tf_rank;
+    size_t n_sparse;
+    mmoe__sparse_cfg sparse[MMOE__MAX_SPARSE];
+    size_t cross_layers;
+    int cross_form; /* 0 vector, 1 matrix */
+    size_t dnn_layers;
+    size_t dnn_widths[MMOE_MAX_LAYERS];
+    mmoe_activation dnn_act;
+    int dnn_batchnorm;
+    double dnn_dropout;
     char err[MMOE__ERRLEN];
 };
 

@@ -6,49 +6,34 @@
 #include "activation.h"
 #include "model_impl.h"
 
+static size_t sum_widths(const size_t *w, size_t n)
+{
+    size_t s = 0;
+    for (size_t i = 0; i < n; i++)
+        s += w[i];
+    return s;
+}
+
 static mmoe_status build_layout(mmoe_model *m, char *err)
 {
     const mmoe_config *c = m->cfg;
-    mmoe__moe *moe = &m->moe;
-    moe->in = c->input_dense;
-    moe->n_tasks = c->n_tasks;
-    switch (c->arch) {
-    case MMOE_ARCH_MMOE:
-        moe->routing = MMOE__ROUTE_GATED;
-        moe->n_experts = c->n_experts;
-        moe->n_gates = c->n_tasks;
-        break;
-    case MMOE_ARCH_OMOE:
-        moe->routing = MMOE__ROUTE_GATED;
-        moe->n_experts = c->n_experts;
-        moe->n_gates = 1;
-        break;
-    case MMOE_ARCH_SHARED_BOTTOM:
-        moe->routing = MMOE__ROUTE_SHARED;
-        moe->n_experts = 1;
-        moe->n_gates = 0;
-        break;
-    default:
-        moe->routing = MMOE__ROUTE_SEPARATE;
-        moe->n_experts = c->n_tasks;
-        moe->n_gates = 0;
-        break;
-    }
-    mmoe__pmlp *ex = &moe->experts;
-    ex->copies = moe->n_experts;
-    ex->in = c->input_dense;
-    ex->n_layers = c->expert_layers;
-    memcpy(ex->width, c->expert_widths, sizeof ex->width);
-    ex->act = ex->out_act = c->expert_act;
-    moe->h = ex->width[ex->n_layers - 1];
-    mmoe__moe_declare(moe, &m->reg);
+    mmoe_status st;
+    size_t widths[MMOE__BOTTOM_MAX_BUFS + MMOE__INPUT_MAX_BUFS];
+    if ((st = mmoe__input_setup(&m->input, c, err)))
+        return st;
+    if ((st = mmoe__bottom_setup(&m->bottom, c, m->input.out, err)))
+        return st;
+    mmoe__input_declare(&m->input, &m->reg, &m->sreg);
+    mmoe__bottom_declare(&m->bottom, &m->reg);
 
-    size_t fwd = mmoe__moe_fwd_floats(moe), bwd = mmoe__moe_bwd_floats(moe);
+    size_t fwd = sum_widths(widths, mmoe__input_buffers(&m->input, widths)) +
+                 sum_widths(widths, mmoe__bottom_buffers(&m->bottom, widths));
+    size_t bwd = fwd + (m->input.active ? m->input.out : 0);
     for (size_t k = 0; k < c->n_tasks; k++) {
         const mmoe__task_cfg *t = &c->tasks[k];
         mmoe__pmlp *tw = &m->towers[k];
         tw->copies = 1;
-        tw->in = moe->h;
+        tw->in = m->bottom.h;
         tw->n_layers = t->n_layers + 1;
         memcpy(tw->width, t->widths, t->n_layers * sizeof *t->widths);
         tw->width[t->n_layers] = 1;
@@ -57,16 +42,15 @@ static mmoe_status build_layout(mmoe_model *m, char *err)
         char prefix[32];
         snprintf(prefix, sizeof prefix, "towers.%zu", k);
         mmoe__pmlp_declare(tw, &m->reg, prefix, 0);
-        for (size_t l = 0; l < tw->n_layers; l++) {
-            fwd += tw->width[l];
-            bwd += tw->width[l];
-        }
+        fwd += sum_widths(tw->width, tw->n_layers);
+        bwd += sum_widths(tw->width, tw->n_layers);
     }
     m->fwd_per_row = fwd + 2 * c->n_tasks;
     m->bwd_per_row = bwd + c->n_tasks;
-    if (m->reg.failed)
-        return MMOE_FAIL(err, m->reg.failed, "parameter layout: %s",
-                         m->reg.failed == MMOE_ERR_NOMEM ? "no memory" : "model too large");
+    mmoe_status failed = m->reg.failed ? m->reg.failed : m->sreg.failed;
+    if (failed)
+        return MMOE_FAIL(err, failed, "parameter layout: %s",
+                         failed == MMOE_ERR_NOMEM ? "no memory" : "model too large");
     return MMOE_OK;
 }
 
@@ -93,7 +77,8 @@ mmoe_status mmoe_model_create(const mmoe_config *cfg, mmoe_model **out)
     if (st == MMOE_OK) {
         m->params = mmoe__calloc(m->reg.total, sizeof(float));
         m->grads = mmoe__calloc(m->reg.total, sizeof(float));
-        if (!m->params || !m->grads)
+        m->stats = mmoe__calloc(m->sreg.total, sizeof(float));
+        if (!m->params || !m->grads || !m->stats)
             st = MMOE_FAIL(NULL, MMOE_ERR_NOMEM, "no memory for %zu parameters", m->reg.total);
     }
     if (st) {
@@ -101,7 +86,11 @@ mmoe_status mmoe_model_create(const mmoe_config *cfg, mmoe_model **out)
         return st;
     }
     mmoe__reg_bind(&m->reg, m->params, m->grads);
-    mmoe__moe_init(&m->moe, m->params, cfg->seed);
+    /* Statistics have no gradient: their "grad" views alias the values. */
+    mmoe__reg_bind(&m->sreg, m->stats, m->stats);
+    m->rng = cfg->seed ^ 0x5eed5eed5eed5eedULL;
+    mmoe__input_init(&m->input, m->params, m->stats, cfg->seed);
+    mmoe__bottom_init(&m->bottom, m->params, cfg->seed);
     for (size_t k = 0; k < m->n_tasks; k++)
         mmoe__pmlp_init(&m->towers[k], m->params, cfg->seed, 100 + k);
     *out = m;
@@ -113,46 +102,71 @@ void mmoe_model_free(mmoe_model *m)
     if (!m)
         return;
     mmoe_config_free(m->cfg);
+    mmoe__input_free(&m->input);
+    mmoe__bottom_free(&m->bottom);
     mmoe__reg_free(&m->reg);
+    mmoe__reg_free(&m->sreg);
     mmoe__free(m->params);
     mmoe__free(m->grads);
+    mmoe__free(m->stats);
     mmoe__free(m->train_arena);
     mmoe__free(m);
+}
+
+/* Carve n buffers of the given per-row widths for cap rows; returns the end. */
+static float *carve(float *base, size_t cap, const size_t *widths, size_t n, float **out)
+{
+    for (size_t i = 0; i < n; i++) {
+        out[i] = base;
+        base += cap * widths[i];
+    }
+    return base;
+}
+
+static float *carve_common(const mmoe_model *m, float *base, size_t cap, float **input,
+                           float **bottom, float *(*tower)[MMOE_MAX_LAYERS + 1])
+{
+    size_t widths[MMOE__BOTTOM_MAX_BUFS + MMOE__INPUT_MAX_BUFS];
+    base = carve(base, cap, widths, mmoe__input_buffers(&m->input, widths), input);
+    base = carve(base, cap, widths, mmoe__bottom_buffers(&m->bottom, widths), bottom);
+    for (size_t k = 0; k < m->n_tasks; k++)
+        base = carve(base, cap, m->towers[k].width, m->towers[k].n_layers, tower[k]);
+    return base;
 }
 
 void mmoe__model_bind_fwd(const mmoe_model *m, float *base, size_t cap, mmoe__fwd *f)
 {
     f->cap = cap;
-    base = mmoe__moe_bind_fwd(&m->moe, base, cap, &f->moe);
-    for (size_t k = 0; k < m->n_tasks; k++)
-        for (size_t l = 0; l < m->towers[k].n_layers; l++) {
-            f->tower[k][l] = base;
-            base += cap * m->towers[k].width[l];
-        }
+    base = carve_common(m, base, cap, f->input, f->bottom, f->tower);
     f->Z = base;
     f->Y = base + cap * m->n_tasks;
 }
 
 static void bind_bwd(const mmoe_model *m, float *base, size_t cap, mmoe__bwd *b)
 {
-    base = mmoe__moe_bind_bwd(&m->moe, base, cap, &b->moe);
-    for (size_t k = 0; k < m->n_tasks; k++)
-        for (size_t l = 0; l < m->towers[k].n_layers; l++) {
-            b->tower[k][l] = base;
-            base += cap * m->towers[k].width[l];
-        }
+    base = carve_common(m, base, cap, b->input, b->bottom, b->tower);
+    b->dX = NULL;
+    if (m->input.active) {
+        b->dX = base;
+        base += cap * m->input.out;
+    }
     b->dZ = base;
 }
 
-void mmoe__model_forward(const mmoe_model *m, size_t B, const float *x, const mmoe__fwd *f)
+const float *mmoe__model_forward(const mmoe_model *m, size_t B, const float *x, const int64_t *ids,
+                                 int training, float *stats, uint64_t *rng, const mmoe__fwd *f,
+                                 size_t *ldX)
 {
     const size_t T = m->n_tasks;
-    mmoe__moe_forward(&m->moe, m->params, B, x, m->in, &f->moe);
+    size_t ld;
+    const float *X = mmoe__input_forward(&m->input, m->params, stats, B, x, ids, training, rng,
+                                         f->input, &ld);
+    mmoe__bottom_forward(&m->bottom, m->params, B, X, ld, f->bottom);
     for (size_t k = 0; k < T; k++) {
-        size_t ld;
-        const float *in = mmoe__moe_task_input(&m->moe, &f->moe, k, &ld);
+        size_t ldk;
+        const float *in = mmoe__bottom_task_input(&m->bottom, f->bottom, k, &ldk);
         const mmoe__pmlp *tw = &m->towers[k];
-        mmoe__pmlp_forward(tw, m->params, B, in, ld, 1, f->tower[k]);
+        mmoe__pmlp_forward(tw, m->params, B, in, ldk, 1, f->tower[k]);
         const float *z = f->tower[k][tw->n_layers - 1];
         int binary = m->cfg->tasks[k].kind == MMOE_TASK_BINARY;
         for (size_t r = 0; r < B; r++) {
@@ -160,6 +174,9 @@ void mmoe__model_forward(const mmoe_model *m, size_t B, const float *x, const mm
             f->Y[r * T + k] = binary ? mmoe__sigmoid(z[r]) : z[r];
         }
     }
+    if (ldX)
+        *ldX = ld;
+    return X;
 }
 
 mmoe_status mmoe__model_check_input(const mmoe_model *m, size_t batch, const float *x,
@@ -169,9 +186,9 @@ mmoe_status mmoe__model_check_input(const mmoe_model *m, size_t batch, const flo
         return mmoe__fail(err, MMOE_ERR_NULL, func, "x is NULL");
     if (batch == 0)
         return mmoe__fail(err, MMOE_ERR_INVALID_ARG, func, "batch is 0");
-    if (ids)
-        return mmoe__fail(err, MMOE_ERR_INVALID_ARG, func,
-                          "ids given but the model has no sparse features");
+    mmoe_status st = mmoe__input_check_ids(&m->input, batch, ids, err, func);
+    if (st)
+        return st;
     size_t n;
     if (mmoe__mul(batch, m->in, &n) || n > MMOE__MAX_ELEMS)
         return mmoe__fail(err, MMOE_ERR_OVERFLOW, func, "batch %zu x input %zu too large", batch,
@@ -191,10 +208,12 @@ static mmoe_status ensure_train(mmoe_model *m, size_t batch)
 {
     if (batch <= m->train_cap)
         return MMOE_OK;
-    size_t per_row, n;
+    /* One arena: forward, backward, input copy (floats), then ids (int64, 8-aligned). */
+    size_t per_row, n, nid;
     if (mmoe__add(m->fwd_per_row, m->bwd_per_row, &per_row) ||
         mmoe__add(per_row, m->in, &per_row) || mmoe__mul(per_row, batch, &n) ||
-        n > MMOE__MAX_ELEMS)
+        mmoe__add(n, 1, &n) || mmoe__mul(m->input.n_ids, batch, &nid) ||
+        mmoe__mul(nid, 2, &nid) || mmoe__add(n, nid, &n) || n > MMOE__MAX_ELEMS)
         return MMOE_FAIL(m->err, MMOE_ERR_OVERFLOW, "batch %zu needs too much memory", batch);
     float *arena = mmoe__calloc(n, sizeof(float));
     if (!arena)
@@ -205,6 +224,9 @@ static mmoe_status ensure_train(mmoe_model *m, size_t batch)
     mmoe__model_bind_fwd(m, arena, batch, &m->tf);
     bind_bwd(m, arena + batch * m->fwd_per_row, batch, &m->tb);
     m->tx = arena + batch * (m->fwd_per_row + m->bwd_per_row);
+    size_t id_off = batch * (m->fwd_per_row + m->bwd_per_row + m->in);
+    id_off += id_off & 1; /* int64 alignment */
+    m->tids = (int64_t *)(void *)(arena + id_off);
     m->have_forward = m->have_loss = 0;
     return MMOE_OK;
 }
@@ -219,7 +241,10 @@ mmoe_status mmoe_model_forward(mmoe_model *m, size_t batch, const float *x, cons
     if ((st = ensure_train(m, batch)))
         return st;
     memcpy(m->tx, x, batch * m->in * sizeof *x);
-    mmoe__model_forward(m, batch, m->tx, &m->tf);
+    if (m->input.n_ids)
+        memcpy(m->tids, ids, batch * m->input.n_ids * sizeof *ids);
+    m->tX = mmoe__model_forward(m, batch, m->tx, m->input.n_ids ? m->tids : NULL, 1, m->stats,
+                                &m->rng, &m->tf, &m->tX_ld);
     m->batch = batch;
     m->have_forward = 1;
     m->have_loss = 0;
@@ -279,6 +304,7 @@ mmoe_status mmoe_model_loss(mmoe_model *m, const float *labels, const float *sw,
             task_losses[k] = (float)acc;
         sum += t->weight * acc;
     }
+    sum += mmoe__bottom_penalty(&m->bottom, m->params, NULL);
     if (total)
         *total = (float)sum;
     m->have_loss = 1;
@@ -293,20 +319,27 @@ mmoe_status mmoe_model_backward(mmoe_model *m)
     if (!m->have_loss)
         return MMOE_FAIL(m->err, MMOE_ERR_STATE, "call mmoe_model_loss after the forward first");
     const size_t B = m->batch, T = m->n_tasks;
-    mmoe__moe_zero_task_grads(&m->moe, &m->tb.moe, B);
+    mmoe__bottom_zero_task_grads(&m->bottom, m->tb.bottom, B);
     for (size_t k = 0; k < T; k++) {
         const mmoe__pmlp *tw = &m->towers[k];
         float *dout = m->tb.tower[k][tw->n_layers - 1];
         for (size_t r = 0; r < B; r++)
             dout[r] = m->tb.dZ[r * T + k];
         size_t ld, ldd;
-        const float *in = mmoe__moe_task_input(&m->moe, &m->tf.moe, k, &ld);
-        float *din = mmoe__moe_task_grad(&m->moe, &m->tb.moe, k, &ldd);
+        const float *in = mmoe__bottom_task_input(&m->bottom, m->tf.bottom, k, &ld);
+        float *din = mmoe__bottom_task_grad(&m->bottom, m->tb.bottom, k, &ldd);
         mmoe__pmlp_backward(tw, m->params, m->grads, B, in, ld, 1, m->tf.tower[k], m->tb.tower[k],
                             din, ldd);
     }
-    mmoe__moe_backward(&m->moe, m->params, m->grads, B, m->tx, m->in, &m->tf.moe, &m->tb.moe, NULL,
-                       0);
+    float *dX = m->tb.dX;
+    if (dX)
+        memset(dX, 0, B * m->input.out * sizeof *dX);
+    mmoe__bottom_backward(&m->bottom, m->params, m->grads, B, m->tX, m->tX_ld, m->tf.bottom,
+                          m->tb.bottom, dX, m->input.out);
+    if (dX)
+        mmoe__input_backward(&m->input, m->params, m->grads, B, m->tx,
+                             m->input.n_ids ? m->tids : NULL, m->tf.input, m->tb.input, dX);
+    mmoe__bottom_penalty(&m->bottom, m->params, m->grads);
     m->have_loss = 0;
     mmoe__clear(m->err);
     return MMOE_OK;
@@ -342,12 +375,12 @@ mmoe_status mmoe_model_gate_weights(const mmoe_model *m, size_t k, float *out, s
         return MMOE_FAIL(NULL, MMOE_ERR_STATE, "no forward pass yet");
     if (k >= m->n_tasks)
         return MMOE_FAIL(NULL, MMOE_ERR_RANGE, "task %zu of %zu", k, m->n_tasks);
-    const size_t E = m->moe.n_experts;
+    const size_t E = mmoe__bottom_num_experts(&m->bottom);
     if (cap < m->batch * E)
         return MMOE_FAIL(NULL, MMOE_ERR_RANGE, "out holds %zu floats, %zu needed", cap,
                          m->batch * E);
     for (size_t r = 0; r < m->batch; r++)
-        mmoe__moe_gate_row(&m->moe, &m->tf.moe, k, r, out + r * E);
+        mmoe__bottom_gate_row(&m->bottom, m->tf.bottom, k, r, out + r * E);
     return MMOE_OK;
 }
 
@@ -370,12 +403,12 @@ size_t mmoe_model_input_dim(const mmoe_model *m)
 
 size_t mmoe_model_num_experts(const mmoe_model *m)
 {
-    return m ? m->moe.n_experts : 0;
+    return m ? mmoe__bottom_num_experts(&m->bottom) : 0;
 }
 
 size_t mmoe_model_num_gates(const mmoe_model *m)
 {
-    return m ? m->moe.n_gates : 0;
+    return m ? mmoe__bottom_num_gates(&m->bottom) : 0;
 }
 
 size_t mmoe_model_num_scalars(const mmoe_model *m)

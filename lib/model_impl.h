@@ -2,32 +2,40 @@
 #ifndef MMOE_MODEL_IMPL_H
 #define MMOE_MODEL_IMPL_H
 
+#include "bottom.h"
 #include "config_impl.h"
-#include "moe.h"
+#include "input.h"
 #include "mmoe/model.h"
 #include "params.h"
+#include "pmlp.h"
 
 /* Forward buffers of one pass (bound to an arena of `cap` rows). */
 typedef struct mmoe__fwd {
     size_t cap;
-    mmoe__moe_fwd moe;
+    float *input[MMOE__INPUT_MAX_BUFS];
+    float *bottom[MMOE__BOTTOM_MAX_BUFS];
     float *tower[MMOE_MAX_TASKS][MMOE_MAX_LAYERS + 1];
     float *Z; /* logits / raw outputs [B, T] */
     float *Y; /* outputs: probabilities or values [B, T] */
 } mmoe__fwd;
 
+/* Backward buffers: same shapes as the forward ones, plus dL/dx and dL/dZ. */
 typedef struct mmoe__bwd {
-    mmoe__moe_bwd moe;
+    float *input[MMOE__INPUT_MAX_BUFS];
+    float *bottom[MMOE__BOTTOM_MAX_BUFS];
     float *tower[MMOE_MAX_TASKS][MMOE_MAX_LAYERS + 1];
+    float *dX; /* [B, input.out] when the input stage is active */
     float *dZ; /* [B, T] */
 } mmoe__bwd;
 
 struct mmoe_model {
     mmoe_config *cfg;
     size_t n_tasks, in;
-    mmoe__registry reg;
-    float *params, *grads;
-    mmoe__moe moe;
+    mmoe__registry reg;   /* trainable parameters */
+    mmoe__registry sreg;  /* non-trainable state (batch-norm statistics) */
+    float *params, *grads, *stats;
+    mmoe__input input;
+    mmoe__bottom bottom;
     mmoe__pmlp towers[MMOE_MAX_TASKS];
     size_t fwd_per_row, bwd_per_row;
     /* training state */
@@ -35,7 +43,11 @@ struct mmoe_model {
     size_t train_cap;
     mmoe__fwd tf;
     mmoe__bwd tb;
-    float *tx; /* copy of the last training input [cap, in] */
+    float *tx;    /* copy of the last training input [cap, in] */
+    int64_t *tids; /* copy of the last training ids [cap, n_ids] */
+    const float *tX; /* bottom input of the last training forward */
+    size_t tX_ld;
+    uint64_t rng;  /* dropout stream */
     size_t batch;
     int have_forward, have_loss;
     char err[MMOE__ERRLEN];
@@ -51,8 +63,14 @@ struct mmoe_workspace {
 /* Bind forward buffers for cap rows at base (arena of cap * fwd_per_row floats). */
 void mmoe__model_bind_fwd(const mmoe_model *m, float *base, size_t cap, mmoe__fwd *f);
 
-/* Inference/training forward of B <= f->cap rows; fills f->Z and f->Y. */
-void mmoe__model_forward(const mmoe_model *m, size_t B, const float *x, const mmoe__fwd *f);
+/*
+ * Forward of B <= f->cap rows; fills f->Z and f->Y and returns the bottom's
+ * input (and its leading dimension). training selects batch statistics and
+ * dropout (and then needs a mutable model: stats and rng are updated).
+ */
+const float *mmoe__model_forward(const mmoe_model *m, size_t B, const float *x, const int64_t *ids,
+                                 int training, float *stats, uint64_t *rng, const mmoe__fwd *f,
+                                 size_t *ldX);
 
 /* Common argument checks of forward and predict (into errbuf). */
 mmoe_status mmoe__model_check_input(const mmoe_model *m, size_t batch, const float *x,

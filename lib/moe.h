@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "config_impl.h"
 #include "pmlp.h"
 
 typedef enum mmoe__routing {
@@ -24,50 +25,34 @@ typedef struct mmoe__moe {
     mmoe__pmlp experts;
     size_t gate_off; /* W_g [n_gates * n_experts, in], no bias */
     size_t h;        /* expert output width */
+    double l2;       /* L2-Constrained: penalty weight between task networks */
 } mmoe__moe;
 
-/* Per-row float counts of the forward and backward buffers (for workspace sizing). */
-size_t mmoe__moe_fwd_floats(const mmoe__moe *m);
-size_t mmoe__moe_bwd_floats(const mmoe__moe *m);
+/* Configure from the description (arch decides routing, experts, gates). */
+void mmoe__moe_setup(mmoe__moe *m, const mmoe_config *cfg, size_t in);
 
-typedef struct mmoe__moe_fwd {
-    float *H[MMOE_MAX_LAYERS]; /* expert activations [B, E*w_l] */
-    float *P;                  /* gate probabilities [B, G*E] */
-    float *F;                  /* mixed [B, T*h] (GATED only) */
-} mmoe__moe_fwd;
-
-typedef struct mmoe__moe_bwd {
-    float *dH[MMOE_MAX_LAYERS];
-    float *dP;
-    float *dF; /* [B, T*h] (GATED only) */
-} mmoe__moe_bwd;
-
-/* Carve buffers for `cap` rows from base; returns the end pointer. */
-float *mmoe__moe_bind_fwd(const mmoe__moe *m, float *base, size_t cap, mmoe__moe_fwd *f);
-float *mmoe__moe_bind_bwd(const mmoe__moe *m, float *base, size_t cap, mmoe__moe_bwd *b);
+/*
+ * Forward buffers, per-row widths: H_0..H_{L-1} (expert activations
+ * [B, E*w_l]), then for GATED routing P (gate probabilities [B, G*E]) and
+ * F (mixed, [B, T*h]). Backward buffers have the same shapes.
+ */
+size_t mmoe__moe_buffers(const mmoe__moe *m, size_t *widths);
 
 void mmoe__moe_declare(mmoe__moe *m, mmoe__registry *r);
 void mmoe__moe_init(const mmoe__moe *m, float *params, uint64_t seed);
 
-/*
- * Where task k's representation lives after forward: pointer to column 0 of
- * task k's slice, with leading dimension *ld (width h).
- */
-const float *mmoe__moe_task_input(const mmoe__moe *m, const mmoe__moe_fwd *f, size_t k, size_t *ld);
-
-/* The matching gradient slot (caller ADDS into it); clear with mmoe__moe_zero_task_grads first. */
-float *mmoe__moe_task_grad(const mmoe__moe *m, const mmoe__moe_bwd *b, size_t k, size_t *ld);
-void mmoe__moe_zero_task_grads(const mmoe__moe *m, const mmoe__moe_bwd *b, size_t B);
+const float *mmoe__moe_task_input(const mmoe__moe *m, float *const *fb, size_t k, size_t *ld);
+float *mmoe__moe_task_grad(const mmoe__moe *m, float *const *bb, size_t k, size_t *ld);
+void mmoe__moe_zero_task_grads(const mmoe__moe *m, float *const *bb, size_t B);
 
 void mmoe__moe_forward(const mmoe__moe *m, const float *params, size_t B, const float *X,
-                       size_t ldx, const mmoe__moe_fwd *f);
-
-/* Backward from the task gradients; adds into grads; dX (nullable) accumulates. */
+                       size_t ldx, float *const *fb);
 void mmoe__moe_backward(const mmoe__moe *m, const float *params, float *grads, size_t B,
-                        const float *X, size_t ldx, const mmoe__moe_fwd *f,
-                        const mmoe__moe_bwd *b, float *dX, size_t lddx);
+                        const float *X, size_t ldx, float *const *fb, float *const *bb,
+                        float *dX, size_t lddx);
+void mmoe__moe_gate_row(const mmoe__moe *m, float *const *fb, size_t k, size_t r, float *out);
 
-/* Gate weights of task k for row r into out[E]. */
-void mmoe__moe_gate_row(const mmoe__moe *m, const mmoe__moe_fwd *f, size_t k, size_t r, float *out);
+/* L2-Constrained penalty over the experts' parameters (0 unless l2 > 0). */
+double mmoe__moe_penalty(const mmoe__moe *m, const float *params, float *grads);
 
 #endif

@@ -71,7 +71,8 @@ mmoe_status mmoe_model_predict(const mmoe_model *m, mmoe_workspace *ws, size_t b
     const size_t T = m->n_tasks, cap = ws->f.cap;
     for (size_t r0 = 0; r0 < batch; r0 += cap) {
         size_t B = batch - r0 < cap ? batch - r0 : cap;
-        mmoe__model_forward(m, B, x + r0 * m->in, &ws->f);
+        const int64_t *rid = ids ? ids + r0 * m->input.n_ids : NULL;
+        mmoe__model_forward(m, B, x + r0 * m->in, rid, 0, NULL, NULL, &ws->f, NULL);
         memcpy(out + r0 * T, ws->f.Y, B * T * sizeof *out);
     }
     mmoe__clear(ws->err);

@@ -57,6 +57,8 @@ static void check_model(mmoe_arch arch, size_t T, mmoe_activation act, size_t n_
     size_t ew[2] = {6, 4};
     assert_int_equal(mmoe_config_set_experts(cfg, 3, n_layers, ew + (2 - n_layers), act), MMOE_OK);
     assert_int_equal(mmoe_config_set_int(cfg, "seed", 7), MMOE_OK);
+    /* A penalty large enough to matter next to the data loss. */
+    assert_int_equal(mmoe_config_set_real(cfg, "l2.lambda", 0.05), MMOE_OK);
     for (size_t k = 0; k < T; k++) {
         char name[32];
         snprintf(name, sizeof name, "t%zu", k);
@@ -150,12 +152,19 @@ static void test_single_task(void **state)
     check_model(MMOE_ARCH_SINGLE_TASK, 2, MMOE_ACT_TANH, 2);
 }
 
+static void test_l2_constrained(void **state)
+{
+    (void)state;
+    check_model(MMOE_ARCH_L2_CONSTRAINED, 2, MMOE_ACT_TANH, 2);
+    check_model(MMOE_ARCH_L2_CONSTRAINED, 3, MMOE_ACT_TANH, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mmoe_2_tasks),  cmocka_unit_test(test_mmoe_3_tasks),
         cmocka_unit_test(test_omoe),          cmocka_unit_test(test_shared_bottom),
-        cmocka_unit_test(test_single_task),
+        cmocka_unit_test(test_single_task),   cmocka_unit_test(test_l2_constrained),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -27,14 +27,32 @@
  *     ...
  *
  * Keys (defaults in brackets):
- *   arch                mmoe | omoe | shared_bottom | single_task [mmoe]
+ *   arch                mmoe | omoe | shared_bottom | single_task |
+ *                       l2_constrained | cross_stitch | tensor_factorization [mmoe]
  *   input.dense         width of the dense input, >= 1 [required]
  *   experts.count       experts for mmoe/omoe, 1..1024 [8]; shared_bottom
  *                       uses one expert (the shared bottom), single_task
  *                       one expert per task (both ignore this key)
  *   experts.layers      comma-separated widths of each expert's layers [16]
  *   experts.activation  identity | relu | sigmoid | tanh [relu]
+ *                       (l2_constrained, cross_stitch, tensor_factorization:
+ *                       one network per task, each shaped by experts.layers)
  *   seed                initialisation seed, unsigned 64-bit [1]
+ *   l2.lambda           l2_constrained penalty weight, finite, >= 0 [0.001]
+ *   tf.rank             tensor_factorization rank of the shared core, 1..4096 [4]
+ *   input.sparse        number of sparse (categorical) features 0..256 [0]
+ *   sparse.K.name       feature name, like task names [sparseK]
+ *   sparse.K.vocab      vocabulary size (ids 0..vocab-1), 1..2^31 [1000]
+ *   sparse.K.dim        embedding width, 1..4096 [8]
+ *   sparse.K.slots      ids per sample: 1 = single id, > 1 = a bag [1]
+ *   sparse.K.pooling    mean | sum (bags; padding ids are < 0) [mean]
+ *   sparse.K.oov        error | hash (ids >= vocab) [error]
+ *   cross.layers        CrossNet layers on the assembled input, 0..16 [0]
+ *   cross.form          vector | matrix [vector]
+ *   dnn.layers          comma-separated widths of a DNN before the bottom, may be empty []
+ *   dnn.activation      DNN activation [relu]
+ *   dnn.batchnorm       0 | 1: batch-norm after each DNN dense layer [0]
+ *   dnn.dropout         DNN dropout rate in [0, 1) [0]
  *   tasks               number of tasks 1..64; setting it keeps existing
  *                       task entries and gives new ones defaults
  *   task.K.name         task name, 1..63 chars of [A-Za-z0-9_.-] [taskK]
@@ -65,7 +83,10 @@ typedef enum mmoe_arch {
     MMOE_ARCH_MMOE = 0,           /**< one gate per task over shared experts */
     MMOE_ARCH_OMOE = 1,           /**< one gate shared by all tasks */
     MMOE_ARCH_SHARED_BOTTOM = 2,  /**< one shared MLP, a tower per task */
-    MMOE_ARCH_SINGLE_TASK = 3     /**< an independent network per task */
+    MMOE_ARCH_SINGLE_TASK = 3,    /**< an independent network per task */
+    MMOE_ARCH_L2_CONSTRAINED = 4, /**< single-task nets + L2 penalty tying their parameters */
+    MMOE_ARCH_CROSS_STITCH = 5,   /**< single-task nets mixed by cross-stitch units */
+    MMOE_ARCH_TENSOR_FACTORIZATION = 6 /**< task layers from a shared Tucker factorisation */
 } mmoe_arch;
 
 /** Task kinds. Values are stable. */
