@@ -213,6 +213,11 @@ static void test_call_order(void **state)
     assert_int_equal(mmoe_model_backward(m), MMOE_OK);
     assert_int_equal(mmoe_model_backward(m), MMOE_ERR_STATE); /* one backward per loss */
 
+    /* An optimizer of one model refuses to step another. */
+    assert_int_equal(mmoe_model_train_step(m, f->opt, NB, X, NULL, Y, NULL, NULL, NULL),
+                     MMOE_ERR_INVALID_ARG);
+    assert_non_null(strstr(mmoe_model_last_error(m), "another model"));
+
     /* A workspace of one model refuses another model. */
     mmoe_workspace *ws;
     assert_int_equal(mmoe_workspace_create(m, 2, &ws), MMOE_OK);
