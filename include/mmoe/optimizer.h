@@ -71,13 +71,21 @@ MMOE_API void mmoe_optimizer_free(mmoe_optimizer *opt);
 MMOE_API mmoe_status mmoe_optimizer_set(mmoe_optimizer *opt, mmoe_optimizer_param param,
                                         double value);
 
-/** Read a hyper-parameter. @return MMOE_OK; MMOE_ERR_NULL; MMOE_ERR_INVALID_ARG. */
+/**
+ * Read a hyper-parameter.
+ * @return MMOE_OK; MMOE_ERR_NULL; MMOE_ERR_INVALID_ARG (unknown param or one
+ *         this kind does not use). The handle is const: a failure's message
+ *         is only in mmoe_last_error().
+ */
 MMOE_API mmoe_status mmoe_optimizer_get(const mmoe_optimizer *opt, mmoe_optimizer_param param,
                                         double *value);
 
 /**
  * One update from the model's current gradients. Gradients are not reset.
  * Order: check finiteness, clip the global norm, add weight decay, update.
+ * Parameters are not range-checked after the update: an extreme learning
+ * rate on unclipped gradients can overflow a parameter to infinity; use
+ * MMOE_OPT_CLIP_NORM to bound updates.
  * @return MMOE_OK; MMOE_ERR_NULL; MMOE_ERR_NONFINITE (nothing changed).
  */
 MMOE_API mmoe_status mmoe_optimizer_step(mmoe_optimizer *opt);
