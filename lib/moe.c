@@ -49,7 +49,7 @@ void mmoe__moe_setup(mmoe__moe *m, const mmoe_config *c, size_t in)
     ex->copies = m->n_experts;
     ex->in = in;
     ex->n_layers = c->expert_layers;
-    memcpy(ex->width, c->expert_widths, sizeof ex->width);
+    memcpy(ex->width, c->expert_widths, sizeof c->expert_widths);
     ex->act = ex->out_act = c->expert_act;
     m->h = ex->width[ex->n_layers - 1];
 }

@@ -19,11 +19,11 @@ typedef struct mmoe__pmlp {
     size_t copies;
     size_t in;
     size_t n_layers;
-    size_t width[MMOE_MAX_LAYERS];
+    size_t width[MMOE_MAX_LAYERS + 1]; /* towers: hidden layers + the output layer */
     mmoe_activation act;     /* after hidden layers */
     mmoe_activation out_act; /* after the last layer */
-    size_t w_off[MMOE_MAX_LAYERS];
-    size_t b_off[MMOE_MAX_LAYERS];
+    size_t w_off[MMOE_MAX_LAYERS + 1];
+    size_t b_off[MMOE_MAX_LAYERS + 1];
 } mmoe__pmlp;
 
 /* Reserve and name parameters: "<prefix>.<c>.layers.<l>.weight/.bias" ("<prefix>.layers..." if C == 1 and single). */

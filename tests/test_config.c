@@ -186,7 +186,7 @@ static void test_parse_errors(void **state)
 static void test_null_arguments(void **state)
 {
     (void)state;
-    mmoe_config *c = make_cfg();
+    mmoe_config *c = NULL;
     char buf[8];
     char *s = (char *)buf;
     assert_int_equal(mmoe_config_create(NULL), MMOE_ERR_NULL);
