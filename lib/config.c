@@ -10,6 +10,7 @@
 
 #include "activation.h"
 #include "config_impl.h"
+#include "numtext.h"
 
 static const char *const arch_names[] = {"mmoe",           "omoe",         "shared_bottom",
                                          "single_task",    "l2_constrained", "cross_stitch",
@@ -168,12 +169,8 @@ static int parse_enum(const char *s, const char *const *names, int n)
 
 static int parse_weight(const char *s, double *v)
 {
-    if (!*s)
-        return -1;
-    errno = 0;
-    char *end;
-    double x = strtod(s, &end);
-    if (errno || *end || !isfinite(x) || x < 0.0)
+    double x;
+    if (mmoe__parse_double(s, &x) || x < 0.0)
         return -1;
     *v = x;
     return 0;
@@ -421,7 +418,7 @@ mmoe_status mmoe_config_set_int(mmoe_config *cfg, const char *key, int64_t value
 mmoe_status mmoe_config_set_real(mmoe_config *cfg, const char *key, double value)
 {
     char buf[64];
-    snprintf(buf, sizeof buf, "%.17g", value);
+    mmoe__format_double(buf, sizeof buf, value, 17);
     return mmoe_config_set(cfg, key, buf);
 }
 
@@ -500,7 +497,7 @@ mmoe_status mmoe_config_add_task(mmoe_config *cfg, const char *name, mmoe_task_k
     }
     SETF("name", name)
     SETF("kind", kind_names[kind])
-    snprintf(val, sizeof val, "%.9g", (double)loss_weight);
+    mmoe__format_double(val, sizeof val, (double)loss_weight, 9);
     SETF("weight", val)
     format_widths(val, sizeof val, n_hidden, hidden);
     SETF("layers", val)
@@ -536,7 +533,7 @@ static int format_value(const mmoe_config *c, const char *key, char *buf, size_t
     else if (strcmp(key, "tasks") == 0)
         snprintf(buf, cap, "%zu", c->n_tasks);
     else if (strcmp(key, "l2.lambda") == 0)
-        snprintf(buf, cap, "%.17g", c->l2_lambda);
+        mmoe__format_double(buf, cap, c->l2_lambda, 17);
     else if (strcmp(key, "tf.rank") == 0)
         snprintf(buf, cap, "%zu", c->tf_rank);
     else if (strcmp(key, "input.sparse") == 0)
@@ -552,7 +549,7 @@ static int format_value(const mmoe_config *c, const char *key, char *buf, size_t
     else if (strcmp(key, "dnn.batchnorm") == 0)
         snprintf(buf, cap, "%d", c->dnn_batchnorm);
     else if (strcmp(key, "dnn.dropout") == 0)
-        snprintf(buf, cap, "%.17g", c->dnn_dropout);
+        mmoe__format_double(buf, cap, c->dnn_dropout, 17);
     else if (split_sparse_key(key, &k, &field) == 0 && k < c->n_sparse) {
         const mmoe__sparse_cfg *f = &c->sparse[k];
         if (strcmp(field, "name") == 0)
@@ -576,7 +573,7 @@ static int format_value(const mmoe_config *c, const char *key, char *buf, size_t
         else if (strcmp(field, "kind") == 0)
             snprintf(buf, cap, "%s", kind_names[t->kind]);
         else if (strcmp(field, "weight") == 0)
-            snprintf(buf, cap, "%.17g", t->weight);
+            mmoe__format_double(buf, cap, t->weight, 17);
         else if (strcmp(field, "layers") == 0)
             format_widths(buf, cap, t->n_layers, t->widths);
         else if (strcmp(field, "activation") == 0)

@@ -1,57 +1,204 @@
-/* Input stage. This build supports the dense-only (inactive) stage. */
+/*
+ * Input stage: embeddings of the sparse features and the dense columns
+ * assembled into x0, then an optional CrossNet and an optional DNN.
+ *
+ *   x0 = [ emb_0 | ... | emb_{S-1} | dense ]     width E + dense, E = sum of dims
+ *
+ * Ids: every sample has n_ids = sum of slots int64 ids, feature after
+ * feature (feature k's slots start at column sum_{j<k} slots_j).
+ *
+ * Forward buffers: x0, then the CrossNet's (layers + 1), then the DNN's.
+ * The backward buffers of the same shapes carry gradients: the DNN writes
+ * dL/d(its input) straight into the CrossNet's output-gradient buffer (or
+ * into x0's when there is no CrossNet), and the embedding tables read the
+ * gradient of their columns of x0. The model takes no gradient with
+ * respect to the dense input, so without sparse features that last step
+ * is skipped.
+ *
+ * Parameters: "input.embeddings.K.weight" [vocab, dim],
+ * "input.cross.L.weight/bias", "input.dnn.L.weight/bias",
+ * "input.dnn.L.bn.gamma/beta"; statistics "input.dnn.L.bn.running_mean/var".
+ */
 #include <string.h>
 
+#include "crossnet.h"
+#include "dnn.h"
+#include "embedding.h"
 #include "input.h"
+#include "model_impl.h"
+
+typedef struct feature {
+    char name[MMOE__NAME_MAX];
+    mmoe__emb emb;
+    size_t off;    /* table offset in the parameters */
+    size_t col;    /* first column in x0 */
+    size_t id_col; /* first id of the feature in a sample's id row */
+} feature;
+
+typedef struct input_impl {
+    size_t n_sparse;
+    feature feat[MMOE__MAX_SPARSE];
+    mmoe__sparse_block blocks[MMOE__MAX_SPARSE];
+    size_t x0w;       /* width of x0 */
+    size_t dense_col; /* first dense column in x0 */
+    int has_cross, has_dnn;
+    mmoe__cross cross;
+    mmoe__dnn dnn;
+    size_t cross_base, dnn_base, n_bufs; /* buffer indices */
+    float *stats;     /* the model's statistics (read when a caller passes none) */
+} input_impl;
 
 mmoe_status mmoe__input_setup(mmoe__input *in, const mmoe_config *c, char *err)
 {
     memset(in, 0, sizeof *in);
     in->dense = c->input_dense;
     in->out = c->input_dense;
-    if (c->n_sparse || c->cross_layers || c->dnn_layers)
-        return MMOE_FAIL(err, MMOE_ERR_UNSUPPORTED,
-                         "sparse features, CrossNet and DNN input stages are not available in "
-                         "this build");
+    if (!c->n_sparse && !c->cross_layers && !c->dnn_layers)
+        return MMOE_OK;
+    if (c->n_sparse > MMOE__MAX_SPARSE || c->cross_layers > MMOE__CROSS_MAX_LAYERS ||
+        c->dnn_layers > MMOE_MAX_LAYERS || !(c->dnn_dropout >= 0.0 && c->dnn_dropout < 1.0))
+        return MMOE_FAIL(err, MMOE_ERR_CONFIG, "input stage out of range");
+    input_impl *p = mmoe__calloc(1, sizeof *p);
+    if (!p)
+        return MMOE_FAIL(err, MMOE_ERR_NOMEM, "no memory for the input stage");
+    size_t col = 0, ids = 0;
+    for (size_t k = 0; k < c->n_sparse; k++) {
+        const mmoe__sparse_cfg *s = &c->sparse[k];
+        feature *f = &p->feat[k];
+        memcpy(f->name, s->name, sizeof f->name);
+        f->emb.vocab = s->vocab;
+        f->emb.dim = s->dim;
+        f->emb.slots = s->slots;
+        f->emb.sum = s->pooling == 1;
+        f->emb.hash = s->oov == 1;
+        f->col = col;
+        f->id_col = ids;
+        /* dims and slots are <= 4096 and there are <= 256 features: no overflow. */
+        col += s->dim;
+        ids += s->slots;
+    }
+    p->n_sparse = c->n_sparse;
+    p->dense_col = col;
+    if (mmoe__add(col, c->input_dense, &p->x0w) || p->x0w > MMOE__MAX_INPUT) {
+        mmoe__free(p);
+        return MMOE_FAIL(err, MMOE_ERR_CONFIG, "assembled input width too large");
+    }
+    size_t nb = 1, width = p->x0w;
+    if (c->cross_layers) {
+        p->has_cross = 1;
+        p->cross.width = p->x0w;
+        p->cross.layers = c->cross_layers;
+        p->cross.matrix = c->cross_form == 1;
+        p->cross_base = nb;
+        nb += c->cross_layers + 1;
+    }
+    if (c->dnn_layers) {
+        p->has_dnn = 1;
+        p->dnn.in = width;
+        p->dnn.n_layers = c->dnn_layers;
+        memcpy(p->dnn.width, c->dnn_widths, c->dnn_layers * sizeof *c->dnn_widths);
+        p->dnn.act = c->dnn_act;
+        p->dnn.bn = c->dnn_batchnorm;
+        p->dnn.dropout = c->dnn_dropout;
+        p->dnn_base = nb;
+        nb += c->dnn_layers * (1 + (c->dnn_batchnorm ? 2 : 0) + (c->dnn_dropout > 0.0 ? 2 : 0));
+        width = c->dnn_widths[c->dnn_layers - 1];
+    }
+    p->n_bufs = nb; /* <= 1 + 17 + 8 * 5 = 58 */
+    in->active = 1;
+    in->n_ids = ids;
+    in->out = width;
+    in->impl = p;
     return MMOE_OK;
 }
 
 void mmoe__input_free(mmoe__input *in)
 {
-    if (in)
+    if (in) {
         mmoe__free(in->impl);
+        in->impl = NULL;
+    }
 }
 
 size_t mmoe__input_buffers(const mmoe__input *in, size_t *widths)
 {
-    (void)in;
-    (void)widths;
-    return 0;
+    const input_impl *p = in->impl;
+    if (!in->active)
+        return 0;
+    widths[0] = p->x0w;
+    if (p->has_cross)
+        mmoe__cross_buffers(&p->cross, widths + p->cross_base);
+    if (p->has_dnn)
+        mmoe__dnn_buffers(&p->dnn, widths + p->dnn_base);
+    return p->n_bufs;
 }
 
 void mmoe__input_declare(mmoe__input *in, mmoe__registry *params, mmoe__registry *stats)
 {
-    (void)in;
-    (void)params;
-    (void)stats;
+    input_impl *p = in->impl;
+    if (!in->active)
+        return;
+    for (size_t k = 0; k < p->n_sparse; k++) {
+        feature *f = &p->feat[k];
+        f->off = mmoe__reg_block(params, (size_t)f->emb.vocab, f->emb.dim);
+        mmoe__reg_name(params, f->off, (size_t)f->emb.vocab, f->emb.dim,
+                       "input.embeddings.%zu.weight", k);
+        p->blocks[k].offset = f->off;
+        p->blocks[k].rows = (size_t)f->emb.vocab;
+        p->blocks[k].dim = f->emb.dim;
+    }
+    if (p->has_cross)
+        mmoe__cross_declare(&p->cross, params, "input.cross");
+    if (p->has_dnn)
+        mmoe__dnn_declare(&p->dnn, params, stats, "input.dnn");
 }
 
 void mmoe__input_init(const mmoe__input *in, float *params, float *stats, uint64_t seed)
 {
-    (void)in;
-    (void)params;
-    (void)stats;
-    (void)seed;
+    input_impl *p = in->impl;
+    if (!in->active)
+        return;
+    p->stats = stats;
+    for (size_t k = 0; k < p->n_sparse; k++)
+        mmoe__emb_init(&p->feat[k].emb, params + p->feat[k].off, seed, 0x1e0000u + k);
+    if (p->has_cross)
+        mmoe__cross_init(&p->cross, params, seed, 0x1c0000u);
+    if (p->has_dnn)
+        mmoe__dnn_init(&p->dnn, params, stats, seed, 0x1d0000u);
 }
 
 mmoe_status mmoe__input_check_ids(const mmoe__input *in, size_t B, const int64_t *ids, char *err,
                                   const char *func)
 {
-    (void)B;
     if (in->n_ids == 0 && ids)
         return mmoe__fail(err, MMOE_ERR_INVALID_ARG, func,
                           "ids given but the model has no sparse features");
     if (in->n_ids && !ids)
-        return mmoe__fail(err, MMOE_ERR_NULL, func, "ids is NULL but the model has sparse features");
+        return mmoe__fail(err, MMOE_ERR_NULL, func,
+                          "ids is NULL but the model has sparse features");
+    if (!in->n_ids)
+        return MMOE_OK;
+    size_t n;
+    if (mmoe__mul(B, in->n_ids, &n) || n > MMOE__MAX_ELEMS)
+        return mmoe__fail(err, MMOE_ERR_OVERFLOW, func, "batch %zu x %zu ids too large", B,
+                          in->n_ids);
+    const input_impl *p = in->impl;
+    for (size_t k = 0; k < p->n_sparse; k++) {
+        const feature *f = &p->feat[k];
+        size_t r, s;
+        mmoe__emb_bad why = mmoe__emb_check(&f->emb, B, ids + f->id_col, in->n_ids, &r, &s);
+        if (why == MMOE__EMB_OK)
+            continue;
+        long long id = (long long)ids[r * in->n_ids + f->id_col + s];
+        if (why == MMOE__EMB_NEGATIVE)
+            return mmoe__fail(err, MMOE_ERR_RANGE, func,
+                              "ids[%zu][%zu] = %lld: negative id for single-id feature '%s' "
+                              "(sparse.%zu)", r, f->id_col + s, id, f->name, k);
+        return mmoe__fail(err, MMOE_ERR_RANGE, func,
+                          "ids[%zu][%zu] = %lld: out of the vocabulary (%llu) of feature '%s' "
+                          "(sparse.%zu, oov error)", r, f->id_col + s, id,
+                          (unsigned long long)f->emb.vocab, f->name, k);
+    }
     return MMOE_OK;
 }
 
@@ -59,28 +206,85 @@ const float *mmoe__input_forward(const mmoe__input *in, const float *params, flo
                                  size_t B, const float *dense, const int64_t *ids, int training,
                                  uint64_t *rng, float *const *fb, size_t *ld)
 {
-    (void)params;
-    (void)stats;
-    (void)B;
-    (void)ids;
-    (void)training;
-    (void)rng;
-    (void)fb;
-    *ld = in->dense;
-    return dense;
+    if (!in->active) {
+        *ld = in->dense;
+        return dense;
+    }
+    const input_impl *p = in->impl;
+    const size_t w0 = p->x0w;
+    float *X0 = fb[0];
+    for (size_t k = 0; k < p->n_sparse; k++) {
+        const feature *f = &p->feat[k];
+        mmoe__emb_forward(&f->emb, params + f->off, B, ids + f->id_col, in->n_ids, X0 + f->col,
+                          w0);
+    }
+    for (size_t r = 0; r < B; r++)
+        memcpy(X0 + r * w0 + p->dense_col, dense + r * in->dense, in->dense * sizeof(float));
+    const float *X = X0;
+    size_t ldx = w0;
+    if (p->has_cross)
+        X = mmoe__cross_forward(&p->cross, params, B, X0, w0, fb + p->cross_base);
+    if (p->has_dnn) {
+        X = mmoe__dnn_forward(&p->dnn, params, stats ? stats : p->stats, B, X, ldx, training, rng,
+                              fb + p->dnn_base);
+        ldx = mmoe__dnn_out(&p->dnn);
+    }
+    *ld = ldx;
+    return X;
 }
 
 void mmoe__input_backward(const mmoe__input *in, const float *params, float *grads, size_t B,
                           const float *dense, const int64_t *ids, float *const *fb,
                           float *const *bb, const float *dX)
 {
-    (void)in;
-    (void)params;
-    (void)grads;
-    (void)B;
     (void)dense;
-    (void)ids;
-    (void)fb;
-    (void)bb;
-    (void)dX;
+    if (!in->active)
+        return;
+    const input_impl *p = in->impl;
+    const size_t w0 = p->x0w;
+    /* Gradient wrt x0 is only needed by the embeddings. */
+    float *dX0 = p->n_sparse ? bb[0] : NULL;
+    const float *g = dX; /* gradient of the current stage's output */
+    size_t ldg = in->out;
+    if (p->has_dnn) {
+        /* The DNN's input gradient lands where the next stage down reads it. */
+        float *dIn = p->has_cross ? bb[p->cross_base + p->cross.layers - 1] : dX0;
+        const float *Xd = p->has_cross ? fb[p->cross_base + p->cross.layers - 1] : fb[0];
+        mmoe__dnn_backward(&p->dnn, params, grads, B, Xd, w0, fb + p->dnn_base, bb + p->dnn_base,
+                           g, ldg, dIn, w0);
+        g = dIn;
+        ldg = w0;
+    }
+    if (p->has_cross) {
+        mmoe__cross_backward(&p->cross, params, grads, B, fb[0], w0, fb + p->cross_base,
+                             bb + p->cross_base, g, ldg, dX0, w0);
+        g = dX0;
+        ldg = w0;
+    }
+    if (!p->n_sparse)
+        return;
+    for (size_t k = 0; k < p->n_sparse; k++) {
+        const feature *f = &p->feat[k];
+        mmoe__emb_backward(&f->emb, grads + f->off, B, ids + f->id_col, in->n_ids, g + f->col,
+                           ldg);
+    }
+}
+
+/* ---- model queries ------------------------------------------------------------------------ */
+
+size_t mmoe__model_sparse_blocks(const mmoe_model *m, const mmoe__sparse_block **blocks)
+{
+    *blocks = NULL;
+    if (!m || !m->input.active)
+        return 0;
+    const input_impl *p = m->input.impl;
+    if (!p->n_sparse)
+        return 0;
+    *blocks = p->blocks;
+    return p->n_sparse;
+}
+
+size_t mmoe_model_num_ids(const mmoe_model *m)
+{
+    return m ? m->input.n_ids : 0;
 }

@@ -11,22 +11,31 @@
  * The forward cache holds, for a batch of B rows, the input [B, in], every
  * sub-layer's (post-activation) output [B, out_l] and two backward scratch
  * blocks [B, max_width]. It only grows, so steady-state calls do not allocate.
+ *
+ * CrossNet and DNN layers ("ext" layers) run the model's kernels
+ * (crossnet.c, dnn.c) instead: their parameters (and DNN batch-norm
+ * statistics) are laid out by a private registry, and their cache holds
+ * the input and the kernel's forward and backward buffers.
  */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "activation.h"
+#include "crossnet.h"
 #include "dense.h"
+#include "dnn.h"
 #include "init.h"
 #include "internal.h"
 #include "mmoe/layer.h"
+#include "params.h"
 #include "tensor_impl.h"
 
 #define LAYER_MAX_WIDTH ((size_t)1 << 24)
 #define LAYER_MAX_SUB (MMOE_MAX_LAYERS + 1)
 #define LAYER_MAX_PARAMS (2 * LAYER_MAX_SUB)
 #define LAYER_NAME_LEN 40 /* "layers." + 20 digits + ".weight" + NUL fits */
+#define LAYER_EXT_BUFS (MMOE_MAX_LAYERS * MMOE__DNN_BUFS_PER_LAYER + MMOE_MAX_CROSS_LAYERS + 1)
 
 typedef struct sublayer {
     size_t in, out;
@@ -56,6 +65,19 @@ struct mmoe_layer {
     size_t batch;       /* batch of the last forward */
     int have_forward;
 
+    /* CrossNet / DNN layers */
+    int ext;
+    mmoe__cross cross;
+    mmoe__dnn dnn;
+    mmoe__registry reg, sreg; /* parameters, statistics */
+    float *stats;
+    size_t n_bufs;
+    size_t buf_w[LAYER_EXT_BUFS];
+    float *fb[LAYER_EXT_BUFS], *bb[LAYER_EXT_BUFS];
+    int training;     /* mode of the next forward */
+    int fwd_training; /* mode of the last forward */
+    uint64_t rng;     /* dropout stream */
+
     char err[MMOE__ERRLEN];
 };
 
@@ -83,6 +105,7 @@ static mmoe_status layer_build(mmoe_layer_kind kind, size_t in, size_t n_sub, co
     if (!l)
         return mmoe__fail(NULL, MMOE_ERR_NOMEM, func, "no memory for the layer");
     l->kind = kind;
+    l->training = 1;
     l->in = in;
     l->n_sub = n_sub;
     l->out = outs[n_sub - 1];
@@ -268,8 +291,224 @@ void mmoe_layer_free(mmoe_layer *layer)
         return;
     mmoe__free(layer->params);
     mmoe__free(layer->grads);
+    mmoe__free(layer->stats);
     mmoe__free(layer->cache);
+    mmoe__reg_free(&layer->reg);
+    mmoe__reg_free(&layer->sreg);
     mmoe__free(layer);
+}
+
+/* ---- CrossNet and DNN layers ---------------------------------------------------------------- */
+
+/* Lay out an ext layer's parameters and statistics and allocate them. */
+static mmoe_status ext_finish(mmoe_layer *l, uint64_t seed, mmoe_layer **layer, const char *func)
+{
+    if (l->kind == MMOE_LAYER_CROSSNET) {
+        mmoe__cross_declare(&l->cross, &l->reg, "layers");
+        l->n_bufs = mmoe__cross_buffers(&l->cross, l->buf_w);
+    } else {
+        mmoe__dnn_declare(&l->dnn, &l->reg, &l->sreg, "layers");
+        l->n_bufs = mmoe__dnn_buffers(&l->dnn, l->buf_w);
+    }
+    mmoe_status failed = l->reg.failed ? l->reg.failed : l->sreg.failed;
+    if (!failed) {
+        l->params = mmoe__calloc(l->reg.total, sizeof(float));
+        l->grads = mmoe__calloc(l->reg.total, sizeof(float));
+        l->stats = mmoe__calloc(l->sreg.total ? l->sreg.total : 1, sizeof(float));
+        if (!l->params || !l->grads || !l->stats)
+            failed = MMOE_ERR_NOMEM;
+    }
+    if (failed) {
+        mmoe_layer_free(l);
+        return mmoe__fail(NULL, MMOE_ERR_NOMEM, func, "%s", failed == MMOE_ERR_NOMEM
+                          ? "no memory for the parameters" : "parameter size overflows");
+    }
+    l->n_floats = l->reg.total;
+    l->n_params = l->reg.count;
+    mmoe__reg_bind(&l->reg, l->params, l->grads);
+    mmoe__reg_bind(&l->sreg, l->stats, l->stats);
+    size_t row = 0;
+    for (size_t i = 0; i < l->n_bufs; i++)
+        row += l->buf_w[i]; /* bounded by the widths checked above */
+    l->row = row;
+    l->rng = seed;
+    if (l->kind == MMOE_LAYER_CROSSNET)
+        mmoe__cross_init(&l->cross, l->params, seed, (uint64_t)MMOE_LAYER_CROSSNET << 16);
+    else
+        mmoe__dnn_init(&l->dnn, l->params, l->stats, seed, (uint64_t)MMOE_LAYER_DNN << 16);
+    *layer = l;
+    return MMOE_OK;
+}
+
+mmoe_status mmoe_layer_crossnet_create(size_t width, size_t n_layers, mmoe_cross_form form,
+                                       uint64_t seed, mmoe_layer **layer)
+{
+    if (!layer)
+        return MMOE_FAIL(NULL, MMOE_ERR_NULL, "layer is NULL");
+    *layer = NULL;
+    mmoe_status st = check_width(width, "width", 0, __func__);
+    if (st)
+        return st;
+    if (n_layers < 1 || n_layers > MMOE_MAX_CROSS_LAYERS)
+        return MMOE_FAIL(NULL, MMOE_ERR_INVALID_ARG, "n_layers %zu not in 1..%d", n_layers,
+                         MMOE_MAX_CROSS_LAYERS);
+    if (form != MMOE_CROSS_VECTOR && form != MMOE_CROSS_MATRIX)
+        return MMOE_FAIL(NULL, MMOE_ERR_INVALID_ARG, "unknown CrossNet form %d", (int)form);
+    mmoe_layer *l = mmoe__calloc(1, sizeof *l);
+    if (!l)
+        return MMOE_FAIL(NULL, MMOE_ERR_NOMEM, "no memory for the layer");
+    l->kind = MMOE_LAYER_CROSSNET;
+    l->ext = 1;
+    l->training = 1;
+    l->in = l->out = width;
+    l->cross.width = width;
+    l->cross.layers = n_layers;
+    l->cross.matrix = form == MMOE_CROSS_MATRIX;
+    return ext_finish(l, seed, layer, __func__);
+}
+
+mmoe_status mmoe_layer_dnn_create(size_t in, size_t n_layers, const size_t *widths,
+                                  mmoe_activation act, int batchnorm, double dropout,
+                                  uint64_t seed, mmoe_layer **layer)
+{
+    if (!layer)
+        return MMOE_FAIL(NULL, MMOE_ERR_NULL, "layer is NULL");
+    *layer = NULL;
+    if (!widths)
+        return MMOE_FAIL(NULL, MMOE_ERR_NULL, "widths is NULL");
+    if (n_layers < 1 || n_layers > MMOE_MAX_LAYERS)
+        return MMOE_FAIL(NULL, MMOE_ERR_INVALID_ARG, "n_layers %zu not in 1..%d", n_layers,
+                         MMOE_MAX_LAYERS);
+    mmoe_status st = check_width(in, "input width", 0, __func__);
+    if (st)
+        return st;
+    for (size_t i = 0; i < n_layers; i++)
+        if ((st = check_width(widths[i], "width of layer", i, __func__)))
+            return st;
+    if (!mmoe__act_valid((int)act))
+        return MMOE_FAIL(NULL, MMOE_ERR_INVALID_ARG, "unknown activation %d", (int)act);
+    if (!(dropout >= 0.0 && dropout < 1.0))
+        return MMOE_FAIL(NULL, MMOE_ERR_INVALID_ARG, "dropout %g not in [0, 1)", dropout);
+    mmoe_layer *l = mmoe__calloc(1, sizeof *l);
+    if (!l)
+        return MMOE_FAIL(NULL, MMOE_ERR_NOMEM, "no memory for the layer");
+    l->kind = MMOE_LAYER_DNN;
+    l->ext = 1;
+    l->training = 1;
+    l->in = in;
+    l->out = widths[n_layers - 1];
+    l->dnn.in = in;
+    l->dnn.n_layers = n_layers;
+    memcpy(l->dnn.width, widths, n_layers * sizeof *widths);
+    l->dnn.act = act;
+    l->dnn.bn = batchnorm != 0;
+    l->dnn.dropout = dropout;
+    return ext_finish(l, seed, layer, __func__);
+}
+
+/* Cache for B rows: input [B, in], forward and backward buffers [B, row] each. */
+static mmoe_status ext_cache(mmoe_layer *l, size_t B, const char *func)
+{
+    if (B <= l->cache_batch)
+        return MMOE_OK;
+    size_t per_row, n;
+    if (mmoe__mul(2, l->row, &per_row) || mmoe__add(per_row, l->in, &per_row) ||
+        mmoe__mul(per_row, B, &n) || n > MMOE__MAX_ELEMS)
+        return mmoe__fail(l->err, MMOE_ERR_NOMEM, func, "cache for batch %zu is too large", B);
+    float *c = mmoe__calloc(n, sizeof(float));
+    if (!c)
+        return mmoe__fail(l->err, MMOE_ERR_NOMEM, func, "no memory for a cache of %zu floats", n);
+    mmoe__free(l->cache);
+    l->cache = c;
+    l->cache_batch = B;
+    float *base = c + B * l->in;
+    for (size_t i = 0; i < l->n_bufs; i++) {
+        l->fb[i] = base;
+        base += B * l->buf_w[i];
+    }
+    for (size_t i = 0; i < l->n_bufs; i++) {
+        l->bb[i] = base;
+        base += B * l->buf_w[i];
+    }
+    l->have_forward = 0;
+    return MMOE_OK;
+}
+
+static mmoe_status ext_forward(mmoe_layer *l, size_t B, const float *x, float *y, const char *func)
+{
+    mmoe_status st = ext_cache(l, B, func);
+    if (st)
+        return st;
+    memcpy(l->cache, x, B * l->in * sizeof(float));
+    const float *out;
+    if (l->kind == MMOE_LAYER_CROSSNET)
+        out = mmoe__cross_forward(&l->cross, l->params, B, l->cache, l->in, l->fb);
+    else
+        out = mmoe__dnn_forward(&l->dnn, l->params, l->stats, B, l->cache, l->in, l->training,
+                                &l->rng, l->fb);
+    memcpy(y, out, B * l->out * sizeof(float));
+    l->batch = B;
+    l->have_forward = 1;
+    l->fwd_training = l->training;
+    mmoe__clear(l->err);
+    return MMOE_OK;
+}
+
+static mmoe_status ext_backward(mmoe_layer *l, const float *dy, float *dx, const char *func)
+{
+    const size_t B = l->batch;
+    if (l->kind == MMOE_LAYER_DNN && !l->fwd_training && (l->dnn.bn || l->dnn.dropout > 0.0))
+        return mmoe__fail(l->err, MMOE_ERR_STATE, func,
+                          "the last forward ran in inference mode (batch-norm/dropout)");
+    if (dx)
+        memset(dx, 0, B * l->in * sizeof(float));
+    if (l->kind == MMOE_LAYER_CROSSNET)
+        mmoe__cross_backward(&l->cross, l->params, l->grads, B, l->cache, l->in, l->fb, l->bb, dy,
+                             l->out, dx, l->in);
+    else
+        mmoe__dnn_backward(&l->dnn, l->params, l->grads, B, l->cache, l->in, l->fb, l->bb, dy,
+                           l->out, dx, l->in);
+    mmoe__clear(l->err);
+    return MMOE_OK;
+}
+
+mmoe_status mmoe_layer_set_training(mmoe_layer *layer, int training)
+{
+    if (!layer)
+        return MMOE_FAIL(NULL, MMOE_ERR_NULL, "layer is NULL");
+    layer->training = training != 0;
+    mmoe__clear(layer->err);
+    return MMOE_OK;
+}
+
+mmoe_status mmoe_layer_seed_dropout(mmoe_layer *layer, uint64_t seed)
+{
+    if (!layer)
+        return MMOE_FAIL(NULL, MMOE_ERR_NULL, "layer is NULL");
+    layer->rng = seed;
+    mmoe__clear(layer->err);
+    return MMOE_OK;
+}
+
+size_t mmoe_layer_state_count(const mmoe_layer *layer)
+{
+    return layer && layer->ext ? layer->sreg.count : 0;
+}
+
+mmoe_status mmoe_layer_state(mmoe_layer *layer, size_t i, const char **name, mmoe_tensor **value)
+{
+    if (!layer)
+        return MMOE_FAIL(NULL, MMOE_ERR_NULL, "layer is NULL");
+    size_t n = mmoe_layer_state_count(layer);
+    if (i >= n)
+        return MMOE_FAIL(layer->err, MMOE_ERR_RANGE, "state tensor %zu of %zu", i, n);
+    mmoe__param *p = &layer->sreg.items[i];
+    if (name)
+        *name = p->name;
+    if (value)
+        *value = &p->value;
+    mmoe__clear(layer->err);
+    return MMOE_OK;
 }
 
 /* ---- queries ------------------------------------------------------------------------------ */
@@ -301,6 +540,17 @@ mmoe_status mmoe_layer_param(mmoe_layer *layer, size_t i, const char **name, mmo
         return MMOE_FAIL(NULL, MMOE_ERR_NULL, "layer is NULL");
     if (i >= layer->n_params)
         return MMOE_FAIL(layer->err, MMOE_ERR_RANGE, "parameter %zu of %zu", i, layer->n_params);
+    if (layer->ext) {
+        mmoe__param *p = &layer->reg.items[i];
+        if (name)
+            *name = p->name;
+        if (value)
+            *value = &p->value;
+        if (grad)
+            *grad = &p->grad;
+        mmoe__clear(layer->err);
+        return MMOE_OK;
+    }
     if (name)
         *name = layer->names[i];
     if (value)
@@ -396,6 +646,8 @@ mmoe_status mmoe_layer_forward(mmoe_layer *layer, const mmoe_tensor *input, mmoe
         return MMOE_FAIL(layer->err, MMOE_ERR_SHAPE, "output must be [%zu, %zu]", B, layer->out);
     if (!mmoe__all_finite(input->data, input->numel))
         return MMOE_FAIL(layer->err, MMOE_ERR_NONFINITE, "input has NaN or infinite values");
+    if (layer->ext)
+        return ext_forward(layer, B, input->data, output->data, __func__);
     mmoe_status st = ensure_cache(layer, B, __func__);
     if (st)
         return st;
@@ -446,6 +698,9 @@ mmoe_status mmoe_layer_backward(mmoe_layer *layer, const mmoe_tensor *grad_outpu
                          layer->in);
     if (!mmoe__all_finite(grad_output->data, grad_output->numel))
         return MMOE_FAIL(layer->err, MMOE_ERR_NONFINITE, "grad_output has NaN or infinite values");
+    if (layer->ext)
+        return ext_backward(layer, grad_output->data, grad_input ? grad_input->data : NULL,
+                            __func__);
 
     float *c = layer->cache;
     float *d = c + B * layer->row;

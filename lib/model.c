@@ -54,13 +54,9 @@ static mmoe_status build_layout(mmoe_model *m, char *err)
     return MMOE_OK;
 }
 
-mmoe_status mmoe_model_create(const mmoe_config *cfg, mmoe_model **out)
+/* A model with its layout declared but no parameter buffers yet. */
+static mmoe_status model_layout(const mmoe_config *cfg, mmoe_model **out)
 {
-    if (!out || !cfg) {
-        if (out)
-            *out = NULL;
-        return MMOE_FAIL(NULL, MMOE_ERR_NULL, "%s is NULL", cfg ? "out" : "cfg");
-    }
     *out = NULL;
     mmoe_status st = mmoe__config_check(cfg, NULL);
     if (st)
@@ -74,14 +70,43 @@ mmoe_status mmoe_model_create(const mmoe_config *cfg, mmoe_model **out)
         m->in = cfg->input_dense;
         st = build_layout(m, NULL);
     }
-    if (st == MMOE_OK) {
-        m->params = mmoe__calloc(m->reg.total, sizeof(float));
-        m->grads = mmoe__calloc(m->reg.total, sizeof(float));
-        m->stats = mmoe__calloc(m->sreg.total, sizeof(float));
-        if (!m->params || !m->grads || !m->stats)
-            st = MMOE_FAIL(NULL, MMOE_ERR_NOMEM, "no memory for %zu parameters", m->reg.total);
-    }
     if (st) {
+        mmoe_model_free(m);
+        return st;
+    }
+    *out = m;
+    return MMOE_OK;
+}
+
+mmoe_status mmoe__model_layout_size(const mmoe_config *cfg, size_t *n_params, size_t *n_stats)
+{
+    mmoe_model *m;
+    mmoe_status st = model_layout(cfg, &m);
+    if (st)
+        return st;
+    *n_params = m->reg.total;
+    *n_stats = m->sreg.total;
+    mmoe_model_free(m);
+    return MMOE_OK;
+}
+
+mmoe_status mmoe_model_create(const mmoe_config *cfg, mmoe_model **out)
+{
+    if (!out || !cfg) {
+        if (out)
+            *out = NULL;
+        return MMOE_FAIL(NULL, MMOE_ERR_NULL, "%s is NULL", cfg ? "out" : "cfg");
+    }
+    *out = NULL;
+    mmoe_model *m;
+    mmoe_status st = model_layout(cfg, &m);
+    if (st)
+        return st;
+    m->params = mmoe__calloc(m->reg.total, sizeof(float));
+    m->grads = mmoe__calloc(m->reg.total, sizeof(float));
+    m->stats = mmoe__calloc(m->sreg.total, sizeof(float));
+    if (!m->params || !m->grads || !m->stats) {
+        st = MMOE_FAIL(NULL, MMOE_ERR_NOMEM, "no memory for %zu parameters", m->reg.total);
         mmoe_model_free(m);
         return st;
     }

@@ -72,6 +72,13 @@ const float *mmoe__model_forward(const mmoe_model *m, size_t B, const float *x, 
                                  int training, float *stats, uint64_t *rng, const mmoe__fwd *f,
                                  size_t *ldX);
 
+/*
+ * Scalars a model built from cfg would hold (trainable, statistics), without
+ * allocating them: lets a loader reject a file whose data cannot match
+ * before it allocates what the description asks for.
+ */
+mmoe_status mmoe__model_layout_size(const mmoe_config *cfg, size_t *n_params, size_t *n_stats);
+
 /* Common argument checks of forward and predict (into errbuf). */
 mmoe_status mmoe__model_check_input(const mmoe_model *m, size_t batch, const float *x,
                                     const int64_t *ids, char *errbuf, const char *func);

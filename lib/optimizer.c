@@ -15,7 +15,8 @@
  *      The scale is applied inside the update; the model's gradient buffer
  *      is never modified;
  *   3. weight decay: the effective gradient is scale * grad + lambda * theta;
- *   4. the kind's update (optimizer_sgd.c, optimizer_adam.c, optimizer_adagrad.c).
+ *   4. the kind's update (optimizer_sgd.c, optimizer_adam.c, optimizer_adagrad.c);
+ *      embedding tables are updated lazily, row by row (see update_lazy).
  *
  * Guarantees and limits: with finite gradients and in-range
  * hyper-parameters the state stays finite, and a refused step changes
@@ -32,6 +33,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "embedding.h"
 #include "optimizer_impl.h"
 
 static int kind_valid(mmoe_optimizer_kind kind)
@@ -297,6 +299,72 @@ static size_t first_nonfinite(const float *x, size_t n)
     return n;
 }
 
+/* ---- sparse (embedding) updates ------------------------------------------------------------
+ *
+ * Embedding tables are updated lazily: a table row whose gradient is all
+ * zero in this step (a row no sample of the batch used) is skipped
+ * entirely, so its Adam moments, Adagrad sums and SGD velocity are neither
+ * decayed nor grown, and weight decay does not shrink it. Rows that were
+ * used get the ordinary update; Adam's bias correction uses the global step
+ * count t, as for every other parameter. All other parameters are dense
+ * and updated every step. The tables come from mmoe__model_sparse_blocks.
+ */
+
+/* The kind's update on parameters [off, off + len). */
+static void update_range(mmoe_optimizer *opt, size_t off, size_t len, double gscale, uint64_t t)
+{
+    if (len == 0)
+        return;
+    float *p = opt->params + off;
+    const float *g = opt->grads + off;
+    switch (opt->kind) {
+    case MMOE_OPTIMIZER_SGD:
+        mmoe__sgd_update(len, p, g, opt->state + off, gscale, opt->weight_decay, opt->lr,
+                         opt->momentum);
+        break;
+    case MMOE_OPTIMIZER_ADAM:
+        mmoe__adam_update(len, p, g, opt->state + off, opt->state + opt->n + off, gscale,
+                          opt->weight_decay, opt->lr, opt->beta1, opt->beta2, opt->eps, t);
+        break;
+    case MMOE_OPTIMIZER_ADAGRAD:
+        mmoe__adagrad_update(len, p, g, opt->state + off, gscale, opt->weight_decay, opt->lr,
+                             opt->eps);
+        break;
+    }
+}
+
+static int all_zero(const float *g, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (g[i] != 0.0f)
+            return 0;
+    return 1;
+}
+
+/*
+ * Dense ranges in one piece each; embedding tables by runs of consecutive
+ * used rows, skipping unused rows.
+ */
+static void update_lazy(mmoe_optimizer *opt, double gscale, uint64_t t)
+{
+    const mmoe__sparse_block *blk;
+    size_t nb = mmoe__model_sparse_blocks(opt->model, &blk), pos = 0;
+    for (size_t b = 0; b < nb; b++) {
+        const size_t dim = blk[b].dim, end = blk[b].offset + blk[b].rows * dim;
+        update_range(opt, pos, blk[b].offset - pos, gscale, t);
+        size_t run = blk[b].offset; /* start of the current run of used rows */
+        for (size_t off = blk[b].offset; off < end; off += dim) {
+            if (all_zero(opt->grads + off, dim)) {
+                update_range(opt, run, off - run, gscale, t);
+                run = off + dim;
+            }
+        }
+        update_range(opt, run, end - run, gscale, t);
+        pos = end;
+    }
+    update_range(opt, pos, opt->n - pos, gscale, t);
+}
+
 mmoe_status mmoe_optimizer_step(mmoe_optimizer *opt)
 {
     if (!opt)
@@ -321,21 +389,7 @@ mmoe_status mmoe_optimizer_step(mmoe_optimizer *opt)
 
     /* 3 and 4. Weight decay is folded into the effective gradient by the kernels. */
     uint64_t t = opt->steps + 1;
-    switch (opt->kind) {
-    case MMOE_OPTIMIZER_SGD:
-        mmoe__sgd_update(opt->n, opt->params, opt->grads, opt->state, gscale, opt->weight_decay,
-                         opt->lr, opt->momentum);
-        break;
-    case MMOE_OPTIMIZER_ADAM:
-        mmoe__adam_update(opt->n, opt->params, opt->grads, opt->state, opt->state + opt->n,
-                          gscale, opt->weight_decay, opt->lr, opt->beta1, opt->beta2, opt->eps,
-                          t);
-        break;
-    case MMOE_OPTIMIZER_ADAGRAD:
-        mmoe__adagrad_update(opt->n, opt->params, opt->grads, opt->state, gscale,
-                             opt->weight_decay, opt->lr, opt->eps);
-        break;
-    }
+    update_lazy(opt, gscale, t);
     opt->steps = t;
     mmoe__clear(opt->err);
     return MMOE_OK;

@@ -30,5 +30,7 @@
 #include "mmoe/optimizer.h"
 #include "mmoe/loss.h"
 #include "mmoe/runtime.h"
+#include "mmoe/io.h"
+#include "mmoe/metrics.h"
 
 #endif /* MMOE_MMOE_H */

@@ -12,12 +12,25 @@
  * OMoE shares one gate between tasks; Shared-Bottom has one expert and no
  * gate; Single-Task gives each task its own expert and no gate.
  *
+ * Cross-Stitch: a network per task; after each hidden layer l a learned
+ * T x T unit A_l (initially diag 0.9, off-diagonal 0.1/(T-1)) mixes the
+ * tasks' activations, m_l^k = sum_j A_l[k][j] a_l^j, and layer l+1 (or
+ * the tower) reads m_l^k.
+ * Tensor-Factorization: a network per task whose layer-l weights for all
+ * tasks, W_l [in, out, T] = G_l x1 U1_l x2 U2_l x3 U3_l, come from a shared
+ * Tucker core G_l of rank (min(in,r), min(out,r), min(T,r)), r = tf.rank;
+ * biases are per task.
+ * docs/models.md gives every model's formula and parameter count.
+ *
  * All experts' first layers run as one GEMM and all gates as one GEMM.
  * Parameters and their gradients live in one flat buffer each; named views
  * (mmoe_model_param) follow the convention
  *     experts.I.layers.L.weight  [width_L, width_{L-1}]   bias: .bias [width_L]
  *     gates.K.weight             [n_experts, input]
  *     towers.K.layers.L.weight   [...]                    the last L is the output layer
+ *     cross_stitch.K.layers.L.weight/.bias, cross_stitch.units.L [T, T]
+ *     tensor_factor.layers.L.core [r1, r2*r3], .u_in [in, r1], .u_out [out, r2],
+ *     .u_task [T, r3]; tensor_factor.K.layers.L.bias [out]
  *
  * Inputs are row-major [batch, input.dense] floats. Labels are row-major
  * [batch, tasks]: 0/1 for binary tasks, any finite value for regression.
@@ -84,12 +97,22 @@ MMOE_API size_t mmoe_model_num_tasks(const mmoe_model *model);
 /** Width of the dense input (0 for NULL). Read-only. */
 MMOE_API size_t mmoe_model_input_dim(const mmoe_model *model);
 
-/** Number of experts (0 for NULL). Read-only. */
+/**
+ * Int64 ids per sample (n_ids): the sum of sparse.K.slots over the sparse
+ * features; 0 without sparse features or for NULL. Read-only.
+ */
+MMOE_API size_t mmoe_model_num_ids(const mmoe_model *model);
+
+/**
+ * Number of experts: experts.count for MMoE/OMoE, 1 for Shared-Bottom, the
+ * number of tasks for the per-task-network kinds (single_task,
+ * l2_constrained, cross_stitch, tensor_factorization); 0 for NULL. Read-only.
+ */
 MMOE_API size_t mmoe_model_num_experts(const mmoe_model *model);
 
 /**
- * Number of gates: tasks for MMoE, 1 for OMoE, 0 for Shared-Bottom and
- * Single-Task (0 for NULL). Read-only.
+ * Number of gates: tasks for MMoE, 1 for OMoE, 0 for the other kinds
+ * (0 for NULL). Read-only.
  */
 MMOE_API size_t mmoe_model_num_gates(const mmoe_model *model);
 
@@ -108,10 +131,20 @@ MMOE_API mmoe_status mmoe_model_task(const mmoe_model *model, size_t k, const ch
  * Training forward pass on a batch; caches activations for backward.
  * @param batch  rows, >= 1
  * @param x      [batch, input_dim] finite floats
- * @param ids    reserved for sparse features; models built by this version
- *               have none: pass NULL
- * @return MMOE_OK; MMOE_ERR_NULL; MMOE_ERR_INVALID_ARG (batch 0, ids not
- *         NULL); MMOE_ERR_NONFINITE (x has NaN/Inf); MMOE_ERR_OVERFLOW;
+ * @param ids    sparse feature ids, row-major [batch, n_ids] int64 with
+ *               n_ids = mmoe_model_num_ids() = the sum of sparse.K.slots
+ *               over the sparse features, feature after feature in their
+ *               order (feature K's ids start at column sum_{J<K} slots_J).
+ *               Single-id features (slots 1) need an id >= 0; in a bag
+ *               (slots > 1) ids < 0 are padding (a bag of padding only
+ *               embeds to zeros). Ids >= sparse.K.vocab are an error for
+ *               sparse.K.oov error and hashed into the table for hash.
+ *               NULL when the model has no sparse features (n_ids 0).
+ * @return MMOE_OK; MMOE_ERR_NULL (x NULL; ids NULL with n_ids > 0);
+ *         MMOE_ERR_INVALID_ARG (batch 0, ids not NULL with n_ids 0);
+ *         MMOE_ERR_RANGE (a negative single id, or an id >= vocab for an
+ *         oov-error feature: the message names the row, column and
+ *         feature); MMOE_ERR_NONFINITE (x has NaN/Inf); MMOE_ERR_OVERFLOW;
  *         MMOE_ERR_NOMEM (growing buffers for a new larger batch). On
  *         failure the previous forward's results stay as they were.
  */
@@ -212,11 +245,15 @@ MMOE_API const char *mmoe_workspace_last_error(const mmoe_workspace *ws);
  * @param ws     a workspace created from this model
  * @param batch  rows, >= 1 (any size; processed in chunks of the workspace's max_batch)
  * @param x      [batch, input_dim] finite floats
- * @param ids    reserved; pass NULL
+ * @param ids    [batch, n_ids] int64 sparse ids, as for mmoe_model_forward
+ *               (NULL when the model has no sparse features)
  * @param out    [batch, tasks], written
  * @return MMOE_OK; MMOE_ERR_NULL; MMOE_ERR_INVALID_ARG (batch 0, a
- *         workspace from another model, ids not NULL); MMOE_ERR_NONFINITE
+ *         workspace from another model, ids not NULL with n_ids 0);
+ *         MMOE_ERR_RANGE (bad id, as for forward); MMOE_ERR_NONFINITE
  *         (x has NaN/Inf; out unspecified). Messages go to the workspace.
+ *         Inference mode: batch-norm uses the running statistics and
+ *         dropout is off.
  * Thread safety: safe concurrently on one model with distinct workspaces.
  */
 MMOE_API mmoe_status mmoe_model_predict(const mmoe_model *model, mmoe_workspace *ws, size_t batch,
