@@ -63,7 +63,8 @@ static void usage(FILE *f)
         "  --test N          test samples, drawn after the training ones [2000]\n"
         "  --seed S          seed of the data and of the model initialisation [1]\n"
         "Model:\n"
-        "  --arch A          mmoe | omoe | shared_bottom | single_task [mmoe]\n"
+        "  --arch A          mmoe | omoe | shared_bottom | single_task | l2_constrained |\n"
+        "                    cross_stitch | tensor_factorization [mmoe]\n"
         "  --experts N       experts for mmoe/omoe [8]\n"
         "  --expert-units U  width of each expert's (single) hidden layer; also the\n"
         "                    width of the shared bottom / single-task networks [16]\n"
@@ -153,6 +154,12 @@ static int parse_args(int argc, char **argv, options *o, int *help)
                 o->arch = MMOE_ARCH_SHARED_BOTTOM;
             else if (strcmp(v, "single_task") == 0)
                 o->arch = MMOE_ARCH_SINGLE_TASK;
+            else if (strcmp(v, "l2_constrained") == 0)
+                o->arch = MMOE_ARCH_L2_CONSTRAINED;
+            else if (strcmp(v, "cross_stitch") == 0)
+                o->arch = MMOE_ARCH_CROSS_STITCH;
+            else if (strcmp(v, "tensor_factorization") == 0)
+                o->arch = MMOE_ARCH_TENSOR_FACTORIZATION;
             else {
                 fprintf(stderr, "synthetic-train: --arch: unknown architecture '%s'\n", v);
                 return -1;
