@@ -45,7 +45,6 @@ typedef struct input_impl {
     mmoe__cross cross;
     mmoe__dnn dnn;
     size_t cross_base, dnn_base, n_bufs; /* buffer indices */
-    float *stats;     /* the model's statistics (read when a caller passes none) */
 } input_impl;
 
 mmoe_status mmoe__input_setup(mmoe__input *in, const mmoe_config *c, char *err)
@@ -158,7 +157,6 @@ void mmoe__input_init(const mmoe__input *in, float *params, float *stats, uint64
     input_impl *p = in->impl;
     if (!in->active)
         return;
-    p->stats = stats;
     for (size_t k = 0; k < p->n_sparse; k++)
         mmoe__emb_init(&p->feat[k].emb, params + p->feat[k].off, seed, 0x1e0000u + k);
     if (p->has_cross)
@@ -225,7 +223,7 @@ const float *mmoe__input_forward(const mmoe__input *in, const float *params, flo
     if (p->has_cross)
         X = mmoe__cross_forward(&p->cross, params, B, X0, w0, fb + p->cross_base);
     if (p->has_dnn) {
-        X = mmoe__dnn_forward(&p->dnn, params, stats ? stats : p->stats, B, X, ldx, training, rng,
+        X = mmoe__dnn_forward(&p->dnn, params, stats, B, X, ldx, training, rng,
                               fb + p->dnn_base);
         ldx = mmoe__dnn_out(&p->dnn);
     }

@@ -72,7 +72,8 @@ mmoe_status mmoe_model_predict(const mmoe_model *m, mmoe_workspace *ws, size_t b
     for (size_t r0 = 0; r0 < batch; r0 += cap) {
         size_t B = batch - r0 < cap ? batch - r0 : cap;
         const int64_t *rid = ids ? ids + r0 * m->input.n_ids : NULL;
-        mmoe__model_forward(m, B, x + r0 * m->in, rid, 0, NULL, NULL, &ws->f, NULL);
+        /* Inference reads the batch-norm statistics; it never writes them. */
+        mmoe__model_forward(m, B, x + r0 * m->in, rid, 0, m->stats, NULL, &ws->f, NULL);
         memcpy(out + r0 * T, ws->f.Y, B * T * sizeof *out);
     }
     mmoe__clear(ws->err);

@@ -140,6 +140,8 @@ MMOE_API mmoe_status mmoe_model_task(const mmoe_model *model, size_t k, const ch
  *               embeds to zeros). Ids >= sparse.K.vocab are an error for
  *               sparse.K.oov error and hashed into the table for hash.
  *               NULL when the model has no sparse features (n_ids 0).
+ *               (input.dense is always >= 1: a model whose features are
+ *               all sparse passes one constant dense column, e.g. 0.)
  * @return MMOE_OK; MMOE_ERR_NULL (x NULL; ids NULL with n_ids > 0);
  *         MMOE_ERR_INVALID_ARG (batch 0, ids not NULL with n_ids 0);
  *         MMOE_ERR_RANGE (a negative single id, or an id >= vocab for an

@@ -7,6 +7,13 @@
  * L2 weight decay (lambda * theta added to every gradient, biases
  * included) and optional clipping of the global gradient norm.
  *
+ * Embedding tables (input.embeddings.K.weight) are updated lazily: in a
+ * step, a table row whose gradient is entirely zero (no sample of the batch
+ * used it) is skipped: its parameters, Adam moments, Adagrad sums and SGD
+ * velocity stay as they are and weight decay does not apply to it. Used
+ * rows get the ordinary update; Adam's bias correction uses the
+ * optimizer's global step count.
+ *
  * A step whose gradients contain NaN or infinity is refused with
  * MMOE_ERR_NONFINITE and changes nothing (parameters, state, step count).
  *
