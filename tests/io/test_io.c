@@ -83,6 +83,8 @@ static char *tmp_dir(void)
 
 static char *join(const char *dir, const char *name)
 {
+    if (!dir || !name)
+        abort(); /* tmp_dir() asserted; tells the compiler too */
     size_t n = strlen(dir) + strlen(name) + 2;
     char *p = malloc(n);
     assert_non_null(p);
