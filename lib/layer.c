@@ -214,25 +214,32 @@ mmoe_status mmoe_layer_activation_create(mmoe_activation act, size_t width, mmoe
                        __func__);
 }
 
+/* Argument checks shared by the stacked layers (expert MLP, DNN). */
+static mmoe_status check_stack(size_t in, size_t n_layers, const size_t *widths,
+                               mmoe_activation act, mmoe_layer **layer, const char *func)
+{
+    if (!layer)
+        return mmoe__fail(NULL, MMOE_ERR_NULL, func, "layer is NULL");
+    *layer = NULL;
+    if (!widths)
+        return mmoe__fail(NULL, MMOE_ERR_NULL, func, "widths is NULL");
+    if (n_layers < 1 || n_layers > MMOE_MAX_LAYERS)
+        return mmoe__fail(NULL, MMOE_ERR_INVALID_ARG, func, "n_layers %zu not in 1..%d", n_layers,
+                          MMOE_MAX_LAYERS);
+    mmoe_status st = check_width(in, "input width", 0, func);
+    for (size_t i = 0; st == MMOE_OK && i < n_layers; i++)
+        st = check_width(widths[i], "width of layer", i, func);
+    if (st == MMOE_OK && !mmoe__act_valid((int)act))
+        st = mmoe__fail(NULL, MMOE_ERR_INVALID_ARG, func, "unknown activation %d", (int)act);
+    return st;
+}
+
 mmoe_status mmoe_layer_expert_create(size_t in, size_t n_layers, const size_t *widths,
                                      mmoe_activation act, uint64_t seed, mmoe_layer **layer)
 {
-    if (!layer)
-        return MMOE_FAIL(NULL, MMOE_ERR_NULL, "layer is NULL");
-    *layer = NULL;
-    if (!widths)
-        return MMOE_FAIL(NULL, MMOE_ERR_NULL, "widths is NULL");
-    if (n_layers < 1 || n_layers > MMOE_MAX_LAYERS)
-        return MMOE_FAIL(NULL, MMOE_ERR_INVALID_ARG, "n_layers %zu not in 1..%d", n_layers,
-                         MMOE_MAX_LAYERS);
-    mmoe_status st = check_width(in, "input width", 0, __func__);
+    mmoe_status st = check_stack(in, n_layers, widths, act, layer, __func__);
     if (st)
         return st;
-    for (size_t i = 0; i < n_layers; i++)
-        if ((st = check_width(widths[i], "width of layer", i, __func__)))
-            return st;
-    if (!mmoe__act_valid((int)act))
-        return MMOE_FAIL(NULL, MMOE_ERR_INVALID_ARG, "unknown activation %d", (int)act);
     mmoe_activation acts[LAYER_MAX_SUB];
     for (size_t i = 0; i < n_layers; i++)
         acts[i] = act;
@@ -371,22 +378,9 @@ mmoe_status mmoe_layer_dnn_create(size_t in, size_t n_layers, const size_t *widt
                                   mmoe_activation act, int batchnorm, double dropout,
                                   uint64_t seed, mmoe_layer **layer)
 {
-    if (!layer)
-        return MMOE_FAIL(NULL, MMOE_ERR_NULL, "layer is NULL");
-    *layer = NULL;
-    if (!widths)
-        return MMOE_FAIL(NULL, MMOE_ERR_NULL, "widths is NULL");
-    if (n_layers < 1 || n_layers > MMOE_MAX_LAYERS)
-        return MMOE_FAIL(NULL, MMOE_ERR_INVALID_ARG, "n_layers %zu not in 1..%d", n_layers,
-                         MMOE_MAX_LAYERS);
-    mmoe_status st = check_width(in, "input width", 0, __func__);
+    mmoe_status st = check_stack(in, n_layers, widths, act, layer, __func__);
     if (st)
         return st;
-    for (size_t i = 0; i < n_layers; i++)
-        if ((st = check_width(widths[i], "width of layer", i, __func__)))
-            return st;
-    if (!mmoe__act_valid((int)act))
-        return MMOE_FAIL(NULL, MMOE_ERR_INVALID_ARG, "unknown activation %d", (int)act);
     if (!(dropout >= 0.0 && dropout < 1.0))
         return MMOE_FAIL(NULL, MMOE_ERR_INVALID_ARG, "dropout %g not in [0, 1)", dropout);
     mmoe_layer *l = mmoe__calloc(1, sizeof *l);
