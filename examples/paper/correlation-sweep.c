@@ -1,0 +1,637 @@
+/*
+ * correlation-sweep: the synthetic-data experiment of the MMoE paper
+ * (Ma et al., KDD 2018, figures 4 and 5). For each task
+ * correlation p and each seed, a fresh two-task data set is drawn and
+ * Shared-Bottom, OMoE and MMoE (with --all also the other baselines) are
+ * trained on it; the test loss is recorded along training.
+ *
+ *     correlation-sweep                        (full run, see docs/reproduction.md)
+ *     correlation-sweep --quick --out /tmp/q   (CI: < 1 minute, checks the ordering)
+ *     correlation-sweep --all --gates --seeds 20
+ *
+ * Loss = mean over the two tasks of the test mean squared error (labels as
+ * generated, not rescaled). All models of one seed see the same data and
+ * the same initialisation seed, so differences between models are paired.
+ *
+ * Outputs in --out DIR:
+ *   curves.csv       model,p,seed,step,task,test_mse   (every evaluation)
+ *   curves_mean.csv  model,p,step,n,mean,ci95_lo,ci95_hi (loss over seeds)
+ *   summary.csv      final loss per model and p: mean, sd, 95 % t interval, ...
+ *   paired.csv       MMoE minus each other model, per p, paired over seeds
+ *   gates.csv        (--gates) model,p,seed,task,expert,mean_gate_weight
+ *   curves.gp, final_loss.gp and, with gnuplot on PATH, curves.png, final_loss.png
+ *
+ * Exit status: 0 success; 1 library or I/O error; 2 bad command line;
+ * 3 --quick check failed (MMoE's mean final loss not below Shared-Bottom's
+ * at p = 0.5).
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common.h"
+
+#define PROG "correlation-sweep"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+        "usage: " PROG " [options]\n"
+        "\n"
+        "Train multi-task models on synthetic two-task data at several task\n"
+        "correlations p, several seeds each, and report the test loss (mean of the\n"
+        "two tasks' test MSE) along training and at the end.\n"
+        "\n"
+        "  --seeds N          data/initialisation seeds per (model, p) cell [20]\n");
+    paper_print_option_help(f);
+    fprintf(f,
+        "\n"
+        "--quick runs 6 seeds x 2500 steps on 20000 samples at p = 0.5 and 1 (unless\n"
+        "given explicitly)\n"
+        "and exits with status 3 unless MMoE's mean final loss is below\n"
+        "Shared-Bottom's at p = 0.5.\n"
+        "Exit status: 0 success, 1 library or I/O error, 2 bad command line,\n"
+        "3 --quick check failed.\n");
+}
+
+/* ------------------------------------------------------------------------ */
+
+typedef struct sweep {
+    paper_options o;
+    size_t seeds;
+    size_t widths[PAPER_MAX_ARCHS], params[PAPER_MAX_ARCHS];
+    size_t n_evals;
+    size_t *eval_steps;  /* [n_evals] */
+    double *curve;       /* [arch][corr][seed][eval]: mean-of-tasks test MSE */
+    double *final_task;  /* [arch][corr][seed][task] */
+    double *gates;       /* [arch][corr][seed][task][expert] or NULL */
+    FILE *curves_csv;
+    FILE *gates_csv;
+} sweep;
+
+typedef struct eval_ctx {
+    sweep *sw;
+    const paper_arch *a;
+    double p;
+    size_t seed;
+    double *row; /* n_evals entries */
+    size_t next;
+} eval_ctx;
+
+static size_t cell(const sweep *sw, size_t a, size_t c, size_t s)
+{
+    return (a * sw->o.n_corrs + c) * sw->seeds + s;
+}
+
+static void on_eval(void *vctx, size_t step, const double *mse)
+{
+    eval_ctx *ctx = vctx;
+    for (size_t k = 0; k < PAPER_TASKS; k++)
+        fprintf(ctx->sw->curves_csv, "%s,%g,%zu,%zu,%zu,%.6g\n", ctx->a->name, ctx->p, ctx->seed,
+                step, k + 1, mse[k]);
+    if (ctx->next < ctx->sw->n_evals && ctx->sw->eval_steps[ctx->next] == step)
+        ctx->row[ctx->next++] = 0.5 * (mse[0] + mse[1]);
+}
+
+static int parse_args(int argc, char **argv, sweep *sw, int *help)
+{
+    paper_options *o = &sw->o;
+    *help = 0;
+    /* --quick first: its presets apply unless an option overrides them */
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--quick") == 0) {
+            o->quick = 1;
+            sw->seeds = 6;
+            o->steps = 2500;
+            o->n_train = 20000;
+            o->n_test = 1000;
+            o->eval_every = 250;
+            o->corrs[0] = 0.5;
+            o->corrs[1] = 1.0;
+            o->n_corrs = 2;
+        }
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            *help = 1;
+            return 0;
+        }
+        if (paper_parse_flag(a, o))
+            continue;
+        if (strncmp(a, "--", 2) != 0) {
+            fprintf(stderr, PROG ": unexpected argument '%s'\n", a);
+            return -1;
+        }
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!v) {
+            fprintf(stderr, PROG ": %s: unknown option or missing value (see --help)\n", a);
+            return -1;
+        }
+        i++;
+        if (strcmp(a, "--seeds") == 0) {
+            if (paper_parse_size(PROG, a, v, 1, 100000, &sw->seeds) != 0)
+                return -1;
+            continue;
+        }
+        int rc = paper_parse_option(PROG, a, v, o);
+        if (rc < 0)
+            return -1;
+        if (rc == 0) {
+            fprintf(stderr, PROG ": unknown option '%s' (see --help)\n", a);
+            return -1;
+        }
+    }
+    paper_finish_arch_list(o);
+    return 0;
+}
+
+static size_t arch_index(const sweep *sw, mmoe_arch arch)
+{
+    for (size_t i = 0; i < sw->o.n_archs; i++)
+        if (sw->o.archs[i]->arch == arch)
+            return i;
+    return SIZE_MAX;
+}
+
+static size_t corr_index(const sweep *sw, double p)
+{
+    for (size_t i = 0; i < sw->o.n_corrs; i++)
+        if (sw->o.corrs[i] == p)
+            return i;
+    return SIZE_MAX;
+}
+
+/* Final losses (mean of tasks) of one cell into v[seeds]. */
+static void cell_finals(const sweep *sw, size_t a, size_t c, double *v)
+{
+    for (size_t s = 0; s < sw->seeds; s++) {
+        const double *t = sw->final_task + cell(sw, a, c, s) * PAPER_TASKS;
+        v[s] = 0.5 * (t[0] + t[1]);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* outputs                                                                   */
+/* ------------------------------------------------------------------------ */
+
+static int write_summary(sweep *sw, paper_stats *st_out)
+{
+    const paper_options *o = &sw->o;
+    FILE *f = paper_open_out(PROG, o->out_dir, "summary.csv");
+    if (!f)
+        return -1;
+    double *v = malloc(sw->seeds * sizeof *v);
+    if (!v) {
+        fclose(f);
+        return -1;
+    }
+    fprintf(f, "model,label,params,p,n,mean,sd,ci95_lo,ci95_hi,median,min,max,task1_mean,"
+               "task2_mean\n");
+    for (size_t a = 0; a < o->n_archs; a++)
+        for (size_t c = 0; c < o->n_corrs; c++) {
+            double t1 = 0.0, t2 = 0.0;
+            for (size_t s = 0; s < sw->seeds; s++) {
+                const double *t = sw->final_task + cell(sw, a, c, s) * PAPER_TASKS;
+                t1 += t[0] / (double)sw->seeds;
+                t2 += t[1] / (double)sw->seeds;
+            }
+            cell_finals(sw, a, c, v);
+            paper_stats *st = &st_out[a * o->n_corrs + c];
+            paper_stats_compute(v, sw->seeds, st);
+            fprintf(f, "%s,%s,%zu,%g,%zu,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g\n",
+                    o->archs[a]->name, o->archs[a]->label, sw->params[a], o->corrs[c], st->n,
+                    st->mean, st->sd, st->mean - st->ci_half, st->mean + st->ci_half, st->median,
+                    st->min, st->max, t1, t2);
+        }
+    free(v);
+    return paper_close_out(PROG, f, "summary.csv");
+}
+
+static void print_summary(const sweep *sw, const paper_stats *st)
+{
+    const paper_options *o = &sw->o;
+    printf("\nFinal test loss (mean of the two tasks' MSE), mean +/- 95%% t-interval over %zu "
+           "seeds, after %zu steps:\n\n",
+           sw->seeds, o->steps);
+    printf("%-22s %8s", "model", "params");
+    for (size_t c = 0; c < o->n_corrs; c++) {
+        char h[32];
+        snprintf(h, sizeof h, "p = %g", o->corrs[c]);
+        printf("  %-19s", h);
+    }
+    printf("\n");
+    for (size_t a = 0; a < o->n_archs; a++) {
+        printf("%-22s %8zu", o->archs[a]->label, sw->params[a]);
+        for (size_t c = 0; c < o->n_corrs; c++) {
+            const paper_stats *s = &st[a * o->n_corrs + c];
+            char cellt[48];
+            if (isnan(s->ci_half))
+                snprintf(cellt, sizeof cellt, "%.4f", s->mean);
+            else
+                snprintf(cellt, sizeof cellt, "%.4f +/- %.4f", s->mean, s->ci_half);
+            printf("  %-19s", cellt);
+        }
+        printf("\n");
+    }
+}
+
+/* Paired differences MMoE - other model per p (over seeds). */
+static int write_paired(sweep *sw)
+{
+    const paper_options *o = &sw->o;
+    size_t im = arch_index(sw, MMOE_ARCH_MMOE);
+    if (im == SIZE_MAX || o->n_archs < 2)
+        return 0;
+    FILE *f = paper_open_out(PROG, o->out_dir, "paired.csv");
+    if (!f)
+        return -1;
+    double *vm = malloc(sw->seeds * sizeof *vm), *vo = malloc(sw->seeds * sizeof *vo);
+    double *d = malloc(sw->seeds * sizeof *d);
+    if (!vm || !vo || !d) {
+        free(vm);
+        free(vo);
+        free(d);
+        fclose(f);
+        return -1;
+    }
+    fprintf(f, "other,p,n,mean_diff,ci95_lo,ci95_hi,mmoe_wins\n");
+    printf("\nPaired difference MMoE - other (same data and init seed), mean +/- 95%% "
+           "t-interval; wins = seeds where MMoE is lower:\n\n");
+    printf("%-22s", "other");
+    for (size_t c = 0; c < o->n_corrs; c++) {
+        char h[32];
+        snprintf(h, sizeof h, "p = %g", o->corrs[c]);
+        printf("  %-27s", h);
+    }
+    printf("\n");
+    for (size_t a = 0; a < o->n_archs; a++) {
+        if (a == im)
+            continue;
+        printf("%-22s", o->archs[a]->label);
+        for (size_t c = 0; c < o->n_corrs; c++) {
+            cell_finals(sw, im, c, vm);
+            cell_finals(sw, a, c, vo);
+            size_t wins = 0;
+            for (size_t s = 0; s < sw->seeds; s++) {
+                d[s] = vm[s] - vo[s];
+                wins += d[s] < 0.0;
+            }
+            paper_stats st;
+            paper_stats_compute(d, sw->seeds, &st);
+            fprintf(f, "%s,%g,%zu,%.6g,%.6g,%.6g,%zu\n", o->archs[a]->name, o->corrs[c], st.n,
+                    st.mean, st.mean - st.ci_half, st.mean + st.ci_half, wins);
+            char t[64];
+            if (isnan(st.ci_half))
+                snprintf(t, sizeof t, "%+.4f (%zu/%zu)", st.mean, wins, sw->seeds);
+            else
+                snprintf(t, sizeof t, "%+.4f +/- %.4f (%zu/%zu)", st.mean, st.ci_half, wins,
+                         sw->seeds);
+            printf("  %-27s", t);
+        }
+        printf("\n");
+    }
+    free(vm);
+    free(vo);
+    free(d);
+    return paper_close_out(PROG, f, "paired.csv");
+}
+
+static int write_curves_mean(sweep *sw)
+{
+    const paper_options *o = &sw->o;
+    FILE *f = paper_open_out(PROG, o->out_dir, "curves_mean.csv");
+    if (!f)
+        return -1;
+    double *v = malloc(sw->seeds * sizeof *v);
+    if (!v) {
+        fclose(f);
+        return -1;
+    }
+    fprintf(f, "model,p,step,n,mean,ci95_lo,ci95_hi\n");
+    for (size_t a = 0; a < o->n_archs; a++)
+        for (size_t c = 0; c < o->n_corrs; c++)
+            for (size_t e = 0; e < sw->n_evals; e++) {
+                for (size_t s = 0; s < sw->seeds; s++)
+                    v[s] = sw->curve[cell(sw, a, c, s) * sw->n_evals + e];
+                paper_stats st;
+                paper_stats_compute(v, sw->seeds, &st);
+                fprintf(f, "%s,%g,%zu,%zu,%.6g,%.6g,%.6g\n", o->archs[a]->name, o->corrs[c],
+                        sw->eval_steps[e], st.n, st.mean, st.mean - st.ci_half,
+                        st.mean + st.ci_half);
+            }
+    free(v);
+    return paper_close_out(PROG, f, "curves_mean.csv");
+}
+
+static void print_gates(const sweep *sw)
+{
+    const paper_options *o = &sw->o;
+    printf("\nGate inspection: mean gate weight per expert over the test set after training\n"
+           "(seed 0 shown; gates.csv has every seed). 'TV' = total-variation distance\n"
+           "0.5 * sum_e |g1_e - g2_e| between the two tasks' mean gate distributions,\n"
+           "averaged over seeds (0: both tasks use the experts alike, 1: disjoint).\n");
+    for (size_t a = 0; a < o->n_archs; a++) {
+        if (!o->archs[a]->gated)
+            continue;
+        size_t ne = o->experts;
+        for (size_t c = 0; c < o->n_corrs; c++) {
+            double tv_mean = 0.0;
+            for (size_t s = 0; s < sw->seeds; s++) {
+                const double *g = sw->gates + cell(sw, a, c, s) * PAPER_TASKS * ne;
+                double tv = 0.0;
+                for (size_t e = 0; e < ne; e++)
+                    tv += fabs(g[e] - g[ne + e]);
+                tv_mean += 0.5 * tv / (double)sw->seeds;
+            }
+            printf("\n%s, p = %g (mean TV over seeds %.3f)\n", o->archs[a]->label, o->corrs[c],
+                   tv_mean);
+            const double *g = sw->gates + cell(sw, a, c, 0) * PAPER_TASKS * ne;
+            printf("  expert:");
+            for (size_t e = 0; e < ne; e++)
+                printf(" %6zu", e);
+            printf("\n");
+            for (size_t k = 0; k < PAPER_TASKS; k++) {
+                printf("  task %zu:", k + 1);
+                for (size_t e = 0; e < ne; e++)
+                    printf(" %6.3f", g[k * ne + e]);
+                printf("\n");
+            }
+        }
+    }
+}
+
+/* gnuplot: one panel per p with the mean test-loss curve of every model and
+ * its 95 % band; a second figure with the final loss against p. */
+static int plot(sweep *sw, const paper_stats *st)
+{
+    const paper_options *o = &sw->o;
+    paper_text t = {0};
+    char path[4200];
+    static const char *const colors[PAPER_MAX_ARCHS] = {"#d62728", "#1f77b4", "#2ca02c",
+                                                        "#9467bd", "#ff7f0e", "#8c564b",
+                                                        "#7f7f7f"};
+    paper_gp_path(path, sizeof path, o->out_dir, "curves.png");
+    paper_text_printf(&t, "# written by " PROG "; data inline\n");
+    paper_text_printf(&t, "if (strstrt(GPVAL_TERMINALS, 'pngcairo') > 0) {\n"
+                          "  set terminal pngcairo size %zu,420 font 'sans,10'\n"
+                          "} else {\n  set terminal png size %zu,420\n}\n",
+                      360 * o->n_corrs + 80, 360 * o->n_corrs + 80);
+    paper_text_printf(&t, "set output %s\n", path);
+    for (size_t a = 0; a < o->n_archs; a++)
+        for (size_t c = 0; c < o->n_corrs; c++) {
+            paper_text_printf(&t, "$c%zu_%zu << EOD\n", a, c);
+            for (size_t e = 0; e < sw->n_evals; e++) {
+                double m = 0.0;
+                for (size_t s = 0; s < sw->seeds; s++)
+                    m += sw->curve[cell(sw, a, c, s) * sw->n_evals + e] / (double)sw->seeds;
+                paper_text_printf(&t, "%zu %.6g\n", sw->eval_steps[e], m);
+            }
+            paper_text_printf(&t, "EOD\n");
+        }
+    paper_text_printf(&t, "set multiplot layout 1,%zu title 'Test loss (mean of both tasks) "
+                          "during training, mean over %zu seeds'\n",
+                      o->n_corrs, sw->seeds);
+    paper_text_printf(&t, "set logscale y\nset format y '%%g'\nset grid\n"
+                          "set xlabel 'training step'\nset ylabel 'test MSE (log scale)'\n"
+                          "set key top right\n");
+    for (size_t c = 0; c < o->n_corrs; c++) {
+        paper_text_printf(&t, "set title 'p = %g'\nplot ", o->corrs[c]);
+        for (size_t a = 0; a < o->n_archs; a++) {
+            const char *col = colors[(size_t)(o->archs[a] - paper_arch_at(0))];
+            paper_text_printf(&t, "%s$c%zu_%zu using 1:2 with lines lw 2 lc rgb '%s' title '%s'",
+                              a ? ", \\\n  " : "", a, c, col, o->archs[a]->label);
+        }
+        paper_text_printf(&t, "\n");
+    }
+    paper_text_printf(&t, "unset multiplot\nunset output\n");
+
+    /* final loss against p */
+    paper_gp_path(path, sizeof path, o->out_dir, "final_loss.png");
+    paper_text_printf(&t, "reset\n");
+    paper_text_printf(&t, "if (strstrt(GPVAL_TERMINALS, 'pngcairo') > 0) {\n"
+                          "  set terminal pngcairo size 640,440 font 'sans,10'\n"
+                          "} else {\n  set terminal png size 640,440\n}\n");
+    paper_text_printf(&t, "set output %s\n", path);
+    paper_text_printf(&t, "set title 'Final test loss after %zu steps, mean and 95%% t-interval "
+                          "(%zu seeds)'\n",
+                      o->steps, sw->seeds);
+    paper_text_printf(&t, "set grid\nset xlabel 'task correlation p'\nset ylabel 'test MSE'\n"
+                          "set key top right\nset offsets 0.03, 0.03, 0, 0\n");
+    for (size_t a = 0; a < o->n_archs; a++) {
+        paper_text_printf(&t, "$f%zu << EOD\n", a);
+        for (size_t c = 0; c < o->n_corrs; c++) {
+            const paper_stats *s = &st[a * o->n_corrs + c];
+            double dx = 0.006 * ((double)a - 0.5 * (double)(o->n_archs - 1));
+            paper_text_printf(&t, "%g %.6g %.6g\n", o->corrs[c] + dx, s->mean,
+                              isnan(s->ci_half) ? 0.0 : s->ci_half);
+        }
+        paper_text_printf(&t, "EOD\n");
+    }
+    paper_text_printf(&t, "plot ");
+    for (size_t a = 0; a < o->n_archs; a++) {
+        const char *col = colors[(size_t)(o->archs[a] - paper_arch_at(0))];
+        paper_text_printf(&t,
+                          "%s$f%zu using 1:2:3 with yerrorlines lw 2 pt 7 lc rgb '%s' "
+                          "title '%s'",
+                          a ? ", \\\n  " : "", a, col, o->archs[a]->label);
+    }
+    paper_text_printf(&t, "\nunset output\n");
+    if (t.failed) {
+        paper_text_free(&t);
+        fprintf(stderr, PROG ": out of memory for the plot script\n");
+        return -1;
+    }
+    int rc;
+    if (o->plots) {
+        rc = paper_run_gnuplot(PROG, o->out_dir, "plots.gp", t.s);
+    } else {
+        rc = -1;
+        FILE *f = paper_open_out(PROG, o->out_dir, "plots.gp");
+        if (f) {
+            fputs(t.s, f);
+            rc = paper_close_out(PROG, f, "plots.gp") == 0 ? 2 : -1;
+        }
+    }
+    paper_text_free(&t);
+    if (rc == 0)
+        printf("\nplots: %s/curves.png, %s/final_loss.png\n", o->out_dir, o->out_dir);
+    else if (rc == 1)
+        printf("\nplots: gnuplot is not on PATH; no PNGs drawn (script saved as %s/plots.gp)\n",
+               o->out_dir);
+    else if (rc == 2)
+        printf("\nplots: skipped (--no-plots); script saved as %s/plots.gp\n", o->out_dir);
+    return rc < 0 ? -1 : 0;
+}
+
+/* ------------------------------------------------------------------------ */
+
+int main(int argc, char **argv)
+{
+    sweep sw;
+    memset(&sw, 0, sizeof sw);
+    paper_options_defaults(&sw.o);
+    sw.seeds = 20;
+    int help = 0;
+    if (parse_args(argc, argv, &sw, &help) != 0)
+        return 2;
+    if (help) {
+        usage(stdout);
+        return 0;
+    }
+    paper_options *o = &sw.o;
+    int rc = 1;
+    paper_stats *stats = NULL;
+    paper_data data;
+    memset(&data, 0, sizeof data);
+    char err[PAPER_ERRLEN];
+
+    mmoe_status st = mmoe_set_num_threads(o->threads);
+    if (st == MMOE_ERR_UNSUPPORTED)
+        fprintf(stderr, PROG ": note: %s has no thread control; --threads ignored\n",
+                mmoe_blas_name());
+    else if (st != MMOE_OK) {
+        fprintf(stderr, PROG ": mmoe_set_num_threads: %s\n", mmoe_status_string(st));
+        return 1;
+    }
+
+    if (paper_resolve_archs(PROG, o, sw.widths, sw.params) != 0)
+        return 1;
+    paper_print_setup(stdout, PROG, o);
+    printf(PROG ": %zu seeds per cell; parameter counts (mmoe_model_num_scalars):\n", sw.seeds);
+    for (size_t a = 0; a < o->n_archs; a++)
+        printf("  %-22s width %4zu  %7zu parameters\n", o->archs[a]->label, sw.widths[a],
+               sw.params[a]);
+    fflush(stdout);
+
+    if (paper_mkdir_p(PROG, o->out_dir) != 0)
+        return 1;
+
+    /* evaluation steps: 0, K, 2K, ..., steps */
+    size_t ne = 1 + (o->eval_every ? o->steps / o->eval_every : 0);
+    if (!o->eval_every || o->steps % o->eval_every)
+        ne++;
+    sw.n_evals = ne;
+    sw.eval_steps = malloc(ne * sizeof *sw.eval_steps);
+    size_t ncells = o->n_archs * o->n_corrs * sw.seeds;
+    sw.curve = calloc(ncells * ne, sizeof *sw.curve);
+    sw.final_task = calloc(ncells * PAPER_TASKS, sizeof *sw.final_task);
+    stats = calloc(o->n_archs * o->n_corrs, sizeof *stats);
+    if (o->gates)
+        sw.gates = calloc(ncells * PAPER_TASKS * o->experts, sizeof *sw.gates);
+    if (!sw.eval_steps || !sw.curve || !sw.final_task || !stats || (o->gates && !sw.gates)) {
+        fprintf(stderr, PROG ": out of memory\n");
+        goto done;
+    }
+    for (size_t e = 0, s = 0; e < ne; e++, s += o->eval_every)
+        sw.eval_steps[e] = e + 1 == ne ? o->steps : s;
+
+    sw.curves_csv = paper_open_out(PROG, o->out_dir, "curves.csv");
+    if (!sw.curves_csv)
+        goto done;
+    fprintf(sw.curves_csv, "model,p,seed,step,task,test_mse\n");
+    if (o->gates) {
+        sw.gates_csv = paper_open_out(PROG, o->out_dir, "gates.csv");
+        if (!sw.gates_csv)
+            goto done;
+        fprintf(sw.gates_csv, "model,p,seed,task,expert,mean_gate_weight\n");
+    }
+
+    paper_progress prog;
+    paper_progress_start(&prog, PROG, ncells);
+    for (size_t s = 0; s < sw.seeds; s++) {
+        /* one data seed per seed index: with a fixed seed the synth keeps the
+         * inputs and unit vectors across p, so the p's differ only in w_2 */
+        uint64_t data_seed = paper_mix_seed(o->seed, s, 0x44415441ULL, 0);
+        uint64_t init_seed = paper_mix_seed(o->seed, s, 0x494E4954ULL, 0);
+        for (size_t c = 0; c < o->n_corrs; c++) {
+            if (paper_data_make(o, o->corrs[c], data_seed, &data, err, sizeof err) != 0) {
+                fprintf(stderr, "\n" PROG ": %s\n", err);
+                goto done;
+            }
+            for (size_t a = 0; a < o->n_archs; a++) {
+                const paper_arch *ar = o->archs[a];
+                size_t ci = cell(&sw, a, c, s);
+                eval_ctx ctx = {&sw, ar, o->corrs[c], s, sw.curve + ci * ne, 0};
+                paper_run_result res;
+                if (paper_train(o, &data, ar, sw.widths[a], init_seed, o->gates, on_eval, &ctx,
+                                &res, err, sizeof err) != 0) {
+                    fprintf(stderr, "\n" PROG ": %s\n", err);
+                    goto done;
+                }
+                for (size_t k = 0; k < PAPER_TASKS; k++)
+                    sw.final_task[ci * PAPER_TASKS + k] = res.final_mse[k];
+                if (res.has_gates) {
+                    for (size_t k = 0; k < PAPER_TASKS; k++)
+                        for (size_t e = 0; e < res.n_experts && e < o->experts; e++) {
+                            double g = res.gate_mean[k * res.n_experts + e];
+                            sw.gates[(ci * PAPER_TASKS + k) * o->experts + e] = g;
+                            fprintf(sw.gates_csv, "%s,%g,%zu,%zu,%zu,%.6g\n", ar->name,
+                                    o->corrs[c], s, k + 1, e, g);
+                        }
+                }
+                paper_run_result_free(&res);
+                char what[96];
+                snprintf(what, sizeof what, "seed %zu, p %g, %s: %.4f", s, o->corrs[c],
+                         ar->name, res.final_loss);
+                paper_progress_step(&prog, what);
+            }
+            paper_data_free(&data);
+        }
+        fflush(sw.curves_csv);
+    }
+    paper_progress_end(&prog);
+    double wall = paper_now() - prog.t0;
+
+    int bad = paper_close_out(PROG, sw.curves_csv, "curves.csv");
+    sw.curves_csv = NULL;
+    if (sw.gates_csv) {
+        bad |= paper_close_out(PROG, sw.gates_csv, "gates.csv");
+        sw.gates_csv = NULL;
+    }
+    if (bad || write_summary(&sw, stats) != 0 || write_curves_mean(&sw) != 0)
+        goto done;
+    print_summary(&sw, stats);
+    if (write_paired(&sw) != 0)
+        goto done;
+    if (o->gates)
+        print_gates(&sw);
+    if (plot(&sw, stats) != 0)
+        goto done;
+    char wt[32];
+    paper_format_duration(wall, wt, sizeof wt);
+    printf("\n%zu runs in %s; outputs in %s/\n", ncells, wt, o->out_dir);
+    rc = 0;
+
+    if (o->quick) {
+        size_t im = arch_index(&sw, MMOE_ARCH_MMOE);
+        size_t ib = arch_index(&sw, MMOE_ARCH_SHARED_BOTTOM);
+        size_t ic = corr_index(&sw, 0.5);
+        if (im == SIZE_MAX || ib == SIZE_MAX || ic == SIZE_MAX) {
+            printf("quick check: skipped (needs mmoe, shared_bottom and p = 0.5)\n");
+        } else {
+            double m = stats[im * o->n_corrs + ic].mean;
+            double b = stats[ib * o->n_corrs + ic].mean;
+            int ok = m < b;
+            printf("quick check: MMoE mean final loss %.4f %s Shared-Bottom's %.4f at p = 0.5: "
+                   "%s\n",
+                   m, ok ? "<" : ">=", b, ok ? "PASS" : "FAIL");
+            if (!ok)
+                rc = 3;
+        }
+    }
+
+done:
+    if (sw.curves_csv)
+        fclose(sw.curves_csv);
+    if (sw.gates_csv)
+        fclose(sw.gates_csv);
+    paper_data_free(&data);
+    free(sw.eval_steps);
+    free(sw.curve);
+    free(sw.final_task);
+    free(sw.gates);
+    free(stats);
+    return rc;
+}

@@ -1,0 +1,500 @@
+/*
+ * trainability: the trainability experiment of the MMoE paper (Ma et al.,
+ * KDD 2018, figure 6). Many independent runs per model and
+ * task correlation p, each with its own data set (data seed) and its own
+ * initialisation (init seed); the distribution of the final test losses
+ * shows how reliably each model trains.
+ *
+ *     trainability                         (full run, see docs/reproduction.md)
+ *     trainability --runs 50 --corr 0.5
+ *     trainability --quick --out /tmp/t    (CI: < 1 minute, checks the ordering)
+ *
+ * Loss = mean over the two tasks of the test mean squared error after the
+ * last training step. Within one run index, every model and every p use the
+ * same data seed and init seed (paired); different runs use different ones.
+ *
+ * Outputs in --out DIR:
+ *   finals.csv     model,p,run,task1_mse,task2_mse,loss      (every run)
+ *   stats.csv      per model and p: n, mean, sd, 95 % t interval, min,
+ *                  median, p95 (best of the worst 5 %), mean of the worst 5 %, max
+ *   histogram.csv  model,p,bin_lo,bin_hi,count (log-spaced bins shared by the
+ *                  models of one p)
+ *   gates.csv      (--gates) model,p,run,task,expert,mean_gate_weight
+ *   histograms.gp and, with gnuplot on PATH, histograms.png
+ *
+ * Exit status: 0 success; 1 library or I/O error; 2 bad command line;
+ * 3 --quick check failed (MMoE's mean final loss not below Shared-Bottom's
+ * at p = 0.5).
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common.h"
+
+#define PROG "trainability"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+        "usage: " PROG " [options]\n"
+        "\n"
+        "Train every model many times per task correlation p, each run with its own\n"
+        "data and initialisation seed, and report the distribution of the final test\n"
+        "loss (mean of the two tasks' test MSE).\n"
+        "\n"
+        "  --runs N           runs per (model, p) [200]\n"
+        "  --bins N           histogram bins [30]\n");
+    paper_print_option_help(f);
+    fprintf(f,
+        "\n"
+        "Defaults differ from correlation-sweep: 6000 steps per run, and --eval-every\n"
+        "is unused (only the final loss is measured).\n"
+        "--quick runs 6 runs x 2500 steps on 20000 samples at p = 0.5 and 1\n"
+        "(unless given explicitly) and exits with status 3 unless MMoE's mean final\n"
+        "loss is below Shared-Bottom's at p = 0.5.\n"
+        "Exit status: 0 success, 1 library or I/O error, 2 bad command line,\n"
+        "3 --quick check failed.\n");
+}
+
+typedef struct study {
+    paper_options o;
+    size_t runs, bins;
+    size_t widths[PAPER_MAX_ARCHS], params[PAPER_MAX_ARCHS];
+    double *finals; /* [arch][corr][run][task] */
+    double *tv;     /* [arch][corr][run] gate TV distance, or NULL */
+} study;
+
+static size_t cell(const study *s, size_t a, size_t c, size_t r)
+{
+    return (a * s->o.n_corrs + c) * s->runs + r;
+}
+
+static int parse_args(int argc, char **argv, study *s, int *help)
+{
+    paper_options *o = &s->o;
+    *help = 0;
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--quick") == 0) {
+            o->quick = 1;
+            s->runs = 6;
+            o->steps = 2500;
+            o->n_train = 20000;
+            o->n_test = 1000;
+            o->corrs[0] = 0.5;
+            o->corrs[1] = 1.0;
+            o->n_corrs = 2;
+        }
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            *help = 1;
+            return 0;
+        }
+        if (paper_parse_flag(a, o))
+            continue;
+        if (strncmp(a, "--", 2) != 0) {
+            fprintf(stderr, PROG ": unexpected argument '%s'\n", a);
+            return -1;
+        }
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!v) {
+            fprintf(stderr, PROG ": %s: unknown option or missing value (see --help)\n", a);
+            return -1;
+        }
+        i++;
+        if (strcmp(a, "--runs") == 0) {
+            if (paper_parse_size(PROG, a, v, 1, 1000000, &s->runs) != 0)
+                return -1;
+            continue;
+        }
+        if (strcmp(a, "--bins") == 0) {
+            if (paper_parse_size(PROG, a, v, 1, 1000, &s->bins) != 0)
+                return -1;
+            continue;
+        }
+        int rc = paper_parse_option(PROG, a, v, o);
+        if (rc < 0)
+            return -1;
+        if (rc == 0) {
+            fprintf(stderr, PROG ": unknown option '%s' (see --help)\n", a);
+            return -1;
+        }
+    }
+    paper_finish_arch_list(o);
+    return 0;
+}
+
+static void cell_losses(const study *s, size_t a, size_t c, double *v)
+{
+    for (size_t r = 0; r < s->runs; r++) {
+        const double *t = s->finals + cell(s, a, c, r) * PAPER_TASKS;
+        v[r] = 0.5 * (t[0] + t[1]);
+    }
+}
+
+static size_t arch_index(const study *s, mmoe_arch arch)
+{
+    for (size_t i = 0; i < s->o.n_archs; i++)
+        if (s->o.archs[i]->arch == arch)
+            return i;
+    return SIZE_MAX;
+}
+
+static size_t corr_index(const study *s, double p)
+{
+    for (size_t i = 0; i < s->o.n_corrs; i++)
+        if (s->o.corrs[i] == p)
+            return i;
+    return SIZE_MAX;
+}
+
+/* Log-spaced bin edges over [lo, hi] (lo > 0). */
+static double bin_edge(double lo, double hi, size_t bins, size_t i)
+{
+    if (hi <= lo)
+        return i == 0 ? lo * 0.999 : hi * 1.001;
+    return exp(log(lo) + (log(hi) - log(lo)) * (double)i / (double)bins);
+}
+
+static size_t bin_of(double v, double lo, double hi, size_t bins)
+{
+    if (hi <= lo)
+        return 0;
+    double f = (log(v) - log(lo)) / (log(hi) - log(lo));
+    size_t b = f <= 0.0 ? 0 : (size_t)(f * (double)bins);
+    return b >= bins ? bins - 1 : b;
+}
+
+static int write_outputs(study *s, paper_stats *stats, double wall)
+{
+    const paper_options *o = &s->o;
+    double *v = malloc(s->runs * sizeof *v);
+    size_t *counts = calloc(s->bins, sizeof *counts);
+    paper_text t = {0};
+    int rc = -1;
+    FILE *f = NULL;
+    static const char *const colors[PAPER_MAX_ARCHS] = {"#d62728", "#1f77b4", "#2ca02c",
+                                                        "#9467bd", "#ff7f0e", "#8c564b",
+                                                        "#7f7f7f"};
+    if (!v || !counts) {
+        fprintf(stderr, PROG ": out of memory\n");
+        goto done;
+    }
+
+    /* stats.csv and the table */
+    if (!(f = paper_open_out(PROG, o->out_dir, "stats.csv")))
+        goto done;
+    fprintf(f, "model,label,params,p,n,mean,sd,ci95_lo,ci95_hi,min,median,p95,worst5_mean,"
+               "max\n");
+    for (size_t a = 0; a < o->n_archs; a++)
+        for (size_t c = 0; c < o->n_corrs; c++) {
+            paper_stats *st = &stats[a * o->n_corrs + c];
+            cell_losses(s, a, c, v);
+            paper_stats_compute(v, s->runs, st);
+            fprintf(f, "%s,%s,%zu,%g,%zu,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g\n",
+                    o->archs[a]->name, o->archs[a]->label, s->params[a], o->corrs[c], st->n,
+                    st->mean, st->sd, st->mean - st->ci_half, st->mean + st->ci_half, st->min,
+                    st->median, st->p95, st->worst5_mean, st->max);
+        }
+    if (paper_close_out(PROG, f, "stats.csv") != 0) {
+        f = NULL;
+        goto done;
+    }
+    f = NULL;
+
+    char wt[32];
+    paper_format_duration(wall, wt, sizeof wt);
+    printf("\nFinal test loss (mean of the two tasks' MSE) over %zu runs per cell, %zu steps "
+           "each (%s in total):\n\n",
+           s->runs, o->steps, wt);
+    printf("%-22s %5s %9s %9s %9s %9s %9s %9s %9s\n", "model", "p", "mean", "+/-95%", "sd",
+           "median", "p95", "worst5%", "max");
+    for (size_t c = 0; c < o->n_corrs; c++) {
+        for (size_t a = 0; a < o->n_archs; a++) {
+            const paper_stats *st = &stats[a * o->n_corrs + c];
+            printf("%-22s %5g %9.4f %9.4f %9.4f %9.4f %9.4f %9.4f %9.4f\n", o->archs[a]->label,
+                   o->corrs[c], st->mean, st->ci_half, st->sd, st->median, st->p95,
+                   st->worst5_mean, st->max);
+        }
+        printf("\n");
+    }
+    printf("(p95: 95th percentile; worst5%%: mean of the worst 5%% of runs)\n");
+
+    /* histogram.csv and the plot script */
+    if (!(f = paper_open_out(PROG, o->out_dir, "histogram.csv")))
+        goto done;
+    fprintf(f, "model,p,bin_lo,bin_hi,count\n");
+    char path[4200];
+    paper_gp_path(path, sizeof path, o->out_dir, "histograms.png");
+    paper_text_printf(&t, "# written by " PROG "; data inline\n");
+    paper_text_printf(&t, "if (strstrt(GPVAL_TERMINALS, 'pngcairo') > 0) {\n"
+                          "  set terminal pngcairo size %zu,440 font 'sans,10'\n"
+                          "} else {\n  set terminal png size %zu,440\n}\n",
+                      380 * o->n_corrs + 80, 380 * o->n_corrs + 80);
+    paper_text_printf(&t, "set output %s\n", path);
+    for (size_t c = 0; c < o->n_corrs; c++) {
+        double lo = INFINITY, hi = 0.0;
+        for (size_t a = 0; a < o->n_archs; a++) {
+            cell_losses(s, a, c, v);
+            for (size_t r = 0; r < s->runs; r++) {
+                if (v[r] > 0.0 && v[r] < lo)
+                    lo = v[r];
+                if (v[r] > hi)
+                    hi = v[r];
+            }
+        }
+        if (!(lo < INFINITY))
+            lo = hi = 1.0;
+        for (size_t a = 0; a < o->n_archs; a++) {
+            memset(counts, 0, s->bins * sizeof *counts);
+            cell_losses(s, a, c, v);
+            for (size_t r = 0; r < s->runs; r++)
+                counts[bin_of(v[r] > lo ? v[r] : lo, lo, hi, s->bins)]++;
+            paper_text_printf(&t, "$h%zu_%zu << EOD\n", a, c);
+            for (size_t b = 0; b < s->bins; b++) {
+                double e0 = bin_edge(lo, hi, s->bins, b), e1 = bin_edge(lo, hi, s->bins, b + 1);
+                fprintf(f, "%s,%g,%.6g,%.6g,%zu\n", o->archs[a]->name, o->corrs[c], e0, e1,
+                        counts[b]);
+                paper_text_printf(&t, "%.6g %.6g %zu\n", e0, e1, counts[b]);
+            }
+            paper_text_printf(&t, "EOD\n");
+        }
+    }
+    if (paper_close_out(PROG, f, "histogram.csv") != 0) {
+        f = NULL;
+        goto done;
+    }
+    f = NULL;
+    paper_text_printf(&t, "set multiplot layout 1,%zu title 'Final test loss of %zu runs per "
+                          "model (each with its own data and initialisation)'\n",
+                      o->n_corrs, s->runs);
+    paper_text_printf(&t, "set logscale x\nset grid\nset xlabel 'final test MSE (log scale)'\n"
+                          "set ylabel 'runs'\nset key top right\nset yrange [0:*]\n"
+                          "set style fill transparent solid 0.35 border\n");
+    for (size_t c = 0; c < o->n_corrs; c++) {
+        paper_text_printf(&t, "set title 'p = %g'\nplot ", o->corrs[c]);
+        for (size_t a = 0; a < o->n_archs; a++) {
+            const char *col = colors[(size_t)(o->archs[a] - paper_arch_at(0))];
+            paper_text_printf(&t,
+                              "%s$h%zu_%zu using (sqrt($1*$2)):($3/2):1:2:(0):3 with boxxyerror "
+                              "lc rgb '%s' title '%s'",
+                              a ? ", \\\n  " : "", a, c, col, o->archs[a]->label);
+        }
+        paper_text_printf(&t, "\n");
+    }
+    paper_text_printf(&t, "unset multiplot\nunset output\n");
+    if (t.failed) {
+        fprintf(stderr, PROG ": out of memory for the plot script\n");
+        goto done;
+    }
+    int prc;
+    if (o->plots) {
+        prc = paper_run_gnuplot(PROG, o->out_dir, "histograms.gp", t.s);
+    } else {
+        prc = -1;
+        if ((f = paper_open_out(PROG, o->out_dir, "histograms.gp")) != NULL) {
+            fputs(t.s, f);
+            prc = paper_close_out(PROG, f, "histograms.gp") == 0 ? 2 : -1;
+            f = NULL;
+        }
+    }
+    if (prc == 0)
+        printf("\nplot: %s/histograms.png\n", o->out_dir);
+    else if (prc == 1)
+        printf("\nplot: gnuplot is not on PATH; no PNG drawn (script saved as "
+               "%s/histograms.gp)\n",
+               o->out_dir);
+    else if (prc == 2)
+        printf("\nplot: skipped (--no-plots); script saved as %s/histograms.gp\n", o->out_dir);
+    else
+        goto done;
+    rc = 0;
+done:
+    if (f)
+        fclose(f);
+    paper_text_free(&t);
+    free(v);
+    free(counts);
+    return rc;
+}
+
+static void print_gates(const study *s)
+{
+    const paper_options *o = &s->o;
+    printf("\nGate inspection: total-variation distance 0.5 * sum_e |g1_e - g2_e| between\n"
+           "the two tasks' mean gate weights over the test set (0: the tasks use the\n"
+           "experts alike; 1: disjoint experts). Mean and max over runs; per-expert\n"
+           "weights of every run are in gates.csv.\n\n");
+    for (size_t a = 0; a < o->n_archs; a++) {
+        if (!o->archs[a]->gated)
+            continue;
+        for (size_t c = 0; c < o->n_corrs; c++) {
+            double m = 0.0, mx = 0.0;
+            for (size_t r = 0; r < s->runs; r++) {
+                double v = s->tv[cell(s, a, c, r)];
+                m += v / (double)s->runs;
+                if (v > mx)
+                    mx = v;
+            }
+            printf("  %-8s p = %-4g  mean TV %.3f  max %.3f\n", o->archs[a]->label, o->corrs[c],
+                   m, mx);
+        }
+    }
+}
+
+int main(int argc, char **argv)
+{
+    study s;
+    memset(&s, 0, sizeof s);
+    paper_options_defaults(&s.o);
+    s.o.eval_every = 0;
+    s.o.steps = 6000;
+    s.runs = 200;
+    s.bins = 30;
+    int help = 0;
+    if (parse_args(argc, argv, &s, &help) != 0)
+        return 2;
+    if (help) {
+        usage(stdout);
+        return 0;
+    }
+    paper_options *o = &s.o;
+    o->eval_every = 0; /* only the final loss is used */
+    int rc = 1;
+    paper_stats *stats = NULL;
+    FILE *finals_csv = NULL, *gates_csv = NULL;
+    paper_data data;
+    memset(&data, 0, sizeof data);
+    char err[PAPER_ERRLEN];
+
+    mmoe_status st = mmoe_set_num_threads(o->threads);
+    if (st == MMOE_ERR_UNSUPPORTED)
+        fprintf(stderr, PROG ": note: %s has no thread control; --threads ignored\n",
+                mmoe_blas_name());
+    else if (st != MMOE_OK) {
+        fprintf(stderr, PROG ": mmoe_set_num_threads: %s\n", mmoe_status_string(st));
+        return 1;
+    }
+    if (paper_resolve_archs(PROG, o, s.widths, s.params) != 0)
+        return 1;
+    paper_print_setup(stdout, PROG, o);
+    printf(PROG ": %zu runs per (model, p); parameter counts (mmoe_model_num_scalars):\n", s.runs);
+    for (size_t a = 0; a < o->n_archs; a++)
+        printf("  %-22s width %4zu  %7zu parameters\n", o->archs[a]->label, s.widths[a],
+               s.params[a]);
+    fflush(stdout);
+    if (paper_mkdir_p(PROG, o->out_dir) != 0)
+        return 1;
+
+    size_t ncells = o->n_archs * o->n_corrs * s.runs;
+    s.finals = calloc(ncells * PAPER_TASKS, sizeof *s.finals);
+    stats = calloc(o->n_archs * o->n_corrs, sizeof *stats);
+    if (o->gates)
+        s.tv = calloc(ncells, sizeof *s.tv);
+    if (!s.finals || !stats || (o->gates && !s.tv)) {
+        fprintf(stderr, PROG ": out of memory\n");
+        goto done;
+    }
+    if (!(finals_csv = paper_open_out(PROG, o->out_dir, "finals.csv")))
+        goto done;
+    fprintf(finals_csv, "model,p,run,task1_mse,task2_mse,loss\n");
+    if (o->gates) {
+        if (!(gates_csv = paper_open_out(PROG, o->out_dir, "gates.csv")))
+            goto done;
+        fprintf(gates_csv, "model,p,run,task,expert,mean_gate_weight\n");
+    }
+
+    paper_progress prog;
+    paper_progress_start(&prog, PROG, ncells);
+    for (size_t r = 0; r < s.runs; r++) {
+        uint64_t data_seed = paper_mix_seed(o->seed, r, 0x5452444154ULL, 0);
+        uint64_t init_seed = paper_mix_seed(o->seed, r, 0x5452494E49ULL, 0);
+        for (size_t c = 0; c < o->n_corrs; c++) {
+            if (paper_data_make(o, o->corrs[c], data_seed, &data, err, sizeof err) != 0) {
+                fprintf(stderr, "\n" PROG ": %s\n", err);
+                goto done;
+            }
+            for (size_t a = 0; a < o->n_archs; a++) {
+                const paper_arch *ar = o->archs[a];
+                paper_run_result res;
+                if (paper_train(o, &data, ar, s.widths[a], init_seed, o->gates, NULL, NULL, &res,
+                                err, sizeof err) != 0) {
+                    fprintf(stderr, "\n" PROG ": %s\n", err);
+                    goto done;
+                }
+                size_t ci = cell(&s, a, c, r);
+                for (size_t k = 0; k < PAPER_TASKS; k++)
+                    s.finals[ci * PAPER_TASKS + k] = res.final_mse[k];
+                fprintf(finals_csv, "%s,%g,%zu,%.6g,%.6g,%.6g\n", ar->name, o->corrs[c], r,
+                        res.final_mse[0], res.final_mse[1], res.final_loss);
+                if (res.has_gates) {
+                    double tv = 0.0;
+                    size_t ne = res.n_experts;
+                    for (size_t e = 0; e < ne; e++) {
+                        tv += fabs(res.gate_mean[e] - res.gate_mean[ne + e]);
+                        for (size_t k = 0; k < PAPER_TASKS; k++)
+                            fprintf(gates_csv, "%s,%g,%zu,%zu,%zu,%.6g\n", ar->name, o->corrs[c],
+                                    r, k + 1, e, res.gate_mean[k * ne + e]);
+                    }
+                    s.tv[ci] = 0.5 * tv;
+                }
+                paper_run_result_free(&res);
+                char what[96];
+                snprintf(what, sizeof what, "run %zu, p %g, %s: %.4f", r, o->corrs[c], ar->name,
+                         res.final_loss);
+                paper_progress_step(&prog, what);
+            }
+            paper_data_free(&data);
+        }
+        fflush(finals_csv);
+    }
+    paper_progress_end(&prog);
+    double wall = paper_now() - prog.t0;
+
+    int bad = paper_close_out(PROG, finals_csv, "finals.csv");
+    finals_csv = NULL;
+    if (gates_csv) {
+        bad |= paper_close_out(PROG, gates_csv, "gates.csv");
+        gates_csv = NULL;
+    }
+    if (bad || write_outputs(&s, stats, wall) != 0)
+        goto done;
+    if (o->gates)
+        print_gates(&s);
+    char wt[32];
+    paper_format_duration(wall, wt, sizeof wt);
+    printf("\n%zu runs in %s; outputs in %s/\n", ncells, wt, o->out_dir);
+    rc = 0;
+
+    if (o->quick) {
+        size_t im = arch_index(&s, MMOE_ARCH_MMOE);
+        size_t ib = arch_index(&s, MMOE_ARCH_SHARED_BOTTOM);
+        size_t ic = corr_index(&s, 0.5);
+        if (im == SIZE_MAX || ib == SIZE_MAX || ic == SIZE_MAX) {
+            printf("quick check: skipped (needs mmoe, shared_bottom and p = 0.5)\n");
+        } else {
+            double m = stats[im * o->n_corrs + ic].mean;
+            double b = stats[ib * o->n_corrs + ic].mean;
+            int ok = m < b;
+            printf("quick check: MMoE mean final loss %.4f %s Shared-Bottom's %.4f at p = 0.5: "
+                   "%s\n",
+                   m, ok ? "<" : ">=", b, ok ? "PASS" : "FAIL");
+            if (!ok)
+                rc = 3;
+        }
+    }
+
+done:
+    if (finals_csv)
+        fclose(finals_csv);
+    if (gates_csv)
+        fclose(gates_csv);
+    paper_data_free(&data);
+    free(s.finals);
+    free(s.tv);
+    free(stats);
+    return rc;
+}
