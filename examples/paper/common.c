@@ -1119,3 +1119,39 @@ void paper_text_free(paper_text *t)
     free(t->s);
     memset(t, 0, sizeof *t);
 }
+
+int paper_parse_args(const char *prog, int argc, char **argv, paper_options *o, int *help,
+                     paper_extra_option extra, void *ctx)
+{
+    *help = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            *help = 1;
+            return 0;
+        }
+        if (paper_parse_flag(a, o))
+            continue;
+        if (strncmp(a, "--", 2) != 0) {
+            fprintf(stderr, "%s: unexpected argument '%s'\n", prog, a);
+            return -1;
+        }
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!v) {
+            fprintf(stderr, "%s: %s: unknown option or missing value (see --help)\n", prog, a);
+            return -1;
+        }
+        i++;
+        int rc = extra(a, v, ctx);
+        if (rc == 0)
+            rc = paper_parse_option(prog, a, v, o);
+        if (rc < 0)
+            return -1;
+        if (rc == 0) {
+            fprintf(stderr, "%s: unknown option '%s' (see --help)\n", prog, a);
+            return -1;
+        }
+    }
+    paper_finish_arch_list(o);
+    return 0;
+}

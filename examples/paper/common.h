@@ -106,6 +106,22 @@ int paper_parse_flag(const char *flag, paper_options *o);
 /** Shared option text for --help. */
 void paper_print_option_help(FILE *f);
 
+/*
+ * Program-specific options: return 1 when flag (with its value) was handled,
+ * 0 when it is not one of the program's, -1 on a bad value (message printed).
+ */
+typedef int (*paper_extra_option)(const char *flag, const char *value, void *ctx);
+
+/*
+ * The command-line loop both programs share: --help/-h sets *help; then the
+ * common flags and options, then extra(), else an error. Applies
+ * paper_finish_arch_list at the end. Returns 0 or -1 (message printed).
+ * --quick presets must be applied by the caller before (they can be
+ * overridden by later options).
+ */
+int paper_parse_args(const char *prog, int argc, char **argv, paper_options *o, int *help,
+                     paper_extra_option extra, void *ctx);
+
 /** Parse a non-negative integer in lo..hi; 0 or -1 (message printed). */
 int paper_parse_size(const char *prog, const char *flag, const char *s, size_t lo, size_t hi,
                      size_t *out);

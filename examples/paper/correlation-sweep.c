@@ -95,10 +95,17 @@ static void on_eval(void *vctx, size_t step, const double *mse)
         ctx->row[ctx->next++] = 0.5 * (mse[0] + mse[1]);
 }
 
+static int extra_option(const char *a, const char *v, void *ctx)
+{
+    sweep *sw = ctx;
+    if (strcmp(a, "--seeds") == 0)
+        return paper_parse_size(PROG, a, v, 1, 100000, &sw->seeds) == 0 ? 1 : -1;
+    return 0;
+}
+
 static int parse_args(int argc, char **argv, sweep *sw, int *help)
 {
     paper_options *o = &sw->o;
-    *help = 0;
     /* --quick first: its presets apply unless an option overrides them */
     for (int i = 1; i < argc; i++)
         if (strcmp(argv[i], "--quick") == 0) {
@@ -112,39 +119,7 @@ static int parse_args(int argc, char **argv, sweep *sw, int *help)
             o->corrs[1] = 1.0;
             o->n_corrs = 2;
         }
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            *help = 1;
-            return 0;
-        }
-        if (paper_parse_flag(a, o))
-            continue;
-        if (strncmp(a, "--", 2) != 0) {
-            fprintf(stderr, PROG ": unexpected argument '%s'\n", a);
-            return -1;
-        }
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!v) {
-            fprintf(stderr, PROG ": %s: unknown option or missing value (see --help)\n", a);
-            return -1;
-        }
-        i++;
-        if (strcmp(a, "--seeds") == 0) {
-            if (paper_parse_size(PROG, a, v, 1, 100000, &sw->seeds) != 0)
-                return -1;
-            continue;
-        }
-        int rc = paper_parse_option(PROG, a, v, o);
-        if (rc < 0)
-            return -1;
-        if (rc == 0) {
-            fprintf(stderr, PROG ": unknown option '%s' (see --help)\n", a);
-            return -1;
-        }
-    }
-    paper_finish_arch_list(o);
-    return 0;
+    return paper_parse_args(PROG, argc, argv, o, help, extra_option, sw);
 }
 
 static size_t arch_index(const sweep *sw, mmoe_arch arch)

@@ -72,10 +72,20 @@ static size_t cell(const study *s, size_t a, size_t c, size_t r)
     return (a * s->o.n_corrs + c) * s->runs + r;
 }
 
+static int extra_option(const char *a, const char *v, void *ctx)
+{
+    study *s = ctx;
+    if (strcmp(a, "--runs") == 0)
+        return paper_parse_size(PROG, a, v, 1, 1000000, &s->runs) == 0 ? 1 : -1;
+    if (strcmp(a, "--bins") == 0)
+        return paper_parse_size(PROG, a, v, 1, 1000, &s->bins) == 0 ? 1 : -1;
+    return 0;
+}
+
 static int parse_args(int argc, char **argv, study *s, int *help)
 {
     paper_options *o = &s->o;
-    *help = 0;
+    /* --quick first: its presets apply unless an option overrides them */
     for (int i = 1; i < argc; i++)
         if (strcmp(argv[i], "--quick") == 0) {
             o->quick = 1;
@@ -87,44 +97,7 @@ static int parse_args(int argc, char **argv, study *s, int *help)
             o->corrs[1] = 1.0;
             o->n_corrs = 2;
         }
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            *help = 1;
-            return 0;
-        }
-        if (paper_parse_flag(a, o))
-            continue;
-        if (strncmp(a, "--", 2) != 0) {
-            fprintf(stderr, PROG ": unexpected argument '%s'\n", a);
-            return -1;
-        }
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!v) {
-            fprintf(stderr, PROG ": %s: unknown option or missing value (see --help)\n", a);
-            return -1;
-        }
-        i++;
-        if (strcmp(a, "--runs") == 0) {
-            if (paper_parse_size(PROG, a, v, 1, 1000000, &s->runs) != 0)
-                return -1;
-            continue;
-        }
-        if (strcmp(a, "--bins") == 0) {
-            if (paper_parse_size(PROG, a, v, 1, 1000, &s->bins) != 0)
-                return -1;
-            continue;
-        }
-        int rc = paper_parse_option(PROG, a, v, o);
-        if (rc < 0)
-            return -1;
-        if (rc == 0) {
-            fprintf(stderr, PROG ": unknown option '%s' (see --help)\n", a);
-            return -1;
-        }
-    }
-    paper_finish_arch_list(o);
-    return 0;
+    return paper_parse_args(PROG, argc, argv, o, help, extra_option, s);
 }
 
 static void cell_losses(const study *s, size_t a, size_t c, double *v)

@@ -33,4 +33,12 @@
 #include "mmoe/io.h"
 #include "mmoe/metrics.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+/* This umbrella header declares nothing itself; each included header has its own guards. */
+#ifdef __cplusplus
+}
+#endif
+
 #endif /* MMOE_MMOE_H */
