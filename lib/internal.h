@@ -35,6 +35,11 @@ void *mmoe__malloc(size_t n);
 void *mmoe__calloc(size_t count, size_t size);
 void mmoe__free(void *p);
 
+#if defined(MMOE_ALLOC_FAIL_HOOK)
+/* Test builds only: make allocation n+1 and all later ones fail (n < 0: never). */
+void mmoe__alloc_fail_after(long n);
+#endif
+
 /* Overflow-checked size arithmetic: return 0 on success, -1 on overflow. */
 static inline int mmoe__mul(size_t a, size_t b, size_t *out)
 {
