@@ -1155,3 +1155,24 @@ int paper_parse_args(const char *prog, int argc, char **argv, paper_options *o, 
     paper_finish_arch_list(o);
     return 0;
 }
+
+int paper_prepare(const char *prog, paper_options *o, size_t *widths, size_t *params,
+                  size_t count, const char *what)
+{
+    mmoe_status st = mmoe_set_num_threads(o->threads);
+    if (st == MMOE_ERR_UNSUPPORTED)
+        fprintf(stderr, "%s: note: %s has no thread control; --threads ignored\n", prog,
+                mmoe_blas_name());
+    else if (st != MMOE_OK) {
+        fprintf(stderr, "%s: mmoe_set_num_threads: %s\n", prog, mmoe_status_string(st));
+        return -1;
+    }
+    if (paper_resolve_archs(prog, o, widths, params) != 0)
+        return -1;
+    paper_print_setup(stdout, prog, o);
+    printf("%s: %zu %s; parameter counts (mmoe_model_num_scalars):\n", prog, count, what);
+    for (size_t a = 0; a < o->n_archs; a++)
+        printf("  %-22s width %4zu  %7zu parameters\n", o->archs[a]->label, widths[a], params[a]);
+    fflush(stdout);
+    return paper_mkdir_p(prog, o->out_dir);
+}

@@ -255,6 +255,15 @@ void paper_format_duration(double s, char *buf, size_t cap);
 /** Create a directory and its parents (like mkdir -p). @return 0 or -1 (message printed). */
 int paper_mkdir_p(const char *prog, const char *path);
 
+/*
+ * The start both programs share: set the BLAS thread count (a note when the
+ * BLAS has no thread control), resolve the models and their widths, print
+ * the setup and the parameter counts (after "<count> <what>; "), create the
+ * output directory. Returns 0 or -1 (message printed).
+ */
+int paper_prepare(const char *prog, paper_options *o, size_t *widths, size_t *params,
+                  size_t count, const char *what);
+
 /** Open dir/name for writing; prints a message and returns NULL on failure. */
 FILE *paper_open_out(const char *prog, const char *dir, const char *name);
 

@@ -462,25 +462,7 @@ int main(int argc, char **argv)
     memset(&data, 0, sizeof data);
     char err[PAPER_ERRLEN];
 
-    mmoe_status st = mmoe_set_num_threads(o->threads);
-    if (st == MMOE_ERR_UNSUPPORTED)
-        fprintf(stderr, PROG ": note: %s has no thread control; --threads ignored\n",
-                mmoe_blas_name());
-    else if (st != MMOE_OK) {
-        fprintf(stderr, PROG ": mmoe_set_num_threads: %s\n", mmoe_status_string(st));
-        return 1;
-    }
-
-    if (paper_resolve_archs(PROG, o, sw.widths, sw.params) != 0)
-        return 1;
-    paper_print_setup(stdout, PROG, o);
-    printf(PROG ": %zu seeds per cell; parameter counts (mmoe_model_num_scalars):\n", sw.seeds);
-    for (size_t a = 0; a < o->n_archs; a++)
-        printf("  %-22s width %4zu  %7zu parameters\n", o->archs[a]->label, sw.widths[a],
-               sw.params[a]);
-    fflush(stdout);
-
-    if (paper_mkdir_p(PROG, o->out_dir) != 0)
+    if (paper_prepare(PROG, o, sw.widths, sw.params, sw.seeds, "seeds per cell") != 0)
         return 1;
 
     /* evaluation steps: 0, K, 2K, ..., steps */

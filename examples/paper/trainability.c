@@ -343,23 +343,7 @@ int main(int argc, char **argv)
     memset(&data, 0, sizeof data);
     char err[PAPER_ERRLEN];
 
-    mmoe_status st = mmoe_set_num_threads(o->threads);
-    if (st == MMOE_ERR_UNSUPPORTED)
-        fprintf(stderr, PROG ": note: %s has no thread control; --threads ignored\n",
-                mmoe_blas_name());
-    else if (st != MMOE_OK) {
-        fprintf(stderr, PROG ": mmoe_set_num_threads: %s\n", mmoe_status_string(st));
-        return 1;
-    }
-    if (paper_resolve_archs(PROG, o, s.widths, s.params) != 0)
-        return 1;
-    paper_print_setup(stdout, PROG, o);
-    printf(PROG ": %zu runs per (model, p); parameter counts (mmoe_model_num_scalars):\n", s.runs);
-    for (size_t a = 0; a < o->n_archs; a++)
-        printf("  %-22s width %4zu  %7zu parameters\n", o->archs[a]->label, s.widths[a],
-               s.params[a]);
-    fflush(stdout);
-    if (paper_mkdir_p(PROG, o->out_dir) != 0)
+    if (paper_prepare(PROG, o, s.widths, s.params, s.runs, "runs per (model, p)") != 0)
         return 1;
 
     size_t ncells = o->n_archs * o->n_corrs * s.runs;
