@@ -15,101 +15,75 @@
  *      The scale is applied inside the update; the model's gradient buffer
  *      is never modified;
  *   3. weight decay: the effective gradient is scale * grad + lambda * theta;
- *   4. the kind's update (optimizer_sgd.c, optimizer_adam.c, optimizer_adagrad.c);
- *      embedding tables are updated lazily, row by row (see update_lazy).
+ *   4. the kind's update (optimizer_sgd.c, optimizer_adam.c, optimizer_adagrad.c),
+ *      one fused float pass over parameters, gradients and state;
+ *      embedding tables are updated lazily, row by row (see update_lazy);
+ *   5. before 4, a range guard: from the largest gradient, a running bound
+ *      of the first state (velocity, first moment) and, with weight decay,
+ *      the largest parameter, each kind bounds the largest change a step can
+ *      make. When the bound is below 2^100 no parameter can leave the float
+ *      range; otherwise the step is first computed on copies and refused with
+ *      MMOE_ERR_NONFINITE if any parameter would become non-finite.
  *
  * Guarantees and limits: with finite gradients and in-range
- * hyper-parameters the state stays finite, and a refused step changes
- * nothing. State is stored as float and saturates at +-FLT_MAX: gradients
- * beyond about 1e19 in magnitude (whose squares exceed the float range)
- * saturate Adam's second moment and Adagrad's sums, after which those
- * parameters' steps are mis-scaled; clip_norm prevents this. The updated
- * parameters are not range checked: an update so large that theta - lr * step
- * leaves the float range (e.g. an enormous learning rate on unclipped
- * gradients) stores an infinite parameter. A parameter that is already
- * non-finite (written by the caller) stays so; it does not spread to others
- * through the step.
+ * hyper-parameters the state stays finite, no step turns a finite parameter
+ * into a non-finite one, and a refused step changes nothing. The step
+ * counter never wraps: at 2^64 - 1 steps the step is refused with
+ * MMOE_ERR_RANGE. State is stored as float and saturates at +-FLT_MAX:
+ * gradients beyond about 1e19 in magnitude (whose squares exceed the float
+ * range) saturate Adam's second moment and Adagrad's sums, after which
+ * those parameters' steps are mis-scaled; clip_norm prevents this. A
+ * parameter that is already non-finite (written by the caller) stays so
+ * without weight decay (with weight decay the step is refused); it does not
+ * spread to others through the step.
  */
 #include <math.h>
 #include <string.h>
 
 #include "embedding.h"
 #include "optimizer_impl.h"
+#include "reduce.h"
 
-static int kind_valid(mmoe_optimizer_kind kind)
+static const mmoe__opt_kind *kind_ops(mmoe_optimizer_kind kind)
 {
-    return kind == MMOE_OPTIMIZER_SGD || kind == MMOE_OPTIMIZER_ADAM ||
-           kind == MMOE_OPTIMIZER_ADAGRAD;
-}
-
-static const char *kind_name(mmoe_optimizer_kind kind)
-{
-    switch (kind) {
-    case MMOE_OPTIMIZER_SGD:
-        return "sgd";
-    case MMOE_OPTIMIZER_ADAM:
-        return "adam";
-    case MMOE_OPTIMIZER_ADAGRAD:
-        return "adagrad";
-    }
-    return "?";
+    static const mmoe__opt_kind *const table[] = {
+        [MMOE_OPTIMIZER_SGD] = &mmoe__opt_sgd,
+        [MMOE_OPTIMIZER_ADAM] = &mmoe__opt_adam,
+        [MMOE_OPTIMIZER_ADAGRAD] = &mmoe__opt_adagrad,
+    };
+    if ((unsigned)kind >= sizeof table / sizeof table[0])
+        return NULL;
+    return table[kind];
 }
 
 static const char *param_name(mmoe_optimizer_param param)
 {
-    switch (param) {
-    case MMOE_OPT_LEARNING_RATE:
-        return "learning_rate";
-    case MMOE_OPT_MOMENTUM:
-        return "momentum";
-    case MMOE_OPT_BETA1:
-        return "beta1";
-    case MMOE_OPT_BETA2:
-        return "beta2";
-    case MMOE_OPT_EPSILON:
-        return "epsilon";
-    case MMOE_OPT_WEIGHT_DECAY:
-        return "weight_decay";
-    case MMOE_OPT_CLIP_NORM:
-        return "clip_norm";
-    }
-    return "?";
+    static const char *const names[] = {
+        [MMOE_OPT_LEARNING_RATE] = "learning_rate", [MMOE_OPT_MOMENTUM] = "momentum",
+        [MMOE_OPT_BETA1] = "beta1",                 [MMOE_OPT_BETA2] = "beta2",
+        [MMOE_OPT_EPSILON] = "epsilon",             [MMOE_OPT_WEIGHT_DECAY] = "weight_decay",
+        [MMOE_OPT_CLIP_NORM] = "clip_norm",
+    };
+    if ((unsigned)param >= sizeof names / sizeof names[0])
+        return "?";
+    return names[param];
 }
 
-/* Floats of state each kind keeps per parameter. */
-static size_t state_per_param(mmoe_optimizer_kind kind)
+/* Whether opt's kind uses a known param. */
+static int param_used(const mmoe__opt_kind *ops, mmoe_optimizer_param param)
 {
-    return kind == MMOE_OPTIMIZER_ADAM ? 2 : 1;
-}
-
-/* Whether opt's kind uses a known param (lr, weight decay, clipping: every kind). */
-static int param_used(mmoe_optimizer_kind kind, mmoe_optimizer_param param)
-{
-    switch (param) {
-    case MMOE_OPT_LEARNING_RATE:
-    case MMOE_OPT_WEIGHT_DECAY:
-    case MMOE_OPT_CLIP_NORM:
-        return 1;
-    case MMOE_OPT_MOMENTUM:
-        return kind == MMOE_OPTIMIZER_SGD;
-    case MMOE_OPT_BETA1:
-    case MMOE_OPT_BETA2:
-        return kind == MMOE_OPTIMIZER_ADAM;
-    case MMOE_OPT_EPSILON:
-        return kind == MMOE_OPTIMIZER_ADAM || kind == MMOE_OPTIMIZER_ADAGRAD;
-    }
-    return 0;
+    return (unsigned)param < 32u && (ops->params_used >> (unsigned)param & 1u);
 }
 
 /* Unknown param or one opt's kind does not use: record why, return MMOE_ERR_INVALID_ARG. */
-static mmoe_status unusable_param(char *errbuf, mmoe_optimizer_kind kind,
+static mmoe_status unusable_param(char *errbuf, const mmoe__opt_kind *ops,
                                   mmoe_optimizer_param param, const char *func)
 {
     const char *name = param_name(param);
     if (!strcmp(name, "?"))
         return mmoe__fail(errbuf, MMOE_ERR_INVALID_ARG, func, "unknown parameter %d", (int)param);
     return mmoe__fail(errbuf, MMOE_ERR_INVALID_ARG, func, "%s optimizer has no parameter %s",
-                      kind_name(kind), name);
+                      ops->name, name);
 }
 
 /*
@@ -139,11 +113,11 @@ static const char *range_error(mmoe_optimizer_param param, double value)
 
 static void set_defaults(mmoe_optimizer *opt)
 {
-    opt->lr = opt->kind == MMOE_OPTIMIZER_ADAM ? 0.001 : 0.01;
+    opt->lr = opt->ops->default_lr;
     opt->momentum = 0.0;
     opt->beta1 = 0.9;
     opt->beta2 = 0.999;
-    opt->eps = opt->kind == MMOE_OPTIMIZER_ADAGRAD ? 1e-10 : 1e-8;
+    opt->eps = opt->ops->default_eps;
     opt->weight_decay = 0.0;
     opt->clip_norm = 0.0;
 }
@@ -156,7 +130,8 @@ mmoe_status mmoe_optimizer_create(mmoe_model *model, mmoe_optimizer_kind kind,
     *out = NULL;
     if (!model)
         return MMOE_FAIL(NULL, MMOE_ERR_NULL, "model is NULL");
-    if (!kind_valid(kind))
+    const mmoe__opt_kind *ops = kind_ops(kind);
+    if (!ops)
         return MMOE_FAIL(NULL, MMOE_ERR_INVALID_ARG, "unknown optimizer kind %d", (int)kind);
 
     float *params = NULL;
@@ -168,9 +143,9 @@ mmoe_status mmoe_optimizer_create(mmoe_model *model, mmoe_optimizer_kind kind,
                          mmoe_model_last_error(model));
     /* A state too large to count is too large to allocate. */
     size_t state_len;
-    if (mmoe__mul(n, state_per_param(kind), &state_len))
+    if (mmoe__mul(n, ops->state_arrays, &state_len))
         return MMOE_FAIL(NULL, MMOE_ERR_NOMEM, "%s state for %zu parameters is too large",
-                         kind_name(kind), n);
+                         ops->name, n);
 
     mmoe_optimizer *opt = mmoe__calloc(1, sizeof *opt);
     if (!opt)
@@ -179,13 +154,15 @@ mmoe_status mmoe_optimizer_create(mmoe_model *model, mmoe_optimizer_kind kind,
     if (!opt->state) {
         mmoe__free(opt);
         return MMOE_FAIL(NULL, MMOE_ERR_NOMEM, "no memory for %s state (%zu floats)",
-                         kind_name(kind), state_len);
+                         ops->name, state_len);
     }
     opt->model = model;
     opt->params = params;
     opt->grads = grads;
     opt->n = n;
     opt->kind = kind;
+    opt->ops = ops;
+    opt->s0_bound = 0.0;
     opt->state_len = state_len;
     opt->steps = 0;
     set_defaults(opt);
@@ -206,8 +183,8 @@ mmoe_status mmoe_optimizer_set(mmoe_optimizer *opt, mmoe_optimizer_param param, 
 {
     if (!opt)
         return MMOE_FAIL(NULL, MMOE_ERR_NULL, "opt is NULL");
-    if (!param_used(opt->kind, param))
-        return unusable_param(opt->err, opt->kind, param, __func__);
+    if (!param_used(opt->ops, param))
+        return unusable_param(opt->err, opt->ops, param, __func__);
     const char *want = range_error(param, value);
     if (want)
         return MMOE_FAIL(opt->err, MMOE_ERR_RANGE, "%s = %g: must be %s", param_name(param),
@@ -246,8 +223,8 @@ mmoe_status mmoe_optimizer_get(const mmoe_optimizer *opt, mmoe_optimizer_param p
         return MMOE_FAIL(NULL, MMOE_ERR_NULL, "opt is NULL");
     if (!value)
         return MMOE_FAIL(NULL, MMOE_ERR_NULL, "value is NULL");
-    if (!param_used(opt->kind, param))
-        return unusable_param(NULL, opt->kind, param, __func__);
+    if (!param_used(opt->ops, param))
+        return unusable_param(NULL, opt->ops, param, __func__);
     double v = 0.0;
     switch (param) {
     case MMOE_OPT_LEARNING_RATE:
@@ -276,20 +253,6 @@ mmoe_status mmoe_optimizer_get(const mmoe_optimizer *opt, mmoe_optimizer_param p
     return MMOE_OK;
 }
 
-/*
- * Sum of squares of n floats, accumulated in double. For finite floats it
- * cannot overflow (n * FLT_MAX^2 < DBL_MAX for any n that fits in size_t),
- * so the sum is finite exactly when every value is: one pass serves as both
- * the finiteness check and the clipping norm.
- */
-static double sum_squares(const float *g, size_t n)
-{
-    double s = 0.0;
-    for (size_t i = 0; i < n; i++)
-        s += (double)g[i] * (double)g[i];
-    return s;
-}
-
 /* Index of the first non-finite value (n if all are finite). */
 static size_t first_nonfinite(const float *x, size_t n)
 {
@@ -298,6 +261,14 @@ static size_t first_nonfinite(const float *x, size_t n)
             return i;
     return n;
 }
+
+/*
+ * Largest |parameter change| a step may make and still land inside the
+ * float range: for finite theta and |d| < 2^103 (half the spacing of floats
+ * at FLT_MAX), theta - d rounds to a finite float. A smaller limit leaves a
+ * wide margin for the rounding of the bound itself.
+ */
+#define SAFE_STEP 0x1p100
 
 /* ---- sparse (embedding) updates ------------------------------------------------------------
  *
@@ -310,26 +281,40 @@ static size_t first_nonfinite(const float *x, size_t n)
  * and updated every step. The tables come from mmoe__model_sparse_blocks.
  */
 
+/* One pass of a step over the parameters; `dry` computes on copies only. */
+typedef struct step_pass {
+    mmoe_optimizer *opt;
+    const mmoe__step *c;
+    int dry;
+    size_t bad;     /* dry: first parameter that would become non-finite (n: none) */
+} step_pass;
+
+#define DRY_BLOCK 256
+
 /* The kind's update on parameters [off, off + len). */
-static void update_range(mmoe_optimizer *opt, size_t off, size_t len, double gscale, uint64_t t)
+static void update_range(step_pass *p, size_t off, size_t len)
 {
+    mmoe_optimizer *opt = p->opt;
+    const size_t na = opt->ops->state_arrays;
     if (len == 0)
         return;
-    float *p = opt->params + off;
-    const float *g = opt->grads + off;
-    switch (opt->kind) {
-    case MMOE_OPTIMIZER_SGD:
-        mmoe__sgd_update(len, p, g, opt->state + off, gscale, opt->weight_decay, opt->lr,
-                         opt->momentum);
-        break;
-    case MMOE_OPTIMIZER_ADAM:
-        mmoe__adam_update(len, p, g, opt->state + off, opt->state + opt->n + off, gscale,
-                          opt->weight_decay, opt->lr, opt->beta1, opt->beta2, opt->eps, t);
-        break;
-    case MMOE_OPTIMIZER_ADAGRAD:
-        mmoe__adagrad_update(len, p, g, opt->state + off, gscale, opt->weight_decay, opt->lr,
-                             opt->eps);
-        break;
+    if (!p->dry) {
+        float *s0 = opt->state + off, *s1 = na > 1 ? opt->state + opt->n + off : NULL;
+        opt->ops->update(len, opt->params + off, opt->grads + off, s0, s1, p->c);
+        return;
+    }
+    /* The same kernel on copies, block by block: exactly the values a real pass writes. */
+    float th[DRY_BLOCK], st0[DRY_BLOCK], st1[DRY_BLOCK];
+    for (size_t b = 0; b < len && p->bad == opt->n; b += DRY_BLOCK) {
+        size_t k = len - b < DRY_BLOCK ? len - b : DRY_BLOCK;
+        memcpy(th, opt->params + off + b, k * sizeof *th);
+        memcpy(st0, opt->state + off + b, k * sizeof *st0);
+        if (na > 1)
+            memcpy(st1, opt->state + opt->n + off + b, k * sizeof *st1);
+        opt->ops->update(k, th, opt->grads + off + b, st0, st1, p->c);
+        size_t i = first_nonfinite(th, k);
+        if (i < k)
+            p->bad = off + b + i;
     }
 }
 
@@ -345,33 +330,40 @@ static int all_zero(const float *g, size_t n)
  * Dense ranges in one piece each; embedding tables by runs of consecutive
  * used rows, skipping unused rows.
  */
-static void update_lazy(mmoe_optimizer *opt, double gscale, uint64_t t)
+static void update_lazy(step_pass *p)
 {
+    mmoe_optimizer *opt = p->opt;
     const mmoe__sparse_block *blk;
     size_t nb = mmoe__model_sparse_blocks(opt->model, &blk), pos = 0;
     for (size_t b = 0; b < nb; b++) {
         const size_t dim = blk[b].dim, end = blk[b].offset + blk[b].rows * dim;
-        update_range(opt, pos, blk[b].offset - pos, gscale, t);
+        update_range(p, pos, blk[b].offset - pos);
         size_t run = blk[b].offset; /* start of the current run of used rows */
         for (size_t off = blk[b].offset; off < end; off += dim) {
             if (all_zero(opt->grads + off, dim)) {
-                update_range(opt, run, off - run, gscale, t);
+                update_range(p, run, off - run);
                 run = off + dim;
             }
         }
-        update_range(opt, run, end - run, gscale, t);
+        update_range(p, run, end - run);
         pos = end;
     }
-    update_range(opt, pos, opt->n - pos, gscale, t);
+    update_range(p, pos, opt->n - pos);
 }
 
 mmoe_status mmoe_optimizer_step(mmoe_optimizer *opt)
 {
     if (!opt)
         return MMOE_FAIL(NULL, MMOE_ERR_NULL, "opt is NULL");
+    if (opt->steps == UINT64_MAX)
+        return MMOE_FAIL(opt->err, MMOE_ERR_RANGE,
+                         "the step counter is at its maximum (%llu); reset the optimizer",
+                         (unsigned long long)opt->steps);
 
     /* 1. Refuse non-finite gradients before writing anything. */
-    double sumsq = sum_squares(opt->grads, opt->n);
+    double sumsq;
+    float gmax;
+    mmoe__sumsq_absmax(opt->grads, opt->n, &sumsq, &gmax);
     if (!isfinite(sumsq)) {
         size_t i = first_nonfinite(opt->grads, opt->n);
         return MMOE_FAIL(opt->err, MMOE_ERR_NONFINITE,
@@ -380,17 +372,60 @@ mmoe_status mmoe_optimizer_step(mmoe_optimizer *opt)
     }
 
     /* 2. Global-norm clipping, as a scale applied inside the update. */
-    double gscale = 1.0;
+    mmoe__step c = {0};
+    c.gscale = 1.0;
     if (opt->clip_norm > 0.0) {
         double norm = sqrt(sumsq);
         if (norm > opt->clip_norm)
-            gscale = opt->clip_norm / norm;
+            c.gscale = opt->clip_norm / norm;
     }
 
     /* 3 and 4. Weight decay is folded into the effective gradient by the kernels. */
-    uint64_t t = opt->steps + 1;
-    update_lazy(opt, gscale, t);
-    opt->steps = t;
+    c.t = opt->steps + 1;
+    c.lambda = opt->weight_decay;
+    c.lr = opt->lr;
+    c.mu = opt->momentum;
+    c.beta1 = opt->beta1;
+    c.beta2 = opt->beta2;
+    c.eps = opt->eps;
+    c.c1 = 1.0 / (1.0 - pow(opt->beta1, (double)c.t));
+    c.c2 = 1.0 / (1.0 - pow(opt->beta2, (double)c.t));
+
+    /*
+     * 5. No step makes a parameter non-finite: bound the largest change;
+     * only when the bound is not small enough, try the step on copies first
+     * and refuse it if any parameter would leave the float range.
+     */
+    double geff = c.gscale * (double)gmax;
+    if (c.lambda != 0.0) {
+        double psq;
+        float pmax;
+        mmoe__sumsq_absmax(opt->params, opt->n, &psq, &pmax);
+        geff = isfinite(psq) ? geff + c.lambda * (double)pmax : INFINITY;
+    }
+    if (opt->s0_bound < 0.0) {
+        double ssq;
+        float smax;
+        mmoe__sumsq_absmax(opt->state, opt->n, &ssq, &smax);
+        opt->s0_bound = smax;
+    }
+    step_pass pass = {opt, &c, 0, opt->n};
+    double s0_bound = opt->s0_bound;
+    double bound = opt->ops->step_bound(&c, geff, &s0_bound);
+    if (!(bound < SAFE_STEP)) {
+        pass.dry = 1;
+        update_lazy(&pass);
+        if (pass.bad < opt->n)
+            return MMOE_FAIL(opt->err, MMOE_ERR_NONFINITE,
+                             "the step would make parameter %zu of %zu non-finite (it is %g; "
+                             "learning rate %g); step refused, nothing changed",
+                             pass.bad, opt->n, (double)opt->params[pass.bad], opt->lr);
+        pass.dry = 0;
+    }
+    update_lazy(&pass);
+    /* Float rounding may put a state value a few ulps above the real-number bound. */
+    opt->s0_bound = s0_bound * (1.0 + 1e-5);
+    opt->steps = c.t;
     mmoe__clear(opt->err);
     return MMOE_OK;
 }
@@ -402,6 +437,7 @@ mmoe_status mmoe_optimizer_reset(mmoe_optimizer *opt)
     if (opt->state_len > 0)
         memset(opt->state, 0, opt->state_len * sizeof(float));
     opt->steps = 0;
+    opt->s0_bound = 0.0;
     mmoe__clear(opt->err);
     return MMOE_OK;
 }
@@ -414,6 +450,11 @@ uint64_t mmoe_optimizer_steps(const mmoe_optimizer *opt)
 const char *mmoe_optimizer_last_error(const mmoe_optimizer *opt)
 {
     return opt ? opt->err : "";
+}
+
+void mmoe__optimizer_state_changed(mmoe_optimizer *opt)
+{
+    opt->s0_bound = -1.0;
 }
 
 mmoe_model *mmoe__optimizer_model(const mmoe_optimizer *opt)

@@ -1197,6 +1197,7 @@ mmoe_status mmoe_optimizer_load_buffer(mmoe_optimizer *opt, const void *buf, siz
     }
     if (st == MMOE_OK) {
         memcpy(opt->state, scratch, opt->state_len * sizeof(float));
+        mmoe__optimizer_state_changed(opt);
         opt->steps = steps;
         mmoe__clear(opt->err);
     }
