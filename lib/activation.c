@@ -65,6 +65,125 @@ void mmoe__act_backward(mmoe_activation act, size_t rows, size_t cols, const flo
     }
 }
 
+/*
+ * Fused pass over a GEMM's output: A = f(A + b) (b may be NULL). One sweep
+ * over memory instead of a bias pass and an activation pass; the inner loops
+ * carry no calls except for tanh/sigmoid and vectorise for relu/identity.
+ */
+void mmoe__bias_act_forward(mmoe_activation act, size_t rows, size_t cols, const float *b,
+                            float *A, size_t lda)
+{
+    if (!b) {
+        mmoe__act_forward(act, rows, cols, A, lda);
+        return;
+    }
+    for (size_t r = 0; r < rows; r++) {
+        float *restrict a = A + r * lda;
+        switch (act) {
+        case MMOE_ACT_RELU:
+            for (size_t j = 0; j < cols; j++) {
+                float v = a[j] + b[j];
+                a[j] = v > 0.0f ? v : 0.0f;
+            }
+            break;
+        case MMOE_ACT_SIGMOID:
+            for (size_t j = 0; j < cols; j++)
+                a[j] = mmoe__sigmoid(a[j] + b[j]);
+            break;
+        case MMOE_ACT_TANH:
+            for (size_t j = 0; j < cols; j++)
+                a[j] = tanhf(a[j] + b[j]);
+            break;
+        default:
+            for (size_t j = 0; j < cols; j++)
+                a[j] += b[j];
+            break;
+        }
+    }
+}
+
+void mmoe__bias_act_forward_ref(mmoe_activation act, size_t rows, size_t cols, const float *b,
+                                float *A, size_t lda)
+{
+    for (size_t r = 0; r < rows; r++) {
+        for (size_t j = 0; j < cols; j++) {
+            float v = A[r * lda + j] + (b ? b[j] : 0.0f);
+            if (act == MMOE_ACT_RELU)
+                v = v > 0.0f ? v : 0.0f;
+            else if (act == MMOE_ACT_SIGMOID)
+                v = mmoe__sigmoid(v);
+            else if (act == MMOE_ACT_TANH)
+                v = tanhf(v);
+            A[r * lda + j] = v;
+        }
+    }
+}
+
+/*
+ * Fused backward pass: dA *= f'(A) in place and, when db is not NULL,
+ * db[j] += sum over rows of the result (the bias gradient).
+ */
+void mmoe__act_bias_backward(mmoe_activation act, size_t rows, size_t cols, const float *A,
+                             size_t lda, float *dA, size_t ldd, float *db)
+{
+    if (!db) {
+        mmoe__act_backward(act, rows, cols, A, lda, dA, ldd);
+        return;
+    }
+    for (size_t r = 0; r < rows; r++) {
+        const float *restrict a = A + r * lda;
+        float *restrict d = dA + r * ldd;
+        switch (act) {
+        case MMOE_ACT_RELU:
+            for (size_t j = 0; j < cols; j++) {
+                float v = a[j] > 0.0f ? d[j] : 0.0f;
+                d[j] = v;
+                db[j] += v;
+            }
+            break;
+        case MMOE_ACT_SIGMOID:
+            for (size_t j = 0; j < cols; j++) {
+                float v = d[j] * (a[j] * (1.0f - a[j]));
+                d[j] = v;
+                db[j] += v;
+            }
+            break;
+        case MMOE_ACT_TANH:
+            for (size_t j = 0; j < cols; j++) {
+                float v = d[j] * (1.0f - a[j] * a[j]);
+                d[j] = v;
+                db[j] += v;
+            }
+            break;
+        default:
+            for (size_t j = 0; j < cols; j++)
+                db[j] += d[j];
+            break;
+        }
+    }
+}
+
+void mmoe__act_bias_backward_ref(mmoe_activation act, size_t rows, size_t cols, const float *A,
+                                 size_t lda, float *dA, size_t ldd, float *db)
+{
+    for (size_t r = 0; r < rows; r++) {
+        for (size_t j = 0; j < cols; j++) {
+            float a = A[r * lda + j], d = dA[r * ldd + j];
+            if (act == MMOE_ACT_RELU)
+                d = a > 0.0f ? d : 0.0f;
+            else if (act == MMOE_ACT_SIGMOID)
+                d *= a * (1.0f - a);
+            else if (act == MMOE_ACT_TANH)
+                d *= 1.0f - a * a;
+            dA[r * ldd + j] = d;
+        }
+    }
+    if (db)
+        for (size_t r = 0; r < rows; r++)
+            for (size_t j = 0; j < cols; j++)
+                db[j] += dA[r * ldd + j];
+}
+
 static const char *const act_names[] = {"identity", "relu", "sigmoid", "tanh"};
 
 int mmoe__act_valid(int act)

@@ -13,6 +13,22 @@ void mmoe__act_forward(mmoe_activation act, size_t rows, size_t cols, float *A, 
 void mmoe__act_backward(mmoe_activation act, size_t rows, size_t cols, const float *A, size_t lda,
                         float *dA, size_t ldd);
 
+/*
+ * Fused with the bias, for the output of a GEMM: A = f(A + b) (b may be
+ * NULL). The _ref versions are the plain reference loops the kernel tests
+ * compare with.
+ */
+void mmoe__bias_act_forward(mmoe_activation act, size_t rows, size_t cols, const float *b,
+                            float *A, size_t lda);
+void mmoe__bias_act_forward_ref(mmoe_activation act, size_t rows, size_t cols, const float *b,
+                                float *A, size_t lda);
+
+/* dA *= f'(A) in place and, if db is not NULL, db += column sums of the result. */
+void mmoe__act_bias_backward(mmoe_activation act, size_t rows, size_t cols, const float *A,
+                             size_t lda, float *dA, size_t ldd, float *db);
+void mmoe__act_bias_backward_ref(mmoe_activation act, size_t rows, size_t cols, const float *A,
+                                 size_t lda, float *dA, size_t ldd, float *db);
+
 /* Nonzero for a known activation value. */
 int mmoe__act_valid(int act);
 

@@ -1,24 +1,37 @@
-/* Dense layer math: one GEMM per direction (GEMV/GER at batch 1). */
+/*
+ * Dense layer math: one GEMM per direction (GEMV/GER at batch 1), the bias
+ * and the activation fused into one pass over the GEMM's output.
+ */
 #include <string.h>
 
+#include "activation.h"
 #include "blas.h"
 #include "dense.h"
+
+void mmoe__dense_matmul(const float *W, size_t in, size_t out, size_t B, const float *X,
+                        size_t ldx, float *Y, size_t ldy)
+{
+    if (B == 1) {
+        /* gemv with beta 0 may scale stale contents (0 * NaN); start from zeros. */
+        memset(Y, 0, out * sizeof *Y);
+        mmoe__sgemv(0, out, in, 1.0f, W, in, X, 1.0f, Y);
+    } else {
+        mmoe__sgemm(0, 1, B, out, in, 1.0f, X, ldx, W, in, 0.0f, Y, ldy);
+    }
+}
+
+void mmoe__dense_forward_act(const float *W, const float *b, mmoe_activation act, size_t in,
+                             size_t out, size_t B, const float *X, size_t ldx, float *Y,
+                             size_t ldy)
+{
+    mmoe__dense_matmul(W, in, out, B, X, ldx, Y, ldy);
+    mmoe__bias_act_forward(act, B, out, b, Y, ldy);
+}
 
 void mmoe__dense_forward(const float *W, const float *b, size_t in, size_t out, size_t B,
                          const float *X, size_t ldx, float *Y, size_t ldy)
 {
-    /* Y = b (broadcast), then Y += X W^T. */
-    for (size_t r = 0; r < B; r++) {
-        float *y = Y + r * ldy;
-        if (b)
-            memcpy(y, b, out * sizeof *y);
-        else
-            memset(y, 0, out * sizeof *y);
-    }
-    if (B == 1)
-        mmoe__sgemv(0, out, in, 1.0f, W, in, X, 1.0f, Y);
-    else
-        mmoe__sgemm(0, 1, B, out, in, 1.0f, X, ldx, W, in, 1.0f, Y, ldy);
+    mmoe__dense_forward_act(W, b, MMOE_ACT_IDENTITY, in, out, B, X, ldx, Y, ldy);
 }
 
 void mmoe__dense_backward(const float *W, size_t in, size_t out, size_t B, const float *X,
@@ -44,4 +57,46 @@ void mmoe__dense_backward(const float *W, size_t in, size_t out, size_t B, const
         else
             mmoe__sgemm(0, 0, B, in, out, 1.0f, dY, lddy, W, in, beta_dx, dX, lddx);
     }
+}
+
+void mmoe__dense_forward_act_ref(const float *W, const float *b, mmoe_activation act, size_t in,
+                                 size_t out, size_t B, const float *X, size_t ldx, float *Y,
+                                 size_t ldy)
+{
+    for (size_t r = 0; r < B; r++)
+        for (size_t o = 0; o < out; o++) {
+            double s = 0.0;
+            for (size_t i = 0; i < in; i++)
+                s += (double)X[r * ldx + i] * (double)W[o * in + i];
+            Y[r * ldy + o] = (float)s;
+        }
+    mmoe__bias_act_forward_ref(act, B, out, b, Y, ldy);
+}
+
+void mmoe__dense_backward_ref(const float *W, size_t in, size_t out, size_t B, const float *X,
+                              size_t ldx, const float *dY, size_t lddy, float *dW, float *db,
+                              float *dX, size_t lddx, float beta_dx)
+{
+    for (size_t o = 0; o < out; o++) {
+        for (size_t i = 0; i < in; i++) {
+            double s = 0.0;
+            for (size_t r = 0; r < B; r++)
+                s += (double)dY[r * lddy + o] * (double)X[r * ldx + i];
+            dW[o * in + i] += (float)s;
+        }
+        if (db) {
+            double s = 0.0;
+            for (size_t r = 0; r < B; r++)
+                s += (double)dY[r * lddy + o];
+            db[o] += (float)s;
+        }
+    }
+    if (dX)
+        for (size_t r = 0; r < B; r++)
+            for (size_t i = 0; i < in; i++) {
+                double s = 0.0;
+                for (size_t o = 0; o < out; o++)
+                    s += (double)dY[r * lddy + o] * (double)W[o * in + i];
+                dX[r * lddx + i] = (float)(beta_dx == 0.0f ? s : beta_dx * dX[r * lddx + i] + s);
+            }
 }

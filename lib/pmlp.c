@@ -57,15 +57,15 @@ void mmoe__pmlp_forward(const mmoe__pmlp *p, const float *params, size_t B, cons
         const float *W = params + p->w_off[l], *b = params + p->b_off[l];
         if (l == 0 && shared) {
             /* All copies' first layers at once: [B, in] x [C*w, in]^T. */
-            mmoe__dense_forward(W, b, in, C * w, B, X, ldx, A[0], ldy);
+            mmoe__dense_matmul(W, in, C * w, B, X, ldx, A[0], ldy);
         } else {
             const float *In = l == 0 ? X : A[l - 1];
             size_t ldi = l == 0 ? ldx : C * in;
             for (size_t c = 0; c < C; c++)
-                mmoe__dense_forward(W + c * w * in, b + c * w, in, w, B, In + c * in, ldi,
-                                    A[l] + c * w, ldy);
+                mmoe__dense_matmul(W + c * w * in, in, w, B, In + c * in, ldi, A[l] + c * w, ldy);
         }
-        mmoe__act_forward(layer_act(p, l), B, ldy, A[l], ldy);
+        /* The copies' biases are one contiguous block of C * w: one fused pass. */
+        mmoe__bias_act_forward(layer_act(p, l), B, ldy, b, A[l], ldy);
     }
 }
 
@@ -78,9 +78,10 @@ void mmoe__pmlp_backward(const mmoe__pmlp *p, const float *params, float *grads,
         size_t in = layer_in(p, li), w = p->width[li], ldy = C * w;
         const float *W = params + p->w_off[li];
         float *dW = grads + p->w_off[li], *db = grads + p->b_off[li];
-        mmoe__act_backward(layer_act(p, li), B, ldy, A[li], ldy, dA[li], ldy);
+        /* Activation derivative and all copies' bias gradients in one pass. */
+        mmoe__act_bias_backward(layer_act(p, li), B, ldy, A[li], ldy, dA[li], ldy, db);
         if (li == 0 && shared) {
-            mmoe__dense_backward(W, in, C * w, B, X, ldx, dA[0], ldy, dW, db, dX, lddx, 1.0f);
+            mmoe__dense_backward(W, in, C * w, B, X, ldx, dA[0], ldy, dW, NULL, dX, lddx, 1.0f);
             continue;
         }
         const float *In = li == 0 ? X : A[li - 1];
@@ -90,6 +91,6 @@ void mmoe__pmlp_backward(const mmoe__pmlp *p, const float *params, float *grads,
         float beta = li == 0 ? 1.0f : 0.0f;
         for (size_t c = 0; c < C; c++)
             mmoe__dense_backward(W + c * w * in, in, w, B, In + c * in, ldi, dA[li] + c * w, ldy,
-                                 dW + c * w * in, db + c * w, dIn ? dIn + c * in : NULL, lddi, beta);
+                                 dW + c * w * in, NULL, dIn ? dIn + c * in : NULL, lddi, beta);
     }
 }
