@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "activation.h"
+#include "internal.h"
 
 float mmoe__sigmoid(float z)
 {
@@ -70,7 +71,7 @@ void mmoe__act_backward(mmoe_activation act, size_t rows, size_t cols, const flo
  * over memory instead of a bias pass and an activation pass; the inner loops
  * carry no calls except for tanh/sigmoid and vectorise for relu/identity.
  */
-void mmoe__bias_act_forward(mmoe_activation act, size_t rows, size_t cols, const float *b,
+MMOE__VECTORIZED void mmoe__bias_act_forward(mmoe_activation act, size_t rows, size_t cols, const float *b,
                             float *A, size_t lda)
 {
     if (!b) {
@@ -123,7 +124,7 @@ void mmoe__bias_act_forward_ref(mmoe_activation act, size_t rows, size_t cols, c
  * Fused backward pass: dA *= f'(A) in place and, when db is not NULL,
  * db[j] += sum over rows of the result (the bias gradient).
  */
-void mmoe__act_bias_backward(mmoe_activation act, size_t rows, size_t cols, const float *A,
+MMOE__VECTORIZED void mmoe__act_bias_backward(mmoe_activation act, size_t rows, size_t cols, const float *A,
                              size_t lda, float *dA, size_t ldd, float *db)
 {
     if (!db) {

@@ -16,6 +16,16 @@
 #endif
 
 /*
+ * Marks an element-wise kernel to be compiled for several vector widths,
+ * the best one chosen when the library loads (see meson.build).
+ */
+#if defined(MMOE_HAVE_TARGET_CLONES)
+#  define MMOE__VECTORIZED __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#  define MMOE__VECTORIZED
+#endif
+
+/*
  * Record a failure: formats "func: message" into errbuf (MMOE__ERRLEN bytes,
  * may be NULL) and into this thread's last-error buffer, then returns status.
  */

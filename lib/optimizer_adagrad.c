@@ -14,7 +14,7 @@
 
 #include "optimizer_impl.h"
 
-static void adagrad_update(size_t n, float *restrict params, const float *restrict grads,
+MMOE__VECTORIZED static void adagrad_update(size_t n, float *restrict params, const float *restrict grads,
                             float *restrict sumsq, float *s1, const mmoe__step *c)
 {
     (void)s1;
@@ -23,14 +23,14 @@ static void adagrad_update(size_t n, float *restrict params, const float *restri
     if (c->lambda != 0.0) {
         for (size_t i = 0; i < n; i++) {
             float g = gs * grads[i] + lambda * params[i];
-            float G = mmoe__clampf(sumsq[i] + g * g);
+            float G = mmoe__flushf(mmoe__clampf(sumsq[i] + g * g));
             sumsq[i] = G;
             params[i] -= lr * g / (sqrtf(G) + eps);
         }
     } else {
         for (size_t i = 0; i < n; i++) {
             float g = gs * grads[i];
-            float G = mmoe__clampf(sumsq[i] + g * g);
+            float G = mmoe__flushf(mmoe__clampf(sumsq[i] + g * g));
             sumsq[i] = G;
             params[i] -= lr * g / (sqrtf(G) + eps);
         }
@@ -47,7 +47,7 @@ static void adagrad_update_ref(size_t n, float *params, const float *grads, floa
         if (c->lambda != 0.0)
             g += c->lambda * theta;
         double G = (double)sumsq[i] + g * g;
-        sumsq[i] = mmoe__sat_float(G);
+        sumsq[i] = mmoe__flushf(mmoe__sat_float(G));
         params[i] = (float)(theta - c->lr * g / (sqrt(G) + c->eps));
     }
 }

@@ -26,7 +26,7 @@
 
 #include "optimizer_impl.h"
 
-static void adam_update(size_t n, float *restrict params, const float *restrict grads,
+MMOE__VECTORIZED static void adam_update(size_t n, float *restrict params, const float *restrict grads,
                          float *restrict m, float *restrict v, const mmoe__step *c)
 {
     const float gs = (float)c->gscale, lambda = (float)c->lambda;
@@ -36,8 +36,8 @@ static void adam_update(size_t n, float *restrict params, const float *restrict 
     if (c->lambda != 0.0) {
         for (size_t i = 0; i < n; i++) {
             float g = gs * grads[i] + lambda * params[i];
-            float mi = mmoe__clampf(b1 * m[i] + a1 * g);
-            float vi = mmoe__clampf(b2 * v[i] + a2 * (g * g));
+            float mi = mmoe__flushf(mmoe__clampf(b1 * m[i] + a1 * g));
+            float vi = mmoe__flushf(mmoe__clampf(b2 * v[i] + a2 * (g * g)));
             m[i] = mi;
             v[i] = vi;
             params[i] -= lrc1 * mi / (s2 * sqrtf(vi) + eps);
@@ -45,8 +45,8 @@ static void adam_update(size_t n, float *restrict params, const float *restrict 
     } else {
         for (size_t i = 0; i < n; i++) {
             float g = gs * grads[i];
-            float mi = mmoe__clampf(b1 * m[i] + a1 * g);
-            float vi = mmoe__clampf(b2 * v[i] + a2 * (g * g));
+            float mi = mmoe__flushf(mmoe__clampf(b1 * m[i] + a1 * g));
+            float vi = mmoe__flushf(mmoe__clampf(b2 * v[i] + a2 * (g * g)));
             m[i] = mi;
             v[i] = vi;
             params[i] -= lrc1 * mi / (s2 * sqrtf(vi) + eps);
@@ -64,8 +64,8 @@ static void adam_update_ref(size_t n, float *params, const float *grads, float *
             g += c->lambda * theta;
         double mi = c->beta1 * (double)m[i] + (1.0 - c->beta1) * g;
         double vi = c->beta2 * (double)v[i] + (1.0 - c->beta2) * g * g;
-        m[i] = mmoe__sat_float(mi);
-        v[i] = mmoe__sat_float(vi);
+        m[i] = mmoe__flushf(mmoe__sat_float(mi));
+        v[i] = mmoe__flushf(mmoe__sat_float(vi));
         params[i] = (float)(theta - c->lr * (mi * c->c1) / (sqrt(vi * c->c2) + c->eps));
     }
 }

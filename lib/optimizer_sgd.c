@@ -18,7 +18,7 @@
 
 #include "optimizer_impl.h"
 
-static void sgd_update(size_t n, float *restrict params, const float *restrict grads,
+MMOE__VECTORIZED static void sgd_update(size_t n, float *restrict params, const float *restrict grads,
                         float *restrict velocity, float *s1, const mmoe__step *c)
 {
     (void)s1;
@@ -26,13 +26,13 @@ static void sgd_update(size_t n, float *restrict params, const float *restrict g
                 mu = (float)c->mu;
     if (c->lambda != 0.0) {
         for (size_t i = 0; i < n; i++) {
-            float v = mmoe__clampf(mu * velocity[i] + (gs * grads[i] + lambda * params[i]));
+            float v = mmoe__flushf(mmoe__clampf(mu * velocity[i] + (gs * grads[i] + lambda * params[i])));
             velocity[i] = v;
             params[i] -= lr * v;
         }
     } else {
         for (size_t i = 0; i < n; i++) {
-            float v = mmoe__clampf(mu * velocity[i] + gs * grads[i]);
+            float v = mmoe__flushf(mmoe__clampf(mu * velocity[i] + gs * grads[i]));
             velocity[i] = v;
             params[i] -= lr * v;
         }
@@ -49,7 +49,7 @@ static void sgd_update_ref(size_t n, float *params, const float *grads, float *v
         if (c->lambda != 0.0)
             g += c->lambda * theta;
         double v = c->mu * (double)velocity[i] + g;
-        velocity[i] = mmoe__sat_float(v);
+        velocity[i] = mmoe__flushf(mmoe__sat_float(v));
         params[i] = (float)(theta - c->lr * v);
     }
 }

@@ -1,11 +1,12 @@
 /* Reductions over float arrays (see reduce.h). */
 #include <math.h>
 
+#include "internal.h"
 #include "reduce.h"
 
 #define LANES 8
 
-void mmoe__sumsq_absmax(const float *x, size_t n, double *sumsq, float *absmax)
+MMOE__VECTORIZED void mmoe__sumsq_absmax(const float *x, size_t n, double *sumsq, float *absmax)
 {
     double s[LANES] = {0};
     float m[LANES] = {0};

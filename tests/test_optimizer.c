@@ -647,6 +647,42 @@ static void test_reset(void **state)
     fixture_close(&f);
 }
 
+/*
+ * No step makes a parameter non-finite: a step whose update would leave
+ * the float range is refused and changes nothing (parameters, state, step
+ * count); after a refused step a sane one still works.
+ */
+static void test_step_never_writes_nonfinite(void **state)
+{
+    (void)state;
+    const mmoe_optimizer_kind kinds[] = {MMOE_OPTIMIZER_SGD, MMOE_OPTIMIZER_ADAM,
+                                         MMOE_OPTIMIZER_ADAGRAD};
+    for (size_t k = 0; k < 3; k++) {
+        fixture f;
+        fixture_open(&f);
+        mmoe_optimizer *opt = NULL;
+        assert_int_equal(mmoe_optimizer_create(f.model, kinds[k], &opt), MMOE_OK);
+        /* Near the top of the float range, any step of about lr moves past FLT_MAX. */
+        f.params[0] = -3.0e38f;
+        set_grads3(&f, (const float[3]){1e3f, 0.0f, 0.0f});
+        assert_int_equal(mmoe_optimizer_set(opt, MMOE_OPT_LEARNING_RATE, 1e38), MMOE_OK);
+        save_params(&f);
+        assert_int_equal(mmoe_optimizer_step(opt), MMOE_ERR_NONFINITE);
+        assert_non_null(strstr(mmoe_optimizer_last_error(opt), "non-finite"));
+        assert_memory_equal(f.params, f.saved, f.n * sizeof(float));
+        assert_int_equal(mmoe_optimizer_steps(opt), 0);
+        for (size_t i = 0; i < f.n; i++)
+            assert_true(isfinite(f.params[i]));
+        /* A sane learning rate afterwards: the step goes through. */
+        assert_int_equal(mmoe_optimizer_set(opt, MMOE_OPT_LEARNING_RATE, 0.01), MMOE_OK);
+        assert_int_equal(mmoe_optimizer_step(opt), MMOE_OK);
+        assert_int_equal(mmoe_optimizer_steps(opt), 1);
+        assert_true(isfinite(f.params[0]));
+        mmoe_optimizer_free(opt);
+        fixture_close(&f);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -661,6 +697,7 @@ int main(void)
         cmocka_unit_test(test_bad_hyperparameters),
         cmocka_unit_test(test_null_and_create_errors),
         cmocka_unit_test(test_reset),
+        cmocka_unit_test(test_step_never_writes_nonfinite),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,336 @@
+/*
+ * Kernel tests: every optimised kernel against its plain C reference on
+ * random shapes and values (the way checkasm tests assembly against C), so
+ * that speed work cannot silently change results.
+ *
+ * Exactness: element-wise kernels that perform the same float operations
+ * in the same order as their reference (bias + activation, activation
+ * derivative + bias gradient, the max of a reduction) must match bit for
+ * bit. Kernels whose reference works in double (GEMMs through the BLAS,
+ * sums of squares, optimizer updates) are compared with bounds derived
+ * from the float rounding error of the fast path, stated at each check.
+ */
+#include <float.h>
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "activation.h"
+#include "dense.h"
+#include "optimizer_impl.h"
+#include "reduce.h"
+
+#define TRIALS 40
+
+static uint64_t rng_state = 0x1234abcd5678ef01ULL;
+
+static uint64_t next_u64(void)
+{
+    uint64_t z = (rng_state += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+
+/* Uniform in [-1, 1). */
+static float uni(void)
+{
+    return (float)((double)(next_u64() >> 40) / (double)(1u << 24) * 2.0 - 1.0);
+}
+
+/* Random size in [lo, hi]. */
+static size_t rsize(size_t lo, size_t hi)
+{
+    return lo + (size_t)(next_u64() % (hi - lo + 1));
+}
+
+static float *rand_buf(size_t n, float scale)
+{
+    float *p = malloc((n ? n : 1) * sizeof *p);
+    assert_non_null(p);
+    for (size_t i = 0; i < n; i++)
+        p[i] = scale * uni();
+    return p;
+}
+
+static float *copy_buf(const float *src, size_t n)
+{
+    float *p = malloc((n ? n : 1) * sizeof *p);
+    assert_non_null(p);
+    memcpy(p, src, n * sizeof *p);
+    return p;
+}
+
+static void assert_same_bits(const float *a, const float *b, size_t n, const char *what)
+{
+    for (size_t i = 0; i < n; i++)
+        if (memcmp(&a[i], &b[i], sizeof(float)) != 0)
+            fail_msg("%s: element %zu differs: %.9g vs %.9g", what, i, (double)a[i],
+                     (double)b[i]);
+}
+
+static const mmoe_activation acts[] = {MMOE_ACT_IDENTITY, MMOE_ACT_RELU, MMOE_ACT_SIGMOID,
+                                       MMOE_ACT_TANH};
+
+static void test_bias_act_forward(void **state)
+{
+    (void)state;
+    for (int t = 0; t < TRIALS; t++) {
+        size_t rows = rsize(1, 9), cols = rsize(1, 300), lda = cols + rsize(0, 5);
+        mmoe_activation act = acts[t % 4];
+        float *A = rand_buf(rows * lda, 3.0f), *R = copy_buf(A, rows * lda);
+        float *b = t % 5 == 4 ? NULL : rand_buf(cols, 1.0f);
+        mmoe__bias_act_forward(act, rows, cols, b, A, lda);
+        mmoe__bias_act_forward_ref(act, rows, cols, b, R, lda);
+        assert_same_bits(A, R, rows * lda, "bias_act_forward");
+        free(A);
+        free(R);
+        free(b);
+    }
+}
+
+static void test_act_bias_backward(void **state)
+{
+    (void)state;
+    for (int t = 0; t < TRIALS; t++) {
+        size_t rows = rsize(1, 9), cols = rsize(1, 300), lda = cols + rsize(0, 3);
+        size_t ldd = cols + rsize(0, 3);
+        mmoe_activation act = acts[t % 4];
+        float *A = rand_buf(rows * lda, 1.0f);
+        if (act == MMOE_ACT_SIGMOID)
+            for (size_t i = 0; i < rows * lda; i++)
+                A[i] = 0.5f + 0.5f * A[i];
+        float *D = rand_buf(rows * ldd, 2.0f), *DR = copy_buf(D, rows * ldd);
+        float *db = t % 5 == 4 ? NULL : rand_buf(cols, 1.0f);
+        float *dbr = db ? copy_buf(db, cols) : NULL;
+        mmoe__act_bias_backward(act, rows, cols, A, lda, D, ldd, db);
+        mmoe__act_bias_backward_ref(act, rows, cols, A, lda, DR, ldd, dbr);
+        assert_same_bits(D, DR, rows * ldd, "act_bias_backward dA");
+        if (db)
+            assert_same_bits(db, dbr, cols, "act_bias_backward db");
+        free(A);
+        free(D);
+        free(DR);
+        free(db);
+        free(dbr);
+    }
+}
+
+/*
+ * |fast - ref| for a dot product of length k of values bounded by |x| and
+ * |w|: the float result carries at most about k * eps32 * sum |x_i w_i|
+ * (any summation order); the bound uses 2 k eps32 sum|x w| + a few ulps.
+ */
+static double dot_bound(double sum_abs, size_t k)
+{
+    return 2.0 * (double)k * FLT_EPSILON * sum_abs + 4.0 * FLT_MIN;
+}
+
+static void test_dense(void **state)
+{
+    (void)state;
+    for (int t = 0; t < TRIALS; t++) {
+        size_t B = t % 7 == 0 ? 1 : rsize(2, 40), in = rsize(1, 70), out = rsize(1, 90);
+        size_t ldx = in + rsize(0, 4), ldy = out + rsize(0, 4), lddx = in + rsize(0, 4);
+        mmoe_activation act = acts[t % 4];
+        float *W = rand_buf(out * in, 1.0f), *b = rand_buf(out, 1.0f);
+        float *X = rand_buf(B * ldx, 1.0f);
+        float *Y = rand_buf(B * ldy, 1.0f), *YR = copy_buf(Y, B * ldy);
+        Y[0] = NAN; /* previous contents must be ignored */
+        mmoe__dense_forward_act(W, b, act, in, out, B, X, ldx, Y, ldy);
+        mmoe__dense_forward_act_ref(W, b, act, in, out, B, X, ldx, YR, ldy);
+        for (size_t r = 0; r < B; r++)
+            for (size_t o = 0; o < out; o++) {
+                double s = fabs(b[o]);
+                for (size_t i = 0; i < in; i++)
+                    s += fabs((double)X[r * ldx + i] * W[o * in + i]);
+                /* activations here are 1-Lipschitz (sigmoid 1/4) */
+                double tol = dot_bound(s, in + 1);
+                if (!(fabs((double)Y[r * ldy + o] - YR[r * ldy + o]) <= tol))
+                    fail_msg("dense forward [%zu,%zu] B=%zu in=%zu out=%zu act=%d: %.9g vs %.9g "
+                             "(bound %.3g)",
+                             r, o, B, in, out, (int)act, (double)Y[r * ldy + o],
+                             (double)YR[r * ldy + o], tol);
+            }
+
+        float *dY = rand_buf(B * ldy, 1.0f);
+        float *dW = rand_buf(out * in, 1.0f), *dWR = copy_buf(dW, out * in);
+        float *db = rand_buf(out, 1.0f), *dbR = copy_buf(db, out);
+        float *dX = rand_buf(B * lddx, 1.0f), *dXR = copy_buf(dX, B * lddx);
+        float beta = t % 2 ? 1.0f : 0.0f;
+        mmoe__dense_backward(W, in, out, B, X, ldx, dY, ldy, dW, db, dX, lddx, beta);
+        mmoe__dense_backward_ref(W, in, out, B, X, ldx, dY, ldy, dWR, dbR, dXR, lddx, beta);
+        for (size_t o = 0; o < out; o++)
+            for (size_t i = 0; i < in; i++) {
+                double s = 1.0;
+                for (size_t r = 0; r < B; r++)
+                    s += fabs((double)dY[r * ldy + o] * X[r * ldx + i]);
+                assert_true(fabs((double)dW[o * in + i] - dWR[o * in + i]) <= dot_bound(s, B + 1));
+            }
+        for (size_t o = 0; o < out; o++)
+            assert_true(fabs((double)db[o] - dbR[o]) <= dot_bound(1.0 + (double)B, B + 1));
+        for (size_t r = 0; r < B; r++)
+            for (size_t i = 0; i < in; i++) {
+                double s = 1.0;
+                for (size_t o = 0; o < out; o++)
+                    s += fabs((double)dY[r * ldy + o] * W[o * in + i]);
+                assert_true(fabs((double)dX[r * lddx + i] - dXR[r * lddx + i]) <=
+                            dot_bound(s, out + 1));
+            }
+        free(W);
+        free(b);
+        free(X);
+        free(Y);
+        free(YR);
+        free(dY);
+        free(dW);
+        free(dWR);
+        free(db);
+        free(dbR);
+        free(dX);
+        free(dXR);
+    }
+}
+
+static void test_sumsq_absmax(void **state)
+{
+    (void)state;
+    for (int t = 0; t < TRIALS; t++) {
+        size_t n = t == 0 ? 0 : rsize(1, 5000);
+        float *x = rand_buf(n, t % 3 == 0 ? 1e18f : 1.0f);
+        double s, sr;
+        float m, mr;
+        mmoe__sumsq_absmax(x, n, &s, &m);
+        mmoe__sumsq_absmax_ref(x, n, &sr, &mr);
+        /* both sum exact double products; only the order of n additions differs */
+        assert_true(fabs(s - sr) <= 2.0 * (double)n * DBL_EPSILON * sr);
+        assert_true(m == mr);
+        if (n > 2) {
+            x[n / 2] = NAN;
+            mmoe__sumsq_absmax(x, n, &s, &m);
+            assert_false(isfinite(s));
+            x[n / 2] = INFINITY;
+            mmoe__sumsq_absmax(x, n, &s, &m);
+            assert_false(isfinite(s));
+        }
+        free(x);
+    }
+}
+
+static void check_optimizer(const mmoe__opt_kind *k)
+{
+    for (int t = 0; t < TRIALS; t++) {
+        size_t n = rsize(1, 3000);
+        mmoe__step c = {0};
+        c.t = 1 + next_u64() % 1000;
+        c.gscale = t % 3 ? 1.0 : 0.25;
+        c.lambda = t % 2 ? 0.0 : 1e-3;
+        c.lr = 1e-3;
+        c.mu = 0.9;
+        c.beta1 = 0.9;
+        c.beta2 = 0.999;
+        c.eps = 1e-8;
+        c.c1 = 1.0 / (1.0 - pow(c.beta1, (double)c.t));
+        c.c2 = 1.0 / (1.0 - pow(c.beta2, (double)c.t));
+        float *p = rand_buf(n, 1.0f), *g = rand_buf(n, 0.1f);
+        float *s0 = rand_buf(n, 0.01f), *s1 = rand_buf(n, 1e-3f);
+        for (size_t i = 0; i < n; i++)
+            s1[i] = s1[i] * s1[i] + 1e-12f; /* second moments / sums are >= 0 */
+        if (k == &mmoe__opt_adagrad)
+            for (size_t i = 0; i < n; i++)
+                s0[i] = fabsf(s0[i]);
+        if (t % 4 == 0)
+            for (size_t i = 0; i < n; i += 7)
+                g[i] = 0.0f;
+        float *pr = copy_buf(p, n), *s0r = copy_buf(s0, n), *s1r = copy_buf(s1, n);
+        float *p0 = copy_buf(p, n), *s00 = copy_buf(s0, n), *s10 = copy_buf(s1, n);
+        k->update(n, p, g, s0, k->state_arrays > 1 ? s1 : NULL, &c);
+        k->update_ref(n, pr, g, s0r, k->state_arrays > 1 ? s1r : NULL, &c);
+        for (size_t i = 0; i < n; i++) {
+            /*
+             * The fast kernel rounds each of its ~10 float operations; the
+             * parameter change carries a relative error of about 1e-6,
+             * the state a few float ulps.
+             */
+            double step = fabs((double)pr[i] - p0[i]);
+            double tolp = 4e-6 * step + 2.0 * FLT_EPSILON * fabs(pr[i]) + 1e-12;
+            if (!(fabs((double)p[i] - pr[i]) <= tolp))
+                fail_msg("%s param %zu: %.9g vs %.9g (step %.3g)", k->name, i, (double)p[i],
+                         (double)pr[i], step);
+            /* state: a few ulps of its terms (old value and effective gradient) */
+            double geff = c.gscale * fabs(g[i]) + c.lambda * fabs(p0[i]);
+            double tol0 = 4.0 * FLT_EPSILON * (fabs(s00[i]) + geff + geff * geff) + 1e-37;
+            assert_true(fabs((double)s0[i] - s0r[i]) <= tol0);
+            if (k->state_arrays > 1)
+                assert_true(fabs((double)s1[i] - s1r[i]) <=
+                            4.0 * FLT_EPSILON * (fabs(s10[i]) + geff * geff) + 1e-37);
+        }
+        free(p);
+        free(g);
+        free(s0);
+        free(s1);
+        free(pr);
+        free(s0r);
+        free(s1r);
+        free(p0);
+        free(s00);
+        free(s10);
+    }
+}
+
+static void test_optimizer_sgd(void **state)
+{
+    (void)state;
+    check_optimizer(&mmoe__opt_sgd);
+}
+
+static void test_optimizer_adam(void **state)
+{
+    (void)state;
+    check_optimizer(&mmoe__opt_adam);
+}
+
+static void test_optimizer_adagrad(void **state)
+{
+    (void)state;
+    check_optimizer(&mmoe__opt_adagrad);
+}
+
+/* Moments that decay below FLT_MIN are stored as zero, never as subnormals. */
+static void test_optimizer_flushes_tiny_state(void **state)
+{
+    (void)state;
+    const mmoe__opt_kind *kinds[] = {&mmoe__opt_sgd, &mmoe__opt_adam, &mmoe__opt_adagrad};
+    for (size_t k = 0; k < 3; k++) {
+        float p[4] = {1, 1, 1, 1}, g[4] = {0, 0, 0, 0};
+        float s0[4] = {FLT_MIN, -FLT_MIN, 1e-30f, 0}, s1[4] = {FLT_MIN, FLT_MIN, 1e-30f, 0};
+        mmoe__step c = {1, 1.0, 0.0, 1e-3, 0.5, 0.5, 0.5, 1e-8, 2.0, 2.0};
+        kinds[k]->update(4, p, g, s0, kinds[k]->state_arrays > 1 ? s1 : NULL, &c);
+        for (size_t i = 0; i < 4; i++) {
+            assert_true(s0[i] == 0.0f || fabsf(s0[i]) >= FLT_MIN);
+            assert_true(s1[i] == 0.0f || fabsf(s1[i]) >= FLT_MIN);
+        }
+        assert_true(s0[0] == 0.0f || kinds[k] == &mmoe__opt_adagrad);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_bias_act_forward),
+        cmocka_unit_test(test_act_bias_backward),
+        cmocka_unit_test(test_dense),
+        cmocka_unit_test(test_sumsq_absmax),
+        cmocka_unit_test(test_optimizer_sgd),
+        cmocka_unit_test(test_optimizer_adam),
+        cmocka_unit_test(test_optimizer_adagrad),
+        cmocka_unit_test(test_optimizer_flushes_tiny_state),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
