@@ -833,6 +833,104 @@ mmoe_status mmoe_config_parse(mmoe_config *cfg, const char *text)
     return st;
 }
 
+/* ---- key queries ------------------------------------------------------- */
+
+/* Key with a concrete index or the letter K; *k is SIZE_MAX for K. */
+static const key_def *find_any_key(const char *key, const scope **sc, size_t *k)
+{
+    const key_def *d = find_key(key, sc, k);
+    if (d)
+        return d;
+    for (size_t s = 1; s < COUNT_OF(scopes); s++)
+        for (size_t i = 0; i < scopes[s]->n_keys; i++)
+            if (strcmp(key, scopes[s]->keys[i].tmpl) == 0) {
+                *sc = scopes[s];
+                *k = SIZE_MAX;
+                return &scopes[s]->keys[i];
+            }
+    return NULL;
+}
+
+const char *mmoe_config_key_at(size_t i)
+{
+    for (size_t s = 0; s < COUNT_OF(scopes); s++) {
+        if (i < scopes[s]->n_keys)
+            return scopes[s]->keys[i].tmpl;
+        i -= scopes[s]->n_keys;
+    }
+    return NULL;
+}
+
+mmoe_status mmoe_config_key_info(const char *key, mmoe_key_type *type, double *lo, double *hi,
+                                 char *dflt, size_t cap)
+{
+    if (!key)
+        return MMOE_FAIL(NULL, MMOE_ERR_NULL, "key is NULL");
+    const scope *sc;
+    size_t k;
+    const key_def *d = find_any_key(key, &sc, &k);
+    if (!d)
+        return MMOE_FAIL(NULL, MMOE_ERR_CONFIG, "unknown key '%.80s'", key);
+    mmoe_key_type t = MMOE_KEY_INTEGER;
+    double l = d->lo, h = d->hi;
+    switch (d->type) {
+    case K_INT:
+    case K_COUNT:
+        break;
+    case K_REAL:
+        t = MMOE_KEY_REAL;
+        break;
+    case K_CHOICE:
+        t = MMOE_KEY_CHOICE;
+        l = 0.0;
+        h = -1.0;
+        while (d->choice((int)(h + 1.0)))
+            h += 1.0;
+        break;
+    case K_WIDTHS:
+        t = MMOE_KEY_WIDTHS;
+        break;
+    case K_NAME:
+        t = MMOE_KEY_NAME;
+        l = 1.0;
+        h = MMOE__NAME_MAX - 1;
+        break;
+    }
+    if (type)
+        *type = t;
+    if (lo)
+        *lo = l;
+    if (hi)
+        *hi = h;
+    if (!dflt || cap == 0)
+        return MMOE_OK;
+    char tmp[MMOE__NAME_MAX + 24];
+    if (d->type == K_NAME && k == SIZE_MAX)
+        snprintf(tmp, sizeof tmp, "%sK", sc->name_stem);
+    else if (d->type == K_NAME)
+        snprintf(tmp, sizeof tmp, "%s%zu", sc->name_stem, k);
+    else
+        snprintf(tmp, sizeof tmp, "%s", d->dflt ? d->dflt : "");
+    size_t len = strlen(tmp);
+    if (len >= cap) {
+        memcpy(dflt, tmp, cap - 1);
+        dflt[cap - 1] = '\0';
+        return MMOE_FAIL(NULL, MMOE_ERR_RANGE, "default of '%.80s' needs %zu bytes", key, len + 1);
+    }
+    memcpy(dflt, tmp, len + 1);
+    return MMOE_OK;
+}
+
+const char *mmoe_config_key_choice(const char *key, size_t i)
+{
+    const scope *sc;
+    size_t k;
+    const key_def *d = key ? find_any_key(key, &sc, &k) : NULL;
+    if (!d || d->type != K_CHOICE || i > 1000)
+        return NULL;
+    return d->choice((int)i);
+}
+
 mmoe_status mmoe__config_check(const mmoe_config *c, char *err)
 {
     if (c->input_dense == 0)
