@@ -709,6 +709,21 @@ mmoe_status mmoe_config_add_task(mmoe_config *cfg, const char *name, mmoe_task_k
     return apply_all(cfg, 6, kv, __func__);
 }
 
+/* Copy text into buf (cap >= 1 bytes); truncates and fails with MMOE_ERR_RANGE when short. */
+static mmoe_status copy_out(char *buf, size_t cap, const char *text, const char *what,
+                            const char *key, const char *func)
+{
+    size_t len = strlen(text);
+    if (len >= cap) {
+        memcpy(buf, text, cap - 1);
+        buf[cap - 1] = '\0';
+        return mmoe__fail(NULL, MMOE_ERR_RANGE, func, "%s of '%.80s' needs %zu bytes", what, key,
+                          len + 1);
+    }
+    memcpy(buf, text, len + 1);
+    return MMOE_OK;
+}
+
 mmoe_status mmoe_config_get(const mmoe_config *cfg, const char *key, char *buf, size_t cap)
 {
     if (!cfg || !key || !buf || cap == 0)
@@ -717,14 +732,7 @@ mmoe_status mmoe_config_get(const mmoe_config *cfg, const char *key, char *buf, 
     char tmp[MMOE_MAX_LAYERS * 24 + MMOE__NAME_MAX];
     if (format_value(cfg, key, tmp, sizeof tmp))
         return MMOE_FAIL(NULL, MMOE_ERR_CONFIG, "unknown key '%s'", key);
-    size_t len = strlen(tmp);
-    if (len >= cap) {
-        memcpy(buf, tmp, cap - 1);
-        buf[cap - 1] = '\0';
-        return MMOE_FAIL(NULL, MMOE_ERR_RANGE, "value of '%s' needs %zu bytes", key, len + 1);
-    }
-    memcpy(buf, tmp, len + 1);
-    return MMOE_OK;
+    return copy_out(buf, cap, tmp, "value", key, __func__);
 }
 
 mmoe_status mmoe_config_to_string(const mmoe_config *cfg, char **out)
@@ -911,14 +919,7 @@ mmoe_status mmoe_config_key_info(const char *key, mmoe_key_type *type, double *l
         snprintf(tmp, sizeof tmp, "%s%zu", sc->name_stem, k);
     else
         snprintf(tmp, sizeof tmp, "%s", d->dflt ? d->dflt : "");
-    size_t len = strlen(tmp);
-    if (len >= cap) {
-        memcpy(dflt, tmp, cap - 1);
-        dflt[cap - 1] = '\0';
-        return MMOE_FAIL(NULL, MMOE_ERR_RANGE, "default of '%.80s' needs %zu bytes", key, len + 1);
-    }
-    memcpy(dflt, tmp, len + 1);
-    return MMOE_OK;
+    return copy_out(dflt, cap, tmp, "default", key, __func__);
 }
 
 const char *mmoe_config_key_choice(const char *key, size_t i)
