@@ -762,6 +762,10 @@ mmoe_status mmoe_config_to_string(const mmoe_config *cfg, char **out)
         for (size_t k = 0; k < n; k++)
             for (size_t i = 0; i < sc->n_keys; i++) {
                 const key_def *d = &sc->keys[i];
+                /* A required key not set yet (input.dense 0) is left out: 0 is not a value. */
+                if (d->type == K_INT && !d->dflt &&
+                    get_uint(centry(cfg, sc, k) + d->off, d->size) == 0)
+                    continue;
                 if (sc == &scope_global)
                     snprintf(key, sizeof key, "%s", d->name);
                 else
@@ -779,27 +783,32 @@ void mmoe_string_free(char *s)
 {
     mmoe__free(s);
 }
-mmoe_status mmoe_config_parse(mmoe_config *cfg, const char *text)
+/* Nonzero when key sizes an indexed scope ("tasks", "input.sparse"). */
+static int is_count_key(const char *key)
 {
-    if (!cfg || !text)
-        return MMOE_FAIL(cfg ? cfg->err : NULL, MMOE_ERR_NULL, "%s is NULL", cfg ? "text" : "cfg");
-    mmoe_config *tmp = mmoe__malloc(sizeof *tmp);
-    if (!tmp)
-        return MMOE_FAIL(cfg->err, MMOE_ERR_NOMEM, "no memory");
-    config_defaults(tmp);
-    mmoe_status st = MMOE_OK;
+    const scope *sc;
+    size_t k;
+    const key_def *d = find_key(key, &sc, &k);
+    return d && d->type == K_COUNT;
+}
+
+/*
+ * One pass over the lines of text into c: pass 0 checks the header and
+ * applies the count keys, pass 1 the other keys, so that the order of the
+ * lines does not matter ("task.0.name" may come before "tasks").
+ */
+static mmoe_status parse_pass(mmoe_config *c, const char *text, int pass, char *err)
+{
     int have_header = 0;
     size_t lineno = 0;
     const char *p = text;
     char line[512];
-    while (*p && st == MMOE_OK) {
+    while (*p) {
         size_t len = strcspn(p, "\n");
         lineno++;
-        if (len >= sizeof line) {
-            st = MMOE_FAIL(cfg->err, MMOE_ERR_CONFIG, "line %zu longer than %zu bytes", lineno,
-                           sizeof line - 1);
-            break;
-        }
+        if (len >= sizeof line)
+            return mmoe__fail(err, MMOE_ERR_CONFIG, "mmoe_config_parse",
+                              "line %zu longer than %zu bytes", lineno, sizeof line - 1);
         memcpy(line, p, len);
         line[len] = '\0';
         p += len + (p[len] == '\n');
@@ -815,24 +824,40 @@ mmoe_status mmoe_config_parse(mmoe_config *cfg, const char *text)
         }
         if (!have_header) {
             uint64_t v;
-            if (strcmp(line, "mmoe-config") != 0 || parse_u64(value, &v) || v < 1) {
-                st = MMOE_FAIL(cfg->err, MMOE_ERR_CONFIG,
-                               "line %zu: expected 'mmoe-config VERSION' first", lineno);
-            } else if (v > MMOE_CONFIG_FORMAT_VERSION) {
-                st = MMOE_FAIL(cfg->err, MMOE_ERR_VERSION,
-                               "config format version %llu is newer than this library's (%d)",
-                               (unsigned long long)v, MMOE_CONFIG_FORMAT_VERSION);
-            }
+            if (strcmp(line, "mmoe-config") != 0 || parse_u64(value, &v) || v < 1)
+                return mmoe__fail(err, MMOE_ERR_CONFIG, "mmoe_config_parse",
+                                  "line %zu: expected 'mmoe-config VERSION' first", lineno);
+            if (v > MMOE_CONFIG_FORMAT_VERSION)
+                return mmoe__fail(err, MMOE_ERR_VERSION, "mmoe_config_parse",
+                                  "config format version %llu is newer than this library's (%d)",
+                                  (unsigned long long)v, MMOE_CONFIG_FORMAT_VERSION);
             have_header = 1;
             continue;
         }
+        if (is_count_key(line) != (pass == 0))
+            continue;
         char why[MMOE__ERRLEN];
-        st = apply(tmp, line, value, why);
+        mmoe_status st = apply(c, line, value, why);
         if (st)
-            st = MMOE_FAIL(cfg->err, st, "line %zu: %.200s", lineno, why);
+            return mmoe__fail(err, st, "mmoe_config_parse", "line %zu: %.200s", lineno, why);
     }
-    if (st == MMOE_OK && !have_header)
-        st = MMOE_FAIL(cfg->err, MMOE_ERR_CONFIG, "empty description (no 'mmoe-config' line)");
+    if (!have_header)
+        return mmoe__fail(err, MMOE_ERR_CONFIG, "mmoe_config_parse",
+                          "empty description (no 'mmoe-config' line)");
+    return MMOE_OK;
+}
+
+mmoe_status mmoe_config_parse(mmoe_config *cfg, const char *text)
+{
+    if (!cfg || !text)
+        return MMOE_FAIL(cfg ? cfg->err : NULL, MMOE_ERR_NULL, "%s is NULL", cfg ? "text" : "cfg");
+    mmoe_config *tmp = mmoe__malloc(sizeof *tmp);
+    if (!tmp)
+        return MMOE_FAIL(cfg->err, MMOE_ERR_NOMEM, "no memory");
+    config_defaults(tmp);
+    mmoe_status st = parse_pass(tmp, text, 0, cfg->err);
+    if (st == MMOE_OK)
+        st = parse_pass(tmp, text, 1, cfg->err);
     if (st == MMOE_OK) {
         memcpy(cfg, tmp, sizeof *tmp);
         mmoe__clear(cfg->err);

@@ -327,6 +327,60 @@ static void test_key_query(void **state)
     assert_int_equal(mmoe_config_key_info(NULL, NULL, NULL, NULL, NULL, 0), MMOE_ERR_NULL);
 }
 
+/* Text -> parse -> text gives the same text (and parses) for the description c. */
+static void check_text_round_trip(const mmoe_config *c)
+{
+    char *text, *again;
+    mmoe_config *d;
+    assert_int_equal(mmoe_config_to_string(c, &text), MMOE_OK);
+    assert_int_equal(mmoe_config_create(&d), MMOE_OK);
+    if (mmoe_config_parse(d, text) != MMOE_OK)
+        fail_msg("%s does not parse back: %s", text, mmoe_config_last_error(d));
+    assert_int_equal(mmoe_config_to_string(d, &again), MMOE_OK);
+    assert_string_equal(text, again);
+    mmoe_string_free(text);
+    mmoe_string_free(again);
+    mmoe_config_free(d);
+}
+
+/* Issue 9, defect 8: a description without input.dense was written as "input.dense 0". */
+static void test_round_trip_without_input_width(void **state)
+{
+    (void)state;
+    mmoe_config *c;
+    assert_int_equal(mmoe_config_create(&c), MMOE_OK);
+    check_text_round_trip(c);
+    assert_int_equal(mmoe_config_set(c, "tasks", "2"), MMOE_OK);
+    assert_int_equal(mmoe_config_set(c, "input.sparse", "1"), MMOE_OK);
+    check_text_round_trip(c);
+    char buf[16];
+    assert_int_equal(mmoe_config_get(c, "input.dense", buf, sizeof buf), MMOE_OK);
+    assert_string_equal(buf, "0");
+    mmoe_config_free(c);
+}
+
+/* The lines of a description may come in any order: entries before their count. */
+static void test_parse_any_order(void **state)
+{
+    (void)state;
+    mmoe_config *c;
+    assert_int_equal(mmoe_config_create(&c), MMOE_OK);
+    assert_int_equal(mmoe_config_parse(c, "mmoe-config 1\ntask.1.name b\nsparse.0.dim 4\n"
+                                          "task.0.kind binary\ninput.dense 3\ntasks 2\n"
+                                          "input.sparse 1\n"),
+                     MMOE_OK);
+    expect_key(c, "tasks", "2");
+    expect_key(c, "task.1.name", "b");
+    expect_key(c, "task.0.kind", "binary");
+    expect_key(c, "sparse.0.dim", "4");
+    /* An entry beyond the final count is still an error, wherever the count is. */
+    assert_int_equal(mmoe_config_parse(c, "mmoe-config 1\ntasks 3\ntask.2.name x\ntasks 2\n"),
+                     MMOE_ERR_CONFIG);
+    assert_non_null(strstr(mmoe_config_last_error(c), "line 3"));
+    expect_key(c, "task.1.name", "b");
+    mmoe_config_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -337,6 +391,8 @@ int main(void)
         cmocka_unit_test(test_null_arguments),
         cmocka_unit_test(test_task_limit),
         cmocka_unit_test(test_key_query),
+        cmocka_unit_test(test_round_trip_without_input_width),
+        cmocka_unit_test(test_parse_any_order),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

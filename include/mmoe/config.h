@@ -9,7 +9,10 @@
  * a versioned text form (mmoe_config_to_string / mmoe_config_parse). That
  * text is what model files store.
  *
- * Text form (one "key value" per line, first line the format version):
+ * Text form (one "key value" per line, first line the format version; the
+ * other lines may come in any order: the counts "tasks" and "input.sparse"
+ * apply first, so "task.1.name" may precede "tasks 2". A key given twice
+ * keeps its last value. input.dense is left out while it is not set):
  *
  *     mmoe-config 1
  *     arch mmoe
