@@ -434,6 +434,49 @@ void mmoe__st_close(mmoe__st_file *f)
     memset(f, 0, sizeof *f);
 }
 
+static int name_cmp(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* No key of the object obj (n members, all named) twice: sorted, O(n log n). */
+static mmoe_status check_unique_keys(const cJSON *obj, size_t n, char *err)
+{
+    if (n < 2)
+        return MMOE_OK;
+    const char **names = mmoe__calloc(n, sizeof *names);
+    if (!names)
+        return MMOE_FAIL(err, MMOE_ERR_NOMEM, "no memory for %zu metadata keys", n);
+    size_t i = 0;
+    for (const cJSON *c = obj->child; c; c = c->next)
+        names[i++] = c->string;
+    qsort(names, n, sizeof *names, name_cmp);
+    mmoe_status st = MMOE_OK;
+    for (i = 1; st == MMOE_OK && i < n; i++)
+        if (strcmp(names[i - 1], names[i]) == 0)
+            st = MMOE_FAIL(err, MMOE_ERR_FORMAT, "__metadata__ key '%.60s' appears twice",
+                           names[i]);
+    mmoe__free(names);
+    return st;
+}
+
+/*
+ * Position of the first "\u0000" escape in the JSON text h (n bytes), or n.
+ * cJSON decodes it to a NUL that would silently cut a string short (other
+ * readers see the whole string), so such headers are refused.
+ */
+static size_t find_nul_escape(const unsigned char *h, size_t n)
+{
+    for (size_t i = 0; i + 1 < n; i++) {
+        if (h[i] != '\\')
+            continue;
+        if (h[i + 1] == 'u' && i + 5 < n && memcmp(h + i + 2, "0000", 4) == 0)
+            return i;
+        i++; /* skip the escaped character */
+    }
+    return n;
+}
+
 /* Split buf into header and data, parse the header, find __metadata__. */
 mmoe_status mmoe__st_open(const void *buf, size_t len, mmoe__st_file *f, char *err)
 {
@@ -459,6 +502,10 @@ mmoe_status mmoe__st_open(const void *buf, size_t len, mmoe__st_file *f, char *e
     size_t bad;
     if (!valid_utf8(h, hn, &bad))
         return MMOE_FAIL(err, MMOE_ERR_FORMAT, "header byte %zu is not valid UTF-8 text", bad);
+    if ((bad = find_nul_escape(h, hn)) < hn)
+        return MMOE_FAIL(err, MMOE_ERR_FORMAT,
+                         "header byte %zu: a \\u0000 escape (NUL character) is not allowed in "
+                         "names or metadata", bad);
     char *text = mmoe__malloc(hn + 1);
     if (!text)
         return MMOE_FAIL(err, MMOE_ERR_NOMEM, "no memory for a %zu-byte header", hn);
@@ -511,15 +558,15 @@ mmoe_status mmoe__st_open(const void *buf, size_t len, mmoe__st_file *f, char *e
     }
     if (st == MMOE_OK && !f->meta)
         st = MMOE_FAIL(err, MMOE_ERR_FORMAT, "no __metadata__: not a libmmoe file");
+    size_t n_keys = 0;
     for (const cJSON *c = f->meta ? f->meta->child : NULL; st == MMOE_OK && c; c = c->next) {
         if (!c->string || !cJSON_IsString(c) || !c->valuestring)
             st = MMOE_FAIL(err, MMOE_ERR_FORMAT, "__metadata__ value '%.60s' is not a string",
                            c->string ? c->string : "?");
-        for (const cJSON *d = c->next; st == MMOE_OK && d; d = d->next)
-            if (d->string && c->string && strcmp(c->string, d->string) == 0)
-                st = MMOE_FAIL(err, MMOE_ERR_FORMAT, "__metadata__ key '%.60s' appears twice",
-                               c->string);
+        n_keys++;
     }
+    if (st == MMOE_OK)
+        st = check_unique_keys(f->meta, n_keys, err);
     if (st)
         mmoe__st_close(f);
     return st;
@@ -690,6 +737,16 @@ static mmoe_status check_entry(const cJSON *e, const mmoe__st_tensor *want, size
  * others), check offsets tile the data section exactly, then copy values to
  * each dst and check they are finite.
  */
+typedef struct named {
+    const char *name;
+    size_t index;
+} named;
+
+static int named_cmp(const void *a, const void *b)
+{
+    return strcmp(((const named *)a)->name, ((const named *)b)->name);
+}
+
 mmoe_status mmoe__st_read_tensors(const mmoe__st_file *f, mmoe__st_tensor *want, size_t n,
                                   char *err)
 {
@@ -699,15 +756,21 @@ mmoe_status mmoe__st_read_tensors(const mmoe__st_file *f, mmoe__st_tensor *want,
     entries--; /* __metadata__ */
     span *sp = mmoe__calloc(n ? n : 1, sizeof *sp);
     unsigned char *seen = mmoe__calloc(n ? n : 1, 1);
+    named *by_name = mmoe__calloc(n ? n : 1, sizeof *by_name);
     mmoe_status st = MMOE_OK;
-    if (!sp || !seen)
+    if (!sp || !seen || !by_name)
         st = MMOE_FAIL(err, MMOE_ERR_NOMEM, "no memory");
+    /* Wanted names sorted, so that matching the header is O(n log n). */
+    for (size_t i = 0; st == MMOE_OK && i < n; i++)
+        by_name[i] = (named){want[i].name, i};
+    if (st == MMOE_OK)
+        qsort(by_name, n, sizeof *by_name, named_cmp);
     for (const cJSON *c = f->root->child; st == MMOE_OK && c; c = c->next) {
         if (c == f->meta)
             continue;
-        size_t i = 0;
-        while (i < n && strcmp(want[i].name, c->string) != 0)
-            i++;
+        const named key = {c->string, 0};
+        const named *hit = n ? bsearch(&key, by_name, n, sizeof *by_name, named_cmp) : NULL;
+        size_t i = hit ? hit->index : n;
         if (i == n)
             st = MMOE_FAIL(err, MMOE_ERR_FORMAT,
                            "unknown tensor '%.80s': not a parameter of the described model",
@@ -760,6 +823,7 @@ mmoe_status mmoe__st_read_tensors(const mmoe__st_file *f, mmoe__st_tensor *want,
     }
     mmoe__free(sp);
     mmoe__free(seen);
+    mmoe__free(by_name);
     return st;
 }
 

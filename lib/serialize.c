@@ -28,6 +28,13 @@
 #define MODEL_FORMAT "libmmoe"
 #define OPTIMIZER_FORMAT "libmmoe-optimizer"
 
+/*
+ * Largest step count an optimizer file may hold: 2^53, exact as a double
+ * (Adam's bias correction raises beta to it) and far from wrapping the
+ * 64-bit counter, which would restart the bias correction at step 0.
+ */
+#define MAX_STEPS ((uint64_t)1 << 53)
+
 /* ---- models ----------------------------------------------------------- */
 
 /*
@@ -301,6 +308,9 @@ mmoe_status mmoe_optimizer_load_buffer(mmoe_optimizer *opt, const void *buf, siz
                            !kind ? "optimizer" : !steps_s ? "steps" : "num_params");
         else if (mmoe__st_parse_u64(steps_s, &steps))
             st = MMOE_FAIL(opt->err, MMOE_ERR_FORMAT, "steps '%.40s' is not an integer", steps_s);
+        else if (steps > MAX_STEPS)
+            st = MMOE_FAIL(opt->err, MMOE_ERR_RANGE, "steps %llu exceeds the limit 2^53",
+                           (unsigned long long)steps);
         else if (mmoe__st_parse_u64(np_s, &np))
             st = MMOE_FAIL(opt->err, MMOE_ERR_FORMAT, "num_params '%.40s' is not an integer",
                            np_s);

@@ -132,7 +132,8 @@ MMOE_API mmoe_status mmoe_optimizer_save_buffer(const mmoe_optimizer *opt, void 
  *         malformed entries); MMOE_ERR_VERSION (newer format);
  *         MMOE_ERR_CONFIG (the file holds another optimizer kind);
  *         MMOE_ERR_SHAPE (state for a different number of parameters);
- *         MMOE_ERR_RANGE (a hyper-parameter out of range);
+ *         MMOE_ERR_RANGE (a hyper-parameter out of range, or a step
+ *         count above 2^53);
  *         MMOE_ERR_NONFINITE (non-finite state); MMOE_ERR_NOMEM.
  *         The message is on opt (mmoe_optimizer_last_error) and in
  *         mmoe_last_error().

@@ -1,0 +1,260 @@
+/*
+ * Model and optimizer files from hostile writers (issue 9): huge headers,
+ * NUL escapes, out-of-domain values and step counts, non-regular paths,
+ * absurd model sizes, stale temporary files and symbolic links.
+ * Each test fails on the code before its fix.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include <mmoe/mmoe.h>
+
+/* A small model; with_bn adds a DNN with batch-norm (running statistics). */
+static mmoe_model *make_model(int with_bn)
+{
+    mmoe_config *c;
+    assert_int_equal(mmoe_config_create(&c), MMOE_OK);
+    assert_int_equal(mmoe_config_set(c, "input.dense", "4"), MMOE_OK);
+    if (with_bn) {
+        assert_int_equal(mmoe_config_set(c, "dnn.layers", "3"), MMOE_OK);
+        assert_int_equal(mmoe_config_set(c, "dnn.batchnorm", "1"), MMOE_OK);
+    }
+    size_t w[1] = {5};
+    assert_int_equal(mmoe_config_set_experts(c, 2, 1, w, MMOE_ACT_RELU), MMOE_OK);
+    assert_int_equal(mmoe_config_add_task(c, "a", MMOE_TASK_BINARY, 0, NULL, MMOE_ACT_RELU, 1.0f),
+                     MMOE_OK);
+    mmoe_model *m;
+    assert_int_equal(mmoe_model_create(c, &m), MMOE_OK);
+    mmoe_config_free(c);
+    return m;
+}
+
+static uint64_t header_len(const unsigned char *b)
+{
+    uint64_t n = 0;
+    for (int i = 7; i >= 0; i--)
+        n = (n << 8) | b[i];
+    return n;
+}
+
+/*
+ * A copy of the container file (len bytes) with text inserted into its
+ * header at the first occurrence of after (kept), padded to 8 bytes again.
+ */
+static unsigned char *insert_in_header(const unsigned char *file, size_t len, const char *after,
+                                       const char *text, size_t *out_len)
+{
+    size_t hn = (size_t)header_len(file), tn = strlen(text), an = strlen(after);
+    const unsigned char *h = file + 8;
+    size_t at = 0;
+    while (at + an <= hn && memcmp(h + at, after, an) != 0)
+        at++;
+    assert_true(at + an <= hn);
+    at += an;
+    /* Drop the old padding (trailing spaces), add the text, pad again. */
+    size_t core = hn;
+    while (core > 0 && h[core - 1] == ' ')
+        core--;
+    size_t nh = core + tn;
+    while (nh % 8)
+        nh++;
+    size_t data = len - 8 - hn;
+    unsigned char *out = malloc(8 + nh + data);
+    assert_non_null(out);
+    for (int i = 0; i < 8; i++)
+        out[i] = (unsigned char)(((uint64_t)nh >> (8 * i)) & 0xffu);
+    memcpy(out + 8, h, at);
+    memcpy(out + 8 + at, text, tn);
+    memcpy(out + 8 + at + tn, h + at, core - at);
+    memset(out + 8 + core + tn, ' ', nh - core - tn);
+    memcpy(out + 8 + nh, h + hn, data);
+    *out_len = 8 + nh + data;
+    return out;
+}
+
+/* Replace the value of metadata key (a string) by value; the header is rebuilt. */
+static unsigned char *set_meta(const unsigned char *file, size_t len, const char *key,
+                               const char *value, size_t *out_len)
+{
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"%s\":\"", key);
+    size_t hn = (size_t)header_len(file), pn = strlen(pat);
+    const unsigned char *h = file + 8;
+    size_t at = 0;
+    while (at + pn <= hn && memcmp(h + at, pat, pn) != 0)
+        at++;
+    assert_true(at + pn <= hn);
+    size_t end = at + pn;
+    while (end < hn && h[end] != '"')
+        end++;
+    /* Blank out the old value by rebuilding: header without it, then insert. */
+    unsigned char *cut = malloc(len);
+    assert_non_null(cut);
+    memcpy(cut, file, 8 + at + pn);
+    memcpy(cut + 8 + at + pn, h + end, len - 8 - end);
+    size_t removed = end - at - pn;
+    /* Keep the header length field consistent: pad the end of the header. */
+    size_t nh = hn - removed;
+    unsigned char *fixed = malloc(len);
+    assert_non_null(fixed);
+    for (int i = 0; i < 8; i++)
+        fixed[i] = (unsigned char)(((uint64_t)hn >> (8 * i)) & 0xffu);
+    memcpy(fixed + 8, cut + 8, nh);
+    memset(fixed + 8 + nh, ' ', removed);
+    memcpy(fixed + 8 + hn, file + 8 + hn, len - 8 - hn);
+    free(cut);
+    unsigned char *out = insert_in_header(fixed, len, pat, value, out_len);
+    free(fixed);
+    return out;
+}
+
+static unsigned char *model_bytes(const mmoe_model *m, size_t *len)
+{
+    void *buf;
+    assert_int_equal(mmoe_model_save_buffer(m, &buf, len), MMOE_OK);
+    unsigned char *copy = malloc(*len);
+    assert_non_null(copy);
+    memcpy(copy, buf, *len);
+    mmoe_buffer_free(buf);
+    return copy;
+}
+
+static void on_alarm(int sig)
+{
+    (void)sig;
+    static const char msg[] = "loading a large header took too long (quadratic?)\n";
+    if (write(2, msg, sizeof msg - 1) < 0)
+        _exit(1);
+    _exit(1);
+}
+
+/*
+ * Defect 2: the duplicate-key check compared all pairs of metadata keys.
+ * 200,000 keys (a 3.6 MB header) load in well under a second when the
+ * check is O(n log n); all pairs take minutes, past the alarm.
+ */
+static void test_many_metadata_keys(void **state)
+{
+    (void)state;
+    enum { KEYS = 200000 };
+    mmoe_model *m = make_model(0);
+    mmoe_optimizer *opt;
+    assert_int_equal(mmoe_optimizer_create(m, MMOE_OPTIMIZER_ADAM, &opt), MMOE_OK);
+    char *extra = malloc((size_t)KEYS * 24);
+    assert_non_null(extra);
+    size_t pos = 0;
+    for (size_t i = 0; i < KEYS; i++)
+        pos += (size_t)sprintf(extra + pos, "\"key%07zu\":\"v\",", i);
+    signal(SIGALRM, on_alarm);
+    alarm(120);
+
+    size_t len, big_len;
+    unsigned char *file = model_bytes(m, &len);
+    unsigned char *big = insert_in_header(file, len, "{\"__metadata__\":{", extra, &big_len);
+    mmoe_model *back = NULL;
+    assert_int_equal(mmoe_model_load_buffer(big, big_len, &back), MMOE_OK);
+    mmoe_model_free(back);
+    free(big);
+
+    void *obuf;
+    size_t olen;
+    assert_int_equal(mmoe_optimizer_save_buffer(opt, &obuf, &olen), MMOE_OK);
+    big = insert_in_header(obuf, olen, "{\"__metadata__\":{", extra, &big_len);
+    assert_int_equal(mmoe_optimizer_load_buffer(opt, big, big_len), MMOE_OK);
+    free(big);
+    alarm(0);
+
+    /* Duplicates are still refused. */
+    unsigned char *dup = insert_in_header(file, len, "{\"__metadata__\":{",
+                                          "\"key1\":\"a\",\"zz\":\"b\",\"key1\":\"c\",", &big_len);
+    back = (mmoe_model *)&len;
+    assert_int_equal(mmoe_model_load_buffer(dup, big_len, &back), MMOE_ERR_FORMAT);
+    assert_null(back);
+    assert_non_null(strstr(mmoe_last_error(), "key1"));
+    free(dup);
+    mmoe_buffer_free(obuf);
+    free(file);
+    free(extra);
+    mmoe_optimizer_free(opt);
+    mmoe_model_free(m);
+}
+
+/* Defect 9: a \u0000 escape cut the description short and skipped its checks. */
+static void test_nul_escape_refused(void **state)
+{
+    (void)state;
+    mmoe_model *m = make_model(0);
+    size_t len, bad_len;
+    unsigned char *file = model_bytes(m, &len);
+    /* The description continues after the NUL with a key that does not exist. */
+    unsigned char *bad = insert_in_header(file, len, "task.0.activation relu\\n",
+                                          "\\u0000bogus.key 1\\n", &bad_len);
+    mmoe_model *back = (mmoe_model *)&len;
+    assert_int_equal(mmoe_model_load_buffer(bad, bad_len, &back), MMOE_ERR_FORMAT);
+    assert_null(back);
+    assert_non_null(strstr(mmoe_last_error(), "u0000"));
+    free(bad);
+    /* Anywhere in the header, in either case of hex digits. */
+    bad = insert_in_header(file, len, "{\"__metadata__\":{", "\"note\":\"a\\u0000\",", &bad_len);
+    assert_int_equal(mmoe_model_load_buffer(bad, bad_len, &back), MMOE_ERR_FORMAT);
+    free(bad);
+    /* An escaped backslash followed by "u0000" is ordinary text. */
+    bad = insert_in_header(file, len, "{\"__metadata__\":{", "\"note\":\"a\\\\u0000\",", &bad_len);
+    assert_int_equal(mmoe_model_load_buffer(bad, bad_len, &back), MMOE_OK);
+    mmoe_model_free(back);
+    free(bad);
+    free(file);
+    mmoe_model_free(m);
+}
+
+/* Defect 3 (loader half): steps = 2^64 - 1 loaded, and the next step wrapped the counter to 0. */
+static void test_step_count_bounded(void **state)
+{
+    (void)state;
+    mmoe_model *m = make_model(0);
+    mmoe_optimizer *opt;
+    assert_int_equal(mmoe_optimizer_create(m, MMOE_OPTIMIZER_ADAM, &opt), MMOE_OK);
+    void *buf;
+    size_t len, bad_len;
+    assert_int_equal(mmoe_optimizer_save_buffer(opt, &buf, &len), MMOE_OK);
+    static const char *const refused[] = {"18446744073709551615", "9007199254740993"};
+    for (size_t i = 0; i < 2; i++) {
+        unsigned char *bad = set_meta(buf, len, "steps", refused[i], &bad_len);
+        assert_int_equal(mmoe_optimizer_load_buffer(opt, bad, bad_len), MMOE_ERR_RANGE);
+        assert_int_equal(mmoe_optimizer_steps(opt), 0);
+        assert_non_null(strstr(mmoe_optimizer_last_error(opt), "steps"));
+        free(bad);
+    }
+    unsigned char *ok = set_meta(buf, len, "steps", "9007199254740992", &bad_len);
+    assert_int_equal(mmoe_optimizer_load_buffer(opt, ok, bad_len), MMOE_OK);
+    assert_true(mmoe_optimizer_steps(opt) == ((uint64_t)1 << 53));
+    free(ok);
+    mmoe_buffer_free(buf);
+    mmoe_optimizer_free(opt);
+    mmoe_model_free(m);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_many_metadata_keys),
+        cmocka_unit_test(test_nul_escape_refused),
+        cmocka_unit_test(test_step_count_bounded),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
