@@ -50,6 +50,12 @@ void mmoe__reg_name(mmoe__registry *r, size_t offset, size_t rows, size_t cols, 
     p->numel = cols ? rows * cols : rows;
 }
 
+void mmoe__reg_nonneg(mmoe__registry *r)
+{
+    if (!r->failed && r->count > 0)
+        r->items[r->count - 1].nonneg = 1;
+}
+
 void mmoe__reg_bind(mmoe__registry *r, float *params, float *grads)
 {
     for (size_t i = 0; i < r->count; i++) {

@@ -820,6 +820,14 @@ mmoe_status mmoe__st_read_tensors(const mmoe__st_file *f, mmoe__st_tensor *want,
                 st = MMOE_FAIL(err, MMOE_ERR_NONFINITE, "tensor '%s' value %zu is %s",
                                want[i].name, j, isnan(want[i].dst[j]) ? "NaN" : "infinite");
             }
+        for (size_t i = 0; st == MMOE_OK && i < n; i++)
+            for (size_t j = 0; want[i].nonneg && j < want[i].numel; j++)
+                if (want[i].dst[j] < 0.0f) {
+                    st = MMOE_FAIL(err, MMOE_ERR_RANGE,
+                                   "tensor '%s' value %zu is %g; it must be >= 0 (a variance)",
+                                   want[i].name, j, (double)want[i].dst[j]);
+                    break;
+                }
     }
     mmoe__free(sp);
     mmoe__free(seen);

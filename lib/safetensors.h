@@ -37,6 +37,7 @@ typedef struct mmoe__st_tensor {
     size_t numel;
     const float *src;  /* writing: values */
     float *dst;        /* reading: destination */
+    int nonneg;        /* reading: values must be >= 0 (MMOE_ERR_RANGE otherwise) */
 } mmoe__st_tensor;
 
 /* One "__metadata__" entry (both strings). */
@@ -82,7 +83,8 @@ mmoe_status mmoe__st_check_format(const mmoe__st_file *f, const char *want, char
 /*
  * Match the header's tensors with the wanted list (all present once, no
  * others, exact dtype and shape), check their byte ranges tile the data
- * section exactly, then copy the values to each dst and check they are finite.
+ * section exactly, then copy the values to each dst and check they are finite
+ * (MMOE_ERR_NONFINITE) and, for nonneg tensors, >= 0 (MMOE_ERR_RANGE).
  */
 mmoe_status mmoe__st_read_tensors(const mmoe__st_file *f, mmoe__st_tensor *want, size_t n,
                                   char *err);

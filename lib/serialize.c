@@ -63,6 +63,7 @@ static mmoe_status model_tensors(const mmoe_model *m, mmoe__st_tensor **out, siz
             t[k].numel = p->numel;
             t[k].src = bufs[r] + p->offset;
             t[k].dst = bufs[r] + p->offset;
+            t[k].nonneg = p->nonneg;
         }
     *out = t;
     *n = count;
@@ -259,8 +260,8 @@ static mmoe_status optimizer_save(const mmoe_optimizer *opt, const char *path, v
     mmoe__st_tensor t[2];
     for (size_t b = 0; b < nb; b++) {
         snprintf(names[b], sizeof names[b], "state.%zu", b);
-        t[b] = (mmoe__st_tensor){names[b], 1, {(int64_t)opt->n, 0}, opt->n, opt->state + b * opt->n,
-                           NULL};
+        t[b] = (mmoe__st_tensor){.name = names[b], .rank = 1, .shape = {(int64_t)opt->n, 0},
+                                 .numel = opt->n, .src = opt->state + b * opt->n};
     }
     mmoe_status st = mmoe__st_check_finite(t, nb, "optimizer state");
     if (st)
@@ -353,8 +354,8 @@ mmoe_status mmoe_optimizer_load_buffer(mmoe_optimizer *opt, const void *buf, siz
         mmoe__st_tensor t[2];
         for (size_t b = 0; b < nb; b++) {
             snprintf(names[b], sizeof names[b], "state.%zu", b);
-            t[b] = (mmoe__st_tensor){names[b], 1, {(int64_t)opt->n, 0}, opt->n, NULL,
-                               scratch + b * opt->n};
+            t[b] = (mmoe__st_tensor){.name = names[b], .rank = 1, .shape = {(int64_t)opt->n, 0},
+                                     .numel = opt->n, .dst = scratch + b * opt->n};
         }
         st = mmoe__st_read_tensors(&f, t, nb, opt->err);
     }

@@ -94,7 +94,8 @@ MMOE_API mmoe_status mmoe_model_load(const char *path, mmoe_model **out);
  * and builds a model; every parameter of that model appears exactly once
  * as an F32 tensor of its exact shape, no other tensor appears; byte
  * ranges lie inside the data section, have the tensor's size and tile it
- * with no gap or overlap and nothing after; every value is finite.
+ * with no gap or overlap and nothing after; every value is finite; every
+ * batch-norm running variance is >= 0.
  * @return MMOE_OK; MMOE_ERR_NULL; MMOE_ERR_FORMAT (corrupt or truncated
  *         data, malformed header, missing/unknown/duplicate tensor, wrong
  *         dtype or shape, bad offsets, not a libmmoe model file);
@@ -102,7 +103,8 @@ MMOE_API mmoe_status mmoe_model_load(const char *path, mmoe_model **out);
  *         than this library); MMOE_ERR_CONFIG (the description does not
  *         parse or does not describe a valid model); MMOE_ERR_OVERFLOW
  *         (described model too large); MMOE_ERR_NONFINITE (a NaN or
- *         infinite parameter); MMOE_ERR_NOMEM. On failure *out is NULL,
+ *         infinite parameter); MMOE_ERR_RANGE (a value outside its
+ *         domain: a negative batch-norm running variance); MMOE_ERR_NOMEM. On failure *out is NULL,
  *         nothing leaks and mmoe_last_error() explains.
  * Ownership: the caller frees *out with mmoe_model_free.
  * Thread safety: safe from any thread.

@@ -249,12 +249,66 @@ static void test_step_count_bounded(void **state)
     mmoe_model_free(m);
 }
 
+/* Index of the first float of tensor name in a model file (from its data_offsets). */
+static size_t tensor_offset(const unsigned char *file, const char *name)
+{
+    size_t hn = (size_t)header_len(file);
+    char *h = malloc(hn + 1);
+    assert_non_null(h);
+    memcpy(h, file + 8, hn);
+    h[hn] = '\0';
+    char pat[128];
+    snprintf(pat, sizeof pat, "\"%s\":{", name);
+    const char *e = strstr(h, pat);
+    assert_non_null(e);
+    const char *o = strstr(e, "\"data_offsets\":[");
+    assert_non_null(o);
+    size_t begin = (size_t)strtoull(o + 16, NULL, 10);
+    free(h);
+    return 8 + hn + begin;
+}
+
+/* Defect 4: a negative batch-norm running variance loaded, and predict gave NaN. */
+static void test_negative_variance_refused(void **state)
+{
+    (void)state;
+    mmoe_model *m = make_model(1);
+    size_t len;
+    unsigned char *file = model_bytes(m, &len);
+    size_t at = tensor_offset(file, "input.dnn.0.bn.running_var") + 4; /* value 1 */
+    const float neg = -0.5f, zero = 0.0f;
+    memcpy(file + at, &neg, 4);
+    mmoe_model *back = (mmoe_model *)&len;
+    assert_int_equal(mmoe_model_load_buffer(file, len, &back), MMOE_ERR_RANGE);
+    assert_null(back);
+    assert_non_null(strstr(mmoe_last_error(), "running_var"));
+    /* Zero is a valid variance (eps keeps the division finite). */
+    memcpy(file + at, &zero, 4);
+    assert_int_equal(mmoe_model_load_buffer(file, len, &back), MMOE_OK);
+    float x[4] = {1, 2, 3, 4}, y[1];
+    mmoe_workspace *ws;
+    assert_int_equal(mmoe_workspace_create(back, 1, &ws), MMOE_OK);
+    assert_int_equal(mmoe_model_predict(back, ws, 1, x, NULL, y), MMOE_OK);
+    assert_true(isfinite(y[0]));
+    /* A running mean may be negative. */
+    size_t mean_at = tensor_offset(file, "input.dnn.0.bn.running_mean");
+    memcpy(file + mean_at, &neg, 4);
+    mmoe_model *again;
+    assert_int_equal(mmoe_model_load_buffer(file, len, &again), MMOE_OK);
+    mmoe_model_free(again);
+    mmoe_workspace_free(ws);
+    mmoe_model_free(back);
+    free(file);
+    mmoe_model_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_many_metadata_keys),
         cmocka_unit_test(test_nul_escape_refused),
         cmocka_unit_test(test_step_count_bounded),
+        cmocka_unit_test(test_negative_variance_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
