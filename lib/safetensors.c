@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -23,7 +24,7 @@
 #include "mmoe/version.h"
 #include "safetensors.h"
 
-#define HEADER_MAX ((uint64_t)100 * 1024 * 1024)  /* bytes of JSON header accepted */
+#define HEADER_MAX MMOE__ST_HEADER_MAX /* bytes of JSON header accepted */
 #define EXACT_INT_MAX 9007199254740992.0           /* 2^53: integers exact in a double */
 
 /*
@@ -835,59 +836,75 @@ mmoe_status mmoe__st_read_tensors(const mmoe__st_file *f, mmoe__st_tensor *want,
     return st;
 }
 
-/* Read a whole file into a new buffer. */
-mmoe_status mmoe__st_read_path(const char *path, unsigned char **out, size_t *len, char *err)
+mmoe_status mmoe__st_map_path(const char *path, mmoe__st_bytes *b, char *err)
 {
-    *out = NULL;
-    *len = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) {
+    memset(b, 0, sizeof *b);
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) {
         int e = errno;
         return MMOE_FAIL(err, MMOE_ERR_IO, "cannot open '%s': %s", path, strerror(e));
     }
-    size_t cap = 0, n = 0;
-    unsigned char *buf = NULL;
+    struct stat sb;
     mmoe_status st = MMOE_OK;
-    for (;;) {
-        if (n == cap) {
-            size_t ncap = cap ? cap : 65536;
-            if (cap && mmoe__mul(cap, 2, &ncap)) {
-                st = MMOE_FAIL(err, MMOE_ERR_NOMEM, "'%s' is too large", path);
-                break;
-            }
-            unsigned char *nb = mmoe__malloc(ncap);
-            if (!nb) {
-                st = MMOE_FAIL(err, MMOE_ERR_NOMEM, "no memory to read '%s'", path);
-                break;
-            }
-            if (n)
-                memcpy(nb, buf, n);
-            mmoe__free(buf);
-            buf = nb;
-            cap = ncap;
-        }
-        size_t want = cap - n;
-        size_t got = fread(buf + n, 1, want, f);
-        n += got;
-        if (got < want) { /* short read: end of file or error */
-            if (ferror(f)) {
-                int e = errno;
-                st = MMOE_FAIL(err, MMOE_ERR_IO, "cannot read '%s': %s", path, strerror(e));
-            }
-            break;
-        }
-    }
-    if (fclose(f) != 0 && st == MMOE_OK) {
+    if (fstat(fd, &sb) != 0) {
         int e = errno;
-        st = MMOE_FAIL(err, MMOE_ERR_IO, "cannot close '%s': %s", path, strerror(e));
+        st = MMOE_FAIL(err, MMOE_ERR_IO, "cannot stat '%s': %s", path, strerror(e));
+    } else if (!S_ISREG(sb.st_mode)) {
+        st = MMOE_FAIL(err, MMOE_ERR_IO, "'%s' is not a regular file", path);
+    } else if (sb.st_size < 0 || (uint64_t)sb.st_size > MMOE__ST_FILE_MAX) {
+        st = MMOE_FAIL(err, MMOE_ERR_FORMAT,
+                       "'%s' holds %lld bytes, more than the largest model or optimizer file "
+                       "(%llu bytes)", path, (long long)sb.st_size,
+                       (unsigned long long)MMOE__ST_FILE_MAX);
     }
+    size_t len = st == MMOE_OK ? (size_t)sb.st_size : 0;
+    if (st == MMOE_OK && len > 0) {
+        void *p = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (p != MAP_FAILED) {
+            b->map = p;
+            b->data = p;
+        } else {
+            /* No mapping (some file systems): read exactly the size fstat gave. */
+            unsigned char *buf = mmoe__malloc(len);
+            size_t got = 0;
+            if (!buf)
+                st = MMOE_FAIL(err, MMOE_ERR_NOMEM, "no memory to read '%s' (%zu bytes)", path,
+                               len);
+            while (st == MMOE_OK && got < len) {
+                ssize_t r = read(fd, buf + got, len - got);
+                if (r < 0 && errno == EINTR)
+                    continue;
+                if (r < 0) {
+                    int e = errno;
+                    st = MMOE_FAIL(err, MMOE_ERR_IO, "cannot read '%s': %s", path, strerror(e));
+                } else if (r == 0) {
+                    len = got; /* shrank meanwhile: validation sees a truncated file */
+                } else {
+                    got += (size_t)r;
+                }
+            }
+            b->heap = buf;
+            b->data = buf;
+        }
+    }
+    close(fd);
     if (st) {
-        mmoe__free(buf);
+        mmoe__st_unmap(b);
         return st;
     }
-    *out = buf;
-    *len = n;
+    static const unsigned char empty[1];
+    if (!b->data)
+        b->data = empty;
+    b->len = len;
     return MMOE_OK;
+}
+
+void mmoe__st_unmap(mmoe__st_bytes *b)
+{
+    if (b->map)
+        munmap(b->map, b->len);
+    mmoe__free(b->heap);
+    memset(b, 0, sizeof *b);
 }
 
 mmoe_status mmoe__st_write(const mmoe__st_meta *meta, size_t n_meta, const mmoe__st_tensor *t,

@@ -89,7 +89,32 @@ mmoe_status mmoe__st_check_format(const mmoe__st_file *f, const char *want, char
 mmoe_status mmoe__st_read_tensors(const mmoe__st_file *f, mmoe__st_tensor *want, size_t n,
                                   char *err);
 
-/* Read a whole file into a new buffer (freed with mmoe__free). */
-mmoe_status mmoe__st_read_path(const char *path, unsigned char **out, size_t *len, char *err);
+/*
+ * Largest file a loader opens: the header limit plus the data of a model at
+ * the size cap (parameters and statistics) or of Adam's state (two floats
+ * per parameter), MMOE__MAX_MODEL_FLOATS each, float32.
+ */
+#define MMOE__ST_HEADER_MAX ((uint64_t)100 * 1024 * 1024)
+#define MMOE__ST_FILE_MAX (8 + MMOE__ST_HEADER_MAX + (uint64_t)MMOE__MAX_MODEL_FLOATS * 2 * 4)
+
+/* A file's bytes: mapped read-only, or read into memory where mapping fails. */
+typedef struct mmoe__st_bytes {
+    const unsigned char *data;
+    size_t len;
+    void *map;           /* mapping of len bytes, or NULL */
+    unsigned char *heap; /* copy, or NULL */
+} mmoe__st_bytes;
+
+/*
+ * Open path, which must be a regular file of at most MMOE__ST_FILE_MAX
+ * bytes (its size from fstat), and map it read-only (or read it when the
+ * file system cannot map). MMOE_ERR_IO for a path that cannot be opened or
+ * is not a regular file (a directory, a device such as /dev/zero, a pipe);
+ * MMOE_ERR_FORMAT for a file too large to be one this library wrote.
+ * Release with mmoe__st_unmap.
+ */
+mmoe_status mmoe__st_map_path(const char *path, mmoe__st_bytes *b, char *err);
+
+void mmoe__st_unmap(mmoe__st_bytes *b);
 
 #endif

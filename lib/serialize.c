@@ -189,13 +189,12 @@ mmoe_status mmoe_model_load(const char *path, mmoe_model **out)
     *out = NULL;
     if (!path)
         return MMOE_FAIL(NULL, MMOE_ERR_NULL, "path is NULL");
-    unsigned char *buf;
-    size_t len;
-    mmoe_status st = mmoe__st_read_path(path, &buf, &len, NULL);
+    mmoe__st_bytes b;
+    mmoe_status st = mmoe__st_map_path(path, &b, NULL);
     if (st)
         return st;
-    st = mmoe_model_load_buffer(buf, len, out);
-    mmoe__free(buf);
+    st = mmoe_model_load_buffer(b.data, b.len, out);
+    mmoe__st_unmap(&b);
     if (st) {
         char inner[MMOE__ERRLEN];
         memcpy(inner, mmoe_last_error(), sizeof inner);
@@ -394,13 +393,12 @@ mmoe_status mmoe_optimizer_load(mmoe_optimizer *opt, const char *path)
         return MMOE_FAIL(NULL, MMOE_ERR_NULL, "opt is NULL");
     if (!path)
         return MMOE_FAIL(opt->err, MMOE_ERR_NULL, "path is NULL");
-    unsigned char *buf;
-    size_t len;
-    mmoe_status st = mmoe__st_read_path(path, &buf, &len, opt->err);
+    mmoe__st_bytes b;
+    mmoe_status st = mmoe__st_map_path(path, &b, opt->err);
     if (st)
         return st;
-    st = mmoe_optimizer_load_buffer(opt, buf, len);
-    mmoe__free(buf);
+    st = mmoe_optimizer_load_buffer(opt, b.data, b.len);
+    mmoe__st_unmap(&b);
     if (st) {
         char inner[MMOE__ERRLEN];
         memcpy(inner, opt->err, sizeof inner);

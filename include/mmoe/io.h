@@ -76,10 +76,18 @@ MMOE_API void mmoe_buffer_free(void *buf);
 
 /**
  * Load a model from a file written by mmoe_model_save (or any writer
- * following docs/file-format.md). The whole file is read and validated;
- * see mmoe_model_load_buffer for the checks and statuses.
+ * following docs/file-format.md). path must name a regular file (a
+ * directory, device, FIFO or socket is refused before anything is read)
+ * whose size, taken from fstat, is at most that of a model at the size cap
+ * (mmoe/model.h) plus the 100 MB header limit. The file is mapped
+ * read-only (read into memory where the file system cannot map) and
+ * validated as by mmoe_model_load_buffer; the model keeps no reference to
+ * it. Replace model files by renaming (as mmoe_model_save does), not by
+ * rewriting them in place: a file truncated by another process while it
+ * is mapped can raise SIGBUS.
  * @return as mmoe_model_load_buffer, plus MMOE_ERR_IO (cannot open or
- *         read path).
+ *         read path, or not a regular file); MMOE_ERR_FORMAT also for a
+ *         file larger than the largest model file.
  * Ownership: the caller frees *out with mmoe_model_free.
  * Thread safety: safe from any thread.
  */

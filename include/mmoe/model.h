@@ -73,6 +73,12 @@ typedef struct mmoe_workspace mmoe_workspace;
  * Build a model from a description, with freshly initialised parameters
  * (He-normal for relu layers, Glorot-uniform otherwise, zero biases; drawn
  * from the config's seed, every expert from its own stream).
+ * Size limits, checked from the description before anything is
+ * allocated: at most 2^34 trainable scalars (64 GiB of float32) and as
+ * many batch-norm statistics (MMOE_ERR_OVERFLOW beyond); and, where the
+ * platform reports its physical memory (sysconf _SC_PHYS_PAGES), no
+ * buffer larger than that memory (MMOE_ERR_NOMEM). The same checks run
+ * when a model file is loaded, before its data are read.
  * @return MMOE_OK; MMOE_ERR_NULL; MMOE_ERR_CONFIG (invalid description);
  *         MMOE_ERR_OVERFLOW (sizes too large); MMOE_ERR_NOMEM. *out is
  *         NULL on failure; mmoe_last_error() explains.

@@ -302,6 +302,70 @@ static void test_negative_variance_refused(void **state)
     mmoe_model_free(m);
 }
 
+/* Defect 6: loading /dev/zero grew a buffer to gigabytes; other non-files and huge files. */
+static void test_load_only_regular_files(void **state)
+{
+    (void)state;
+    mmoe_model *m = (mmoe_model *)&state;
+    assert_int_equal(mmoe_model_load("/dev/zero", &m), MMOE_ERR_IO);
+    assert_null(m);
+    assert_non_null(strstr(mmoe_last_error(), "not a regular file"));
+    assert_int_equal(mmoe_model_load("/tmp", &m), MMOE_ERR_IO);
+    mmoe_model *small = make_model(0);
+    mmoe_optimizer *opt;
+    assert_int_equal(mmoe_optimizer_create(small, MMOE_OPTIMIZER_SGD, &opt), MMOE_OK);
+    assert_int_equal(mmoe_optimizer_load(opt, "/dev/zero"), MMOE_ERR_IO);
+
+    /* A sparse file larger than any model file is refused from its size alone. */
+    char path[] = "/tmp/mmoe-hostile-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    if (ftruncate(fd, (off_t)((uint64_t)1 << 38)) == 0) {
+        assert_int_equal(mmoe_model_load(path, &m), MMOE_ERR_FORMAT);
+        assert_non_null(strstr(mmoe_last_error(), "largest"));
+        assert_int_equal(mmoe_optimizer_load(opt, path), MMOE_ERR_FORMAT);
+    }
+    /* An empty file is a truncated one. */
+    assert_int_equal(ftruncate(fd, 0), 0);
+    assert_int_equal(mmoe_model_load(path, &m), MMOE_ERR_FORMAT);
+    /* A real file still loads (mapped). */
+    close(fd);
+    assert_int_equal(mmoe_model_save(small, path), MMOE_OK);
+    assert_int_equal(mmoe_model_load(path, &m), MMOE_OK);
+    assert_int_equal(mmoe_model_num_scalars(m), mmoe_model_num_scalars(small));
+    mmoe_model_free(m);
+    unlink(path);
+    mmoe_optimizer_free(opt);
+    mmoe_model_free(small);
+}
+
+/* Defect 13: any model below 2^40 floats was attempted; absurd ones are refused early. */
+static void test_absurd_model_sizes(void **state)
+{
+    (void)state;
+    mmoe_config *c;
+    assert_int_equal(mmoe_config_create(&c), MMOE_OK);
+    assert_int_equal(mmoe_config_set(c, "input.dense", "16777216"), MMOE_OK);
+    assert_int_equal(mmoe_config_set(c, "experts.count", "1"), MMOE_OK);
+    assert_int_equal(mmoe_config_set(c, "experts.layers", "4096"), MMOE_OK);
+    assert_int_equal(mmoe_config_set(c, "tasks", "1"), MMOE_OK);
+    mmoe_model *m = (mmoe_model *)&c;
+    /* 2^36 floats: beyond the documented cap of 2^34, whatever the machine. */
+    assert_int_equal(mmoe_model_create(c, &m), MMOE_ERR_OVERFLOW);
+    assert_null(m);
+    /* 2^33 floats (32 GiB), under the cap: refused before allocating where the
+       platform reports less physical memory. */
+    assert_int_equal(mmoe_config_set(c, "input.dense", "8388608"), MMOE_OK);
+    assert_int_equal(mmoe_config_set(c, "experts.layers", "1024"), MMOE_OK);
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    if (pages > 0 && page > 0 && (uint64_t)pages * (uint64_t)page < ((uint64_t)1 << 35)) {
+        assert_int_equal(mmoe_model_create(c, &m), MMOE_ERR_NOMEM);
+        assert_null(m);
+        assert_non_null(strstr(mmoe_last_error(), "parameter layout"));
+    }
+    mmoe_config_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -309,6 +373,8 @@ int main(void)
         cmocka_unit_test(test_nul_escape_refused),
         cmocka_unit_test(test_step_count_bounded),
         cmocka_unit_test(test_negative_variance_refused),
+        cmocka_unit_test(test_load_only_regular_files),
+        cmocka_unit_test(test_absurd_model_sizes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
