@@ -7,6 +7,7 @@
 #  define _POSIX_C_SOURCE 200809L
 #endif
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -293,7 +295,7 @@ static int write_stream(FILE *f, const sbuf *hdr, const mmoe__st_tensor *t, size
  * Atomic save: temporary file next to path (mkstemp), write, fflush, fsync,
  * fclose, rename over path. Any failure removes the temporary file.
  */
-static mmoe_status st_write_file(const mmoe__st_meta *meta, size_t n_meta,
+static mmoe_status write_file_at(const mmoe__st_meta *meta, size_t n_meta,
                                  const mmoe__st_tensor *t, size_t n_t, const char *path)
 {
     sbuf hdr = {0};
@@ -322,6 +324,10 @@ static mmoe_status st_write_file(const mmoe__st_meta *meta, size_t n_meta,
         mmoe__free(hdr.p);
         return st;
     }
+    /* Hold a lock on the temporary file while it exists: cleanup skips it (see clean_stale). */
+    int lockfd = dup(fd);
+    if (lockfd >= 0)
+        (void)flock(lockfd, LOCK_EX | LOCK_NB);
     /* Keep an existing file's permissions; new files get 0644. */
     struct stat sb;
     mode_t mode = 0644;
@@ -360,6 +366,8 @@ static mmoe_status st_write_file(const mmoe__st_meta *meta, size_t n_meta,
         step = "rename over the target";
         e = errno;
     }
+    if (lockfd >= 0)
+        close(lockfd);
     if (step) {
         unlink(tmp);
         st = MMOE_FAIL(NULL, MMOE_ERR_IO, "cannot %s temporary file for '%s': %s; left unchanged",
@@ -905,6 +913,117 @@ void mmoe__st_unmap(mmoe__st_bytes *b)
         munmap(b->map, b->len);
     mmoe__free(b->heap);
     memset(b, 0, sizeof *b);
+}
+
+/*
+ * The file a save to path replaces: path itself, or, when path is a
+ * symbolic link, the file it finally points to (followed like open()
+ * would, at most 40 links; a dangling link names the file to create).
+ * Returns a new string, or NULL on no memory / too many links (errno).
+ */
+static char *resolve_target(const char *path)
+{
+    size_t n = strlen(path);
+    char *cur = mmoe__malloc(n + 1);
+    if (!cur)
+        return NULL;
+    memcpy(cur, path, n + 1);
+    for (int hops = 0;; hops++) {
+        struct stat sb;
+        if (lstat(cur, &sb) != 0 || !S_ISLNK(sb.st_mode))
+            return cur;
+        if (hops == 40) {
+            mmoe__free(cur);
+            errno = ELOOP;
+            return NULL;
+        }
+        char link[4096];
+        ssize_t len = readlink(cur, link, sizeof link - 1);
+        if (len < 0 || (size_t)len >= sizeof link - 1)
+            return cur; /* unreadable link: let the save report what fails */
+        link[len] = '\0';
+        size_t dir = 0;
+        if (link[0] != '/')
+            for (size_t i = strlen(cur); i > 0; i--)
+                if (cur[i - 1] == '/') {
+                    dir = i;
+                    break;
+                }
+        char *next = mmoe__malloc(dir + (size_t)len + 1);
+        if (!next) {
+            mmoe__free(cur);
+            return NULL;
+        }
+        memcpy(next, cur, dir);
+        memcpy(next + dir, link, (size_t)len + 1);
+        mmoe__free(cur);
+        cur = next;
+    }
+}
+
+/*
+ * Remove leftovers of interrupted saves of target: files named
+ * "<target>.tmp-XXXXXX" (six characters, as mkstemp makes them) that no
+ * save holds. A save holds an advisory lock (flock) on its temporary file
+ * until it renamed it; a process killed meanwhile loses its lock, so a
+ * file whose lock can be taken is stale. Best effort: errors are ignored.
+ */
+static void clean_stale(const char *target)
+{
+    size_t dlen = 0;
+    for (size_t i = strlen(target); i > 0; i--)
+        if (target[i - 1] == '/') {
+            dlen = i;
+            break;
+        }
+    const char *base = target + dlen;
+    size_t blen = strlen(base);
+    char *dir = mmoe__malloc(dlen + 2);
+    if (!dir)
+        return;
+    memcpy(dir, dlen ? target : ".", dlen ? dlen : 1);
+    dir[dlen ? dlen : 1] = '\0';
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while (d && (e = readdir(d)) != NULL) {
+        const char *nm = e->d_name;
+        if (strlen(nm) != blen + 11 || strncmp(nm, base, blen) != 0 ||
+            strncmp(nm + blen, ".tmp-", 5) != 0)
+            continue;
+        size_t plen = dlen + strlen(nm) + 1;
+        char *p = mmoe__malloc(plen);
+        if (!p)
+            break;
+        snprintf(p, plen, "%.*s%s", (int)dlen, target, nm);
+        int fd = open(p, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
+        struct stat a, b;
+        if (fd >= 0 && fstat(fd, &a) == 0 && S_ISREG(a.st_mode) &&
+            flock(fd, LOCK_EX | LOCK_NB) == 0 && lstat(p, &b) == 0 && a.st_ino == b.st_ino &&
+            a.st_dev == b.st_dev)
+            (void)unlink(p);
+        if (fd >= 0)
+            close(fd);
+        mmoe__free(p);
+    }
+    if (d)
+        closedir(d);
+    mmoe__free(dir);
+}
+
+/* Save to the file path names (through symbolic links), removing stale temporaries first. */
+static mmoe_status st_write_file(const mmoe__st_meta *meta, size_t n_meta,
+                                 const mmoe__st_tensor *t, size_t n_t, const char *path)
+{
+    char *target = resolve_target(path);
+    if (!target) {
+        int e = errno;
+        return MMOE_FAIL(NULL, e == ELOOP ? MMOE_ERR_IO : MMOE_ERR_NOMEM,
+                         "cannot resolve '%s': %s", path, strerror(e));
+    }
+    clean_stale(target);
+    mmoe_status st = write_file_at(meta, n_meta, t, n_t, target);
+    mmoe__free(target);
+    return st;
 }
 
 mmoe_status mmoe__st_write(const mmoe__st_meta *meta, size_t n_meta, const mmoe__st_tensor *t,

@@ -51,6 +51,18 @@ extern "C" {
  * synced), then renamed over path. On any failure the temporary file is
  * removed and an existing file at path is left untouched.
  * A new file gets mode 0644; an overwritten file keeps its mode.
+ * Symbolic links: when path is a symbolic link, the file it points to is
+ * replaced and the link stays (as writing through the link with open()
+ * or cp would; deployments that switch a link between versions keep
+ * working); the temporary file goes in the target's directory. A dangling
+ * link creates its target.
+ * Interrupted saves: a process killed while saving leaves its temporary
+ * file, named "<target>.tmp-XXXXXX" (six random characters) beside the
+ * target. Every save of the same target (model or optimizer) removes such
+ * leftovers first, except those a save in progress holds: each save keeps
+ * an advisory lock (flock) on its temporary file until the rename, and a
+ * killed process loses its lock. Other names in the directory are never
+ * touched.
  * @return MMOE_OK; MMOE_ERR_NULL; MMOE_ERR_NONFINITE (a parameter is NaN or
  *         infinite: such a model would not load, nothing is written);
  *         MMOE_ERR_IO (cannot create, write, sync or rename; the message

@@ -4,6 +4,7 @@
  * absurd model sizes, stale temporary files and symbolic links.
  * Each test fails on the code before its fix.
  */
+#define _DEFAULT_SOURCE 1
 #define _POSIX_C_SOURCE 200809L
 
 #include <errno.h>
@@ -17,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -366,6 +368,114 @@ static void test_absurd_model_sizes(void **state)
     mmoe_config_free(c);
 }
 
+static char *path_in(const char *dir, const char *name)
+{
+    size_t n = strlen(dir) + strlen(name) + 2;
+    char *p = malloc(n);
+    assert_non_null(p);
+    snprintf(p, n, "%s/%s", dir, name);
+    return p;
+}
+
+static int exists(const char *path)
+{
+    struct stat sb;
+    return lstat(path, &sb) == 0;
+}
+
+static void touch(const char *path)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    fputs("partial", f);
+    fclose(f);
+}
+
+/* Defect 12a: interrupted saves left <path>.tmp-XXXXXX files that nothing removed. */
+static void test_stale_temporaries_removed(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/mmoe-stale-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char *model = path_in(dir, "m.safetensors");
+    char *stale = path_in(dir, "m.safetensors.tmp-a1B2c3");
+    char *held = path_in(dir, "m.safetensors.tmp-zzzzzz");
+    char *other = path_in(dir, "other.safetensors.tmp-a1B2c3");
+    char *short_name = path_in(dir, "m.safetensors.tmp-abc");
+    touch(stale);
+    touch(held);
+    touch(other);
+    touch(short_name);
+    /* A save in progress (holding its lock) keeps its temporary file. */
+    int fd = open(held, O_RDONLY);
+    assert_true(fd >= 0);
+    assert_int_equal(flock(fd, LOCK_EX | LOCK_NB), 0);
+    mmoe_model *m = make_model(0);
+    assert_int_equal(mmoe_model_save(m, model), MMOE_OK);
+    assert_false(exists(stale));
+    assert_true(exists(held));
+    assert_true(exists(other));
+    assert_true(exists(short_name));
+    close(fd);
+    /* Once released (its writer gone), the next save removes it too. */
+    mmoe_optimizer *opt;
+    assert_int_equal(mmoe_optimizer_create(m, MMOE_OPTIMIZER_SGD, &opt), MMOE_OK);
+    assert_int_equal(mmoe_optimizer_save(opt, model), MMOE_OK); /* same path, any file kind */
+    assert_false(exists(held));
+    mmoe_optimizer_free(opt);
+    unlink(model);
+    unlink(other);
+    unlink(short_name);
+    rmdir(dir);
+    free(model);
+    free(stale);
+    free(held);
+    free(other);
+    free(short_name);
+    mmoe_model_free(m);
+}
+
+/* Defect 12b: saving through a symbolic link replaced the link instead of its target. */
+static void test_save_through_symlink(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/mmoe-link-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char *target = path_in(dir, "v2.safetensors");
+    char *link = path_in(dir, "current.safetensors");
+    char *dangling = path_in(dir, "next.safetensors");
+    char *created = path_in(dir, "v3.safetensors");
+    mmoe_model *a = make_model(0), *b = make_model(1);
+    assert_int_equal(mmoe_model_save(a, target), MMOE_OK);
+    assert_int_equal(symlink("v2.safetensors", link), 0);
+    assert_int_equal(mmoe_model_save(b, link), MMOE_OK);
+    struct stat sb;
+    assert_int_equal(lstat(link, &sb), 0);
+    assert_true(S_ISLNK(sb.st_mode));
+    mmoe_model *back;
+    assert_int_equal(mmoe_model_load(target, &back), MMOE_OK);
+    assert_int_equal(mmoe_model_num_scalars(back), mmoe_model_num_scalars(b));
+    mmoe_model_free(back);
+    /* A dangling link names the file to create. */
+    assert_int_equal(symlink("v3.safetensors", dangling), 0);
+    assert_int_equal(mmoe_model_save(a, dangling), MMOE_OK);
+    assert_int_equal(lstat(dangling, &sb), 0);
+    assert_true(S_ISLNK(sb.st_mode));
+    assert_int_equal(mmoe_model_load(created, &back), MMOE_OK);
+    mmoe_model_free(back);
+    unlink(link);
+    unlink(dangling);
+    unlink(target);
+    unlink(created);
+    rmdir(dir);
+    free(target);
+    free(link);
+    free(dangling);
+    free(created);
+    mmoe_model_free(a);
+    mmoe_model_free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -375,6 +485,8 @@ int main(void)
         cmocka_unit_test(test_negative_variance_refused),
         cmocka_unit_test(test_load_only_regular_files),
         cmocka_unit_test(test_absurd_model_sizes),
+        cmocka_unit_test(test_stale_temporaries_removed),
+        cmocka_unit_test(test_save_through_symlink),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
