@@ -248,7 +248,8 @@ static int parse_row(char *line, size_t d, float *x, char *why, size_t why_cap)
                 snprintf(why, why_cap, "value %zu is not a number", n + 1);
             return -1;
         }
-        if (!isfinite(v) || errno == ERANGE) {
+        /* Underflow (ERANGE with a finite result: subnormals, tiny values) is fine. */
+        if (!isfinite(v)) {
             snprintf(why, why_cap, "value %zu is not a finite float", n + 1);
             return -1;
         }
@@ -297,7 +298,10 @@ static int serve_stdin(const mmoe_model *m, int keep_going)
         while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
             line[--len] = '\0';
         int ok = 0;
-        if (parse_row(line, d, x, why, sizeof why) == 0) {
+        if (memchr(line, '\0', (size_t)len) != NULL) {
+            snprintf(why, sizeof why, "NUL byte at column %zu",
+                     (size_t)((const char *)memchr(line, '\0', (size_t)len) - line) + 1);
+        } else if (parse_row(line, d, x, why, sizeof why) == 0) {
             mmoe_status st = mmoe_model_predict(m, ws, 1, x, NULL, y);
             if (st == MMOE_OK)
                 ok = 1;
@@ -395,14 +399,16 @@ static void *bench_run(void *arg)
     const options *o = t->opt;
     const size_t d = mmoe_model_input_dim(t->model), T = mmoe_model_num_tasks(t->model);
     const size_t B = o->batch;
-    float *x = malloc((size_t)POOL_ROWS * d * sizeof *x);
+    /* A pool of random rows the calls walk through; at least one batch. */
+    const size_t pool = B > POOL_ROWS ? B : POOL_ROWS;
+    float *x = malloc(pool * d * sizeof *x);
     float *y = malloc(B * T * sizeof *y);
     mmoe_workspace *ws = NULL;
     t->status = x && y ? mmoe_workspace_create(t->model, B, &ws) : MMOE_ERR_NOMEM;
     if (t->status != MMOE_OK)
         snprintf(t->error, sizeof t->error, "%s", x && y ? mmoe_last_error() : "out of memory");
     else
-        fill_random(x, (size_t)POOL_ROWS * d, t->id + 1);
+        fill_random(x, pool * d, t->id + 1);
 
     /* Warm up (caches, BLAS buffers) before the clock starts. */
     for (size_t i = 0; t->status == MMOE_OK && i < 16; i++)
@@ -416,7 +422,7 @@ static void *bench_run(void *arg)
     const double t0 = now_s();
     const double deadline = o->seconds > 0.0 ? t0 + o->seconds : 0.0;
     while (t->status == MMOE_OK && t->calls < t->max_calls) {
-        if (row + B > POOL_ROWS)
+        if (row + B > pool)
             row = 0;
         const double a = now_s();
         mmoe_status st = mmoe_model_predict(t->model, ws, B, x + row * d, NULL, y);

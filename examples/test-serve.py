@@ -91,6 +91,25 @@ with tempfile.TemporaryDirectory() as tmp:
         lat = total['latency_us']
         check(0 < lat['p50'] <= lat['p99'] <= lat['max'], 'latency percentiles ordered')
 
+    # Issue 9, defect 10: subnormal floats are valid input; a NUL byte inside a
+    # row is an error, not the end of the row.
+    out, err = run([model], '1e-40,0.2,0.3,0.4,0.5,0.6\n' + good[0] + '\n')
+    check(len(out.splitlines()) == 2, 'subnormal value accepted: ' + err)
+    out, err = run([model], '0.1,0.2,0.3,0.4,0.5,0.6\0garbage\n' + good[0] + '\n', expect=1)
+    check(out == '' and 'NUL' in err, 'NUL byte in a row refused: ' + err)
+    run([model], '1e39,0,0,0,0,0\n', expect=1)
+
+    # Issue 9, defect 1: batches above the 4096-row pool (up to 65536) read
+    # inside the pool; a wide input makes an overread leave the allocation.
+    wide = os.path.join(tmp, 'wide.cfg')
+    with open(wide, 'w', encoding='utf-8') as f:
+        f.write('mmoe-config 1\ninput.dense 256\nexperts.count 1\nexperts.layers 1\n'
+                'tasks 1\ntask.0.layers\n')
+    out, _ = run(['--config', wide, '--bench', '--batch', '65536', '--rows', '65536'])
+    check(json.loads(out.splitlines()[-1])['rows'] == 65536, 'batch 65536 benchmark')
+    out, _ = run(['--config', wide, '--bench', '--batch', '5000', '--rows', '10000'])
+    check(json.loads(out.splitlines()[-1])['rows'] == 10000, 'batch 5000 benchmark')
+
     # Usage errors and unreadable models.
     run([], expect=2)
     run([os.path.join(tmp, 'missing.safetensors')], expect=2)

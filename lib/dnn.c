@@ -42,6 +42,7 @@ void mmoe__dnn_declare(mmoe__dnn *d, mmoe__registry *params, mmoe__registry *sta
             mmoe__reg_name(stats, d->mean_off[l], w, 0, "%s.%zu.bn.running_mean", prefix, l);
             d->var_off[l] = mmoe__reg_block(stats, w, 1);
             mmoe__reg_name(stats, d->var_off[l], w, 0, "%s.%zu.bn.running_var", prefix, l);
+            mmoe__reg_nonneg(stats);
             d->iXH[l] = nb++;
             d->iH[l] = nb++;
         } else {

@@ -70,6 +70,13 @@ static inline int mmoe__add(size_t a, size_t b, size_t *out)
 /* Largest element count we accept for one buffer (2^40 floats = 4 TiB). */
 #define MMOE__MAX_ELEMS ((size_t)1 << 40)
 
+/*
+ * Most floats one model may hold in each of its buffers (parameters,
+ * statistics): 2^34, 64 GiB of float32. Descriptions beyond it fail with
+ * MMOE_ERR_OVERFLOW before anything is allocated (include/mmoe/model.h).
+ */
+#define MMOE__MAX_MODEL_FLOATS ((size_t)1 << 34)
+
 /* Nonzero when every one of n values is finite. */
 int mmoe__all_finite(const float *x, size_t n);
 

@@ -180,7 +180,7 @@ static mmoe_status layer_build(mmoe_layer_kind kind, size_t in, size_t n_sub, co
 
 too_large:
     mmoe_layer_free(l);
-    return mmoe__fail(NULL, MMOE_ERR_NOMEM, func, "parameter or cache size overflows");
+    return mmoe__fail(NULL, MMOE_ERR_OVERFLOW, func, "parameter or cache size overflows");
 }
 
 mmoe_status mmoe_layer_dense_create(size_t in, size_t out, mmoe_activation act, uint64_t seed,
@@ -327,7 +327,7 @@ static mmoe_status ext_finish(mmoe_layer *l, uint64_t seed, mmoe_layer **layer, 
     }
     if (failed) {
         mmoe_layer_free(l);
-        return mmoe__fail(NULL, MMOE_ERR_NOMEM, func, "%s", failed == MMOE_ERR_NOMEM
+        return mmoe__fail(NULL, failed, func, "%s", failed == MMOE_ERR_NOMEM
                           ? "no memory for the parameters" : "parameter size overflows");
     }
     l->n_floats = l->reg.total;
@@ -408,7 +408,7 @@ static mmoe_status ext_cache(mmoe_layer *l, size_t B, const char *func)
     size_t per_row, n;
     if (mmoe__mul(2, l->row, &per_row) || mmoe__add(per_row, l->in, &per_row) ||
         mmoe__mul(per_row, B, &n) || n > MMOE__MAX_ELEMS)
-        return mmoe__fail(l->err, MMOE_ERR_NOMEM, func, "cache for batch %zu is too large", B);
+        return mmoe__fail(l->err, MMOE_ERR_OVERFLOW, func, "cache for batch %zu is too large", B);
     float *c = mmoe__calloc(n, sizeof(float));
     if (!c)
         return mmoe__fail(l->err, MMOE_ERR_NOMEM, func, "no memory for a cache of %zu floats", n);
@@ -615,7 +615,7 @@ static mmoe_status ensure_cache(mmoe_layer *l, size_t B, const char *func)
     size_t per_row, n;
     if (mmoe__mul(2, l->max_width, &per_row) || mmoe__add(per_row, l->row, &per_row) ||
         mmoe__mul(per_row, B, &n) || n > MMOE__MAX_ELEMS)
-        return mmoe__fail(l->err, MMOE_ERR_NOMEM, func, "cache for batch %zu is too large", B);
+        return mmoe__fail(l->err, MMOE_ERR_OVERFLOW, func, "cache for batch %zu is too large", B);
     float *c = mmoe__malloc(n * sizeof(float));
     if (!c)
         return mmoe__fail(l->err, MMOE_ERR_NOMEM, func, "no memory for a cache of %zu floats", n);

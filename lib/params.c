@@ -1,18 +1,47 @@
 /* Parameter registry: offsets into one flat buffer plus named views. */
+#if !defined(_POSIX_C_SOURCE) || _POSIX_C_SOURCE < 200809L
+#  undef _POSIX_C_SOURCE
+#  define _POSIX_C_SOURCE 200809L
+#endif
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "params.h"
+
+/*
+ * Bytes of physical memory, where the platform tells (0 when it does not).
+ * A model whose buffer alone would not fit is refused before anything is
+ * allocated, instead of asking the system for it.
+ */
+static uint64_t physical_memory(void)
+{
+#if defined(_SC_PHYS_PAGES) && defined(_SC_PAGESIZE)
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    if (pages > 0 && page > 0)
+        return (uint64_t)pages * (uint64_t)page;
+#endif
+    return 0;
+}
 
 size_t mmoe__reg_block(mmoe__registry *r, size_t rows, size_t cols)
 {
     size_t n, end;
     if (r->failed)
         return 0;
-    if (mmoe__mul(rows, cols, &n) || mmoe__add(r->total, n, &end) || end > MMOE__MAX_ELEMS) {
+    if (mmoe__mul(rows, cols, &n) || mmoe__add(r->total, n, &end) ||
+        end > MMOE__MAX_MODEL_FLOATS) {
         r->failed = MMOE_ERR_OVERFLOW;
         return 0;
+    }
+    /* Beyond 64 MiB, ask whether the buffer can fit in memory at all. */
+    if (end > ((size_t)1 << 24)) {
+        uint64_t mem = physical_memory();
+        if (mem && (uint64_t)end * sizeof(float) > mem) {
+            r->failed = MMOE_ERR_NOMEM;
+            return 0;
+        }
     }
     size_t off = r->total;
     r->total = end;
@@ -48,6 +77,12 @@ void mmoe__reg_name(mmoe__registry *r, size_t offset, size_t rows, size_t cols, 
     p->shape[0] = (int64_t)rows;
     p->shape[1] = (int64_t)cols;
     p->numel = cols ? rows * cols : rows;
+}
+
+void mmoe__reg_nonneg(mmoe__registry *r)
+{
+    if (!r->failed && r->count > 0)
+        r->items[r->count - 1].nonneg = 1;
 }
 
 void mmoe__reg_bind(mmoe__registry *r, float *params, float *grads)

@@ -19,6 +19,7 @@ typedef struct mmoe__param {
     int64_t shape[2];
     size_t offset; /* in floats, into the flat buffers */
     size_t numel;
+    int nonneg;        /* values must be >= 0 (variances); checked when a file loads */
     mmoe_tensor value; /* views, bound once the buffers exist */
     mmoe_tensor grad;
 } mmoe__param;
@@ -36,6 +37,9 @@ size_t mmoe__reg_block(mmoe__registry *r, size_t rows, size_t cols);
 /* Name a [rows, cols] (cols 0: rank 1 [rows]) view at offset. */
 void mmoe__reg_name(mmoe__registry *r, size_t offset, size_t rows, size_t cols, const char *fmt,
                     ...) MMOE__PRINTF(5, 6);
+
+/* Mark the entry named last as holding values >= 0 only (a variance). */
+void mmoe__reg_nonneg(mmoe__registry *r);
 
 /* Bind every entry's value/grad views to the flat buffers. */
 void mmoe__reg_bind(mmoe__registry *r, float *params, float *grads);

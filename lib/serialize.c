@@ -1,860 +1,39 @@
 /*
- * Model and optimizer files: the safetensors container (docs/file-format.md).
+ * Model and optimizer files: which metadata and tensors each holds, on top
+ * of the safetensors container (safetensors.c, docs/file-format.md).
  *
- *   bytes [0, 8)        N, the header length, unsigned 64-bit little-endian
- *   bytes [8, 8+N)      UTF-8 JSON object, padded with spaces so that 8+N
- *                       is a multiple of 8
- *   bytes [8+N, end)    data section: every tensor's raw little-endian
- *                       float32 values, at the header's data_offsets
- *                       (relative to 8+N), contiguous, no gaps
+ * A model file: metadata format "libmmoe", format_version, libmmoe_version
+ * and config (the description's text form); tensors: the trainable
+ * parameters in registry order, then the non-trainable state (batch-norm
+ * running statistics). model_tensors() is the one list both directions
+ * use; a new kind of tensor or metadata joins there and in model_save.
  *
- * Writing: the header is produced here (fixed key order, so the same model
- * always gives the same bytes); data are written in registry order.
- * Reading: cJSON parses the header (from a NUL-terminated copy); every
- * structural property is checked before any value is used, and values are
- * copied into a fresh object (model) or a scratch buffer (optimizer) so a
- * failure never leaves anything half-loaded.
+ * An optimizer file: metadata format "libmmoe-optimizer", the kind, step
+ * count, number of parameters and the kind's hyper-parameters; tensors
+ * state.0 (and state.1 for Adam), each [num_params].
+ *
+ * Values are copied into a fresh object (model) or a scratch buffer
+ * (optimizer), so a failed load never leaves anything half-loaded.
  */
-#if !defined(_POSIX_C_SOURCE) || _POSIX_C_SOURCE < 200809L
-#  undef _POSIX_C_SOURCE
-#  define _POSIX_C_SOURCE 200809L
-#endif
-
-#include <errno.h>
-#include <fcntl.h>
-#include <math.h>
-#include <pthread.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cJSON.h>
 
 #include "mmoe/io.h"
 #include "mmoe/version.h"
 #include "model_impl.h"
 #include "numtext.h"
 #include "optimizer_impl.h"
+#include "safetensors.h"
 
-#define HEADER_MAX ((uint64_t)100 * 1024 * 1024)  /* bytes of JSON header accepted */
-#define EXACT_INT_MAX 9007199254740992.0           /* 2^53: integers exact in a double */
 #define MODEL_FORMAT "libmmoe"
 #define OPTIMIZER_FORMAT "libmmoe-optimizer"
 
 /*
- * cJSON records the position of a parse error in a process-wide variable
- * (and resets it on every parse): parses are serialised so that concurrent
- * loads neither race on it nor read another thread's position.
+ * Largest step count an optimizer file may hold: 2^53, exact as a double
+ * (Adam's bias correction raises beta to it) and far from wrapping the
+ * 64-bit counter, which would restart the bias correction at step 0.
  */
-static pthread_mutex_t json_lock = PTHREAD_MUTEX_INITIALIZER;
-
-/* ---- byte order ------------------------------------------------------- */
-
-static int host_is_little_endian(void)
-{
-    const union {
-        uint32_t u;
-        unsigned char b[4];
-    } probe = {1u};
-    return probe.b[0] == 1;
-}
-
-/* Store n floats as little-endian bytes. */
-static void floats_to_le(unsigned char *dst, const float *src, size_t n)
-{
-    if (host_is_little_endian()) {
-        memcpy(dst, src, n * sizeof(float));
-        return;
-    }
-    for (size_t i = 0; i < n; i++) {
-        uint32_t u;
-        memcpy(&u, &src[i], 4);
-        dst[4 * i + 0] = (unsigned char)(u & 0xffu);
-        dst[4 * i + 1] = (unsigned char)((u >> 8) & 0xffu);
-        dst[4 * i + 2] = (unsigned char)((u >> 16) & 0xffu);
-        dst[4 * i + 3] = (unsigned char)((u >> 24) & 0xffu);
-    }
-}
-
-/* Load n little-endian floats. */
-static void floats_from_le(float *dst, const unsigned char *src, size_t n)
-{
-    if (host_is_little_endian()) {
-        memcpy(dst, src, n * sizeof(float));
-        return;
-    }
-    for (size_t i = 0; i < n; i++) {
-        const unsigned char *b = src + 4 * i;
-        uint32_t u = (uint32_t)b[0] | ((uint32_t)b[1] << 8) | ((uint32_t)b[2] << 16) |
-                     ((uint32_t)b[3] << 24);
-        memcpy(&dst[i], &u, 4);
-    }
-}
-
-/* ---- container description (both directions) ------------------------- */
-
-typedef struct st_tensor {
-    const char *name;
-    size_t rank;       /* 1 or 2 */
-    int64_t shape[2];
-    size_t numel;
-    const float *src;  /* writing: values */
-    float *dst;        /* reading: destination */
-} st_tensor;
-
-typedef struct st_meta {
-    const char *key;
-    const char *value;
-} st_meta;
-
-/* ---- growable text buffer for the header ------------------------------ */
-
-typedef struct sbuf {
-    char *p;
-    size_t len, cap;
-    int failed; /* MMOE_ERR_NOMEM or MMOE_ERR_OVERFLOW once anything failed */
-} sbuf;
-
-static void sb_put(sbuf *b, const char *s, size_t n)
-{
-    if (b->failed)
-        return;
-    size_t need;
-    if (mmoe__add(b->len, n, &need) || mmoe__add(need, 1, &need)) {
-        b->failed = MMOE_ERR_OVERFLOW;
-        return;
-    }
-    if (need > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < need) {
-            if (mmoe__mul(cap, 2, &cap)) {
-                b->failed = MMOE_ERR_OVERFLOW;
-                return;
-            }
-        }
-        char *p = mmoe__malloc(cap);
-        if (!p) {
-            b->failed = MMOE_ERR_NOMEM;
-            return;
-        }
-        if (b->len)
-            memcpy(p, b->p, b->len);
-        mmoe__free(b->p);
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void sb_str(sbuf *b, const char *s)
-{
-    sb_put(b, s, strlen(s));
-}
-
-static void sb_u64(sbuf *b, uint64_t v)
-{
-    char tmp[32];
-    int n = snprintf(tmp, sizeof tmp, "%llu", (unsigned long long)v);
-    sb_put(b, tmp, (size_t)n);
-}
-
-/* A JSON string literal: quotes, backslashes and control characters escaped. */
-static void sb_json_string(sbuf *b, const char *s)
-{
-    static const char hex[] = "0123456789abcdef";
-    sb_put(b, "\"", 1);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        char esc[8];
-        if (*p == '"' || *p == '\\') {
-            esc[0] = '\\';
-            esc[1] = (char)*p;
-            sb_put(b, esc, 2);
-        } else if (*p == '\n') {
-            sb_put(b, "\\n", 2);
-        } else if (*p == '\t') {
-            sb_put(b, "\\t", 2);
-        } else if (*p == '\r') {
-            sb_put(b, "\\r", 2);
-        } else if (*p < 0x20) {
-            memcpy(esc, "\\u00", 4);
-            esc[4] = hex[*p >> 4];
-            esc[5] = hex[*p & 15];
-            sb_put(b, esc, 6);
-        } else {
-            sb_put(b, (const char *)p, 1);
-        }
-    }
-    sb_put(b, "\"", 1);
-}
-
-/* ---- writing ---------------------------------------------------------- */
-
-/* Build the padded header text; *data_len receives the data section size. */
-static mmoe_status build_header(const st_meta *meta, size_t n_meta, const st_tensor *t,
-                                size_t n_t, sbuf *hdr, uint64_t *data_len)
-{
-    sb_str(hdr, "{\"__metadata__\":{");
-    for (size_t i = 0; i < n_meta; i++) {
-        if (i)
-            sb_str(hdr, ",");
-        sb_json_string(hdr, meta[i].key);
-        sb_str(hdr, ":");
-        sb_json_string(hdr, meta[i].value);
-    }
-    sb_str(hdr, "}");
-    size_t off = 0;
-    for (size_t i = 0; i < n_t; i++) {
-        size_t bytes, end;
-        if (mmoe__mul(t[i].numel, 4, &bytes) || mmoe__add(off, bytes, &end))
-            return MMOE_FAIL(NULL, MMOE_ERR_OVERFLOW, "data size overflows");
-        sb_str(hdr, ",");
-        sb_json_string(hdr, t[i].name);
-        sb_str(hdr, ":{\"dtype\":\"F32\",\"shape\":[");
-        for (size_t d = 0; d < t[i].rank; d++) {
-            if (d)
-                sb_str(hdr, ",");
-            sb_u64(hdr, (uint64_t)t[i].shape[d]);
-        }
-        sb_str(hdr, "],\"data_offsets\":[");
-        sb_u64(hdr, off);
-        sb_str(hdr, ",");
-        sb_u64(hdr, end);
-        sb_str(hdr, "]}");
-        off = end;
-    }
-    sb_str(hdr, "}");
-    while (!hdr->failed && hdr->len % 8 != 0)
-        sb_str(hdr, " ");
-    if (hdr->failed)
-        return MMOE_FAIL(NULL, (mmoe_status)hdr->failed, "cannot build the header (%s)",
-                         hdr->failed == MMOE_ERR_NOMEM ? "no memory" : "too large");
-    if ((uint64_t)hdr->len > HEADER_MAX)
-        return MMOE_FAIL(NULL, MMOE_ERR_OVERFLOW, "header of %zu bytes exceeds the %llu limit",
-                         hdr->len, (unsigned long long)HEADER_MAX);
-    *data_len = off;
-    return MMOE_OK;
-}
-
-static void put_u64_le(unsigned char *dst, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        dst[i] = (unsigned char)((v >> (8 * i)) & 0xffu);
-}
-
-static mmoe_status check_finite_tensors(const st_tensor *t, size_t n, const char *what)
-{
-    for (size_t i = 0; i < n; i++)
-        if (!mmoe__all_finite(t[i].src, t[i].numel)) {
-            size_t j = 0;
-            while (j < t[i].numel && isfinite(t[i].src[j]))
-                j++;
-            return MMOE_FAIL(NULL, MMOE_ERR_NONFINITE, "%s %s[%zu] is %s; not saved", what,
-                             t[i].name, j, isnan(t[i].src[j]) ? "NaN" : "infinite");
-        }
-    return MMOE_OK;
-}
-
-/* Serialise into a new buffer. */
-static mmoe_status write_buffer(const st_meta *meta, size_t n_meta, const st_tensor *t,
-                                size_t n_t, void **buf, size_t *len)
-{
-    sbuf hdr = {0};
-    uint64_t data_len = 0;
-    mmoe_status st = build_header(meta, n_meta, t, n_t, &hdr, &data_len);
-    size_t total = 0;
-    if (st == MMOE_OK && (mmoe__add(8, hdr.len, &total) || data_len > SIZE_MAX ||
-                          mmoe__add(total, (size_t)data_len, &total)))
-        st = MMOE_FAIL(NULL, MMOE_ERR_OVERFLOW, "file size overflows");
-    unsigned char *out = NULL;
-    if (st == MMOE_OK) {
-        out = mmoe__malloc(total);
-        if (!out)
-            st = MMOE_FAIL(NULL, MMOE_ERR_NOMEM, "no memory for %zu bytes", total);
-    }
-    if (st == MMOE_OK) {
-        put_u64_le(out, hdr.len);
-        memcpy(out + 8, hdr.p, hdr.len);
-        unsigned char *d = out + 8 + hdr.len;
-        for (size_t i = 0; i < n_t; i++) {
-            floats_to_le(d, t[i].src, t[i].numel);
-            d += 4 * t[i].numel;
-        }
-        *buf = out;
-        *len = total;
-    }
-    mmoe__free(hdr.p);
-    return st;
-}
-
-/* fwrite all of n bytes or fail. */
-static int write_all(FILE *f, const void *p, size_t n)
-{
-    return n == 0 || fwrite(p, 1, n, f) == n ? 0 : -1;
-}
-
-/* Write the container to f, converting the data in chunks on big-endian hosts. */
-static int write_stream(FILE *f, const sbuf *hdr, const st_tensor *t, size_t n_t)
-{
-    unsigned char len8[8];
-    put_u64_le(len8, hdr->len);
-    if (write_all(f, len8, 8) || write_all(f, hdr->p, hdr->len))
-        return -1;
-    for (size_t i = 0; i < n_t; i++) {
-        if (host_is_little_endian()) {
-            if (write_all(f, t[i].src, t[i].numel * sizeof(float)))
-                return -1;
-            continue;
-        }
-        unsigned char chunk[4096];
-        for (size_t j = 0; j < t[i].numel; j += sizeof chunk / 4) {
-            size_t k = t[i].numel - j < sizeof chunk / 4 ? t[i].numel - j : sizeof chunk / 4;
-            floats_to_le(chunk, t[i].src + j, k);
-            if (write_all(f, chunk, 4 * k))
-                return -1;
-        }
-    }
-    return 0;
-}
-
-/*
- * Atomic save: temporary file next to path (mkstemp), write, fflush, fsync,
- * fclose, rename over path. Any failure removes the temporary file.
- */
-static mmoe_status write_file(const st_meta *meta, size_t n_meta, const st_tensor *t, size_t n_t,
-                              const char *path)
-{
-    sbuf hdr = {0};
-    uint64_t data_len = 0;
-    mmoe_status st = build_header(meta, n_meta, t, n_t, &hdr, &data_len);
-    if (st) {
-        mmoe__free(hdr.p);
-        return st;
-    }
-    size_t plen = strlen(path), tlen;
-    static const char suffix[] = ".tmp-XXXXXX";
-    char *tmp = NULL;
-    if (mmoe__add(plen, sizeof suffix, &tlen) || !(tmp = mmoe__malloc(tlen))) {
-        mmoe__free(hdr.p);
-        return MMOE_FAIL(NULL, MMOE_ERR_NOMEM, "no memory for the temporary name");
-    }
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, suffix, sizeof suffix);
-
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        int e = errno;
-        st = MMOE_FAIL(NULL, MMOE_ERR_IO, "cannot create a temporary file for '%s': %s", path,
-                       strerror(e));
-        mmoe__free(tmp);
-        mmoe__free(hdr.p);
-        return st;
-    }
-    /* Keep an existing file's permissions; new files get 0644. */
-    struct stat sb;
-    mode_t mode = 0644;
-    if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode))
-        mode = sb.st_mode & 07777;
-    const char *step = NULL;
-    int e = 0;
-    FILE *f = NULL;
-    if (fchmod(fd, mode) != 0) {
-        step = "set permissions of";
-        e = errno;
-    } else if (!(f = fdopen(fd, "wb"))) {
-        step = "open";
-        e = errno;
-    }
-    if (!f)
-        close(fd);
-    if (!step) {
-        errno = 0;
-        if (write_stream(f, &hdr, t, n_t) != 0) {
-            step = "write";
-            e = errno ? errno : EIO;
-        } else if (fflush(f) != 0) {
-            step = "flush";
-            e = errno;
-        } else if (fsync(fileno(f)) != 0) {
-            step = "sync";
-            e = errno;
-        }
-    }
-    if (f && fclose(f) != 0 && !step) {
-        step = "close";
-        e = errno;
-    }
-    if (!step && rename(tmp, path) != 0) {
-        step = "rename over the target";
-        e = errno;
-    }
-    if (step) {
-        unlink(tmp);
-        st = MMOE_FAIL(NULL, MMOE_ERR_IO, "cannot %s temporary file for '%s': %s; left unchanged",
-                       step, path, strerror(e));
-    } else {
-        /* Make the rename durable (best effort: the file itself is complete). */
-        size_t dlen = plen;
-        while (dlen > 0 && path[dlen - 1] != '/')
-            dlen--;
-        memcpy(tmp, dlen ? path : ".", dlen ? dlen : 1);
-        tmp[dlen ? dlen : 1] = '\0';
-        int dfd = open(tmp, O_RDONLY);
-        if (dfd >= 0) {
-            (void)fsync(dfd);
-            close(dfd);
-        }
-    }
-    mmoe__free(tmp);
-    mmoe__free(hdr.p);
-    return st;
-}
-
-/* ---- reading: container structure ------------------------------------- */
-
-typedef struct st_file {
-    cJSON *root;
-    const cJSON *meta;
-    const unsigned char *data;
-    size_t data_len;
-} st_file;
-
-/* Strict UTF-8 (no overlongs, no surrogates, <= U+10FFFF); also refuses NUL bytes. */
-static int valid_utf8(const unsigned char *s, size_t n, size_t *bad)
-{
-    size_t i = 0;
-    while (i < n) {
-        unsigned c = s[i];
-        size_t k;
-        uint32_t cp, min;
-        if (c == 0) {
-            *bad = i;
-            return 0;
-        }
-        if (c < 0x80) {
-            i++;
-            continue;
-        } else if ((c & 0xe0) == 0xc0) {
-            k = 1, cp = c & 0x1f, min = 0x80;
-        } else if ((c & 0xf0) == 0xe0) {
-            k = 2, cp = c & 0x0f, min = 0x800;
-        } else if ((c & 0xf8) == 0xf0) {
-            k = 3, cp = c & 0x07, min = 0x10000;
-        } else {
-            *bad = i;
-            return 0;
-        }
-        if (n - i <= k) {
-            *bad = i;
-            return 0;
-        }
-        for (size_t j = 1; j <= k; j++) {
-            if ((s[i + j] & 0xc0) != 0x80) {
-                *bad = i;
-                return 0;
-            }
-            cp = (cp << 6) | (s[i + j] & 0x3fu);
-        }
-        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
-            *bad = i;
-            return 0;
-        }
-        i += k + 1;
-    }
-    return 1;
-}
-
-static void st_close(st_file *f)
-{
-    cJSON_Delete(f->root);
-    memset(f, 0, sizeof *f);
-}
-
-/* Split buf into header and data, parse the header, find __metadata__. */
-static mmoe_status st_open(const void *buf, size_t len, st_file *f, char *err)
-{
-    memset(f, 0, sizeof *f);
-    const unsigned char *b = buf;
-    if (len < 8)
-        return MMOE_FAIL(err, MMOE_ERR_FORMAT, "%zu bytes: too short for a header length (8)",
-                         len);
-    uint64_t n = 0;
-    for (int i = 7; i >= 0; i--)
-        n = (n << 8) | b[i];
-    if (n > HEADER_MAX)
-        return MMOE_FAIL(err, MMOE_ERR_FORMAT, "header length %llu exceeds the %llu-byte limit",
-                         (unsigned long long)n, (unsigned long long)HEADER_MAX);
-    if (n > (uint64_t)(len - 8))
-        return MMOE_FAIL(err, MMOE_ERR_FORMAT,
-                         "header length %llu runs past the end of the data (%zu bytes; truncated?)",
-                         (unsigned long long)n, len);
-    size_t hn = (size_t)n;
-    const unsigned char *h = b + 8;
-    if (hn < 2 || h[0] != '{')
-        return MMOE_FAIL(err, MMOE_ERR_FORMAT, "header is not a JSON object");
-    size_t bad;
-    if (!valid_utf8(h, hn, &bad))
-        return MMOE_FAIL(err, MMOE_ERR_FORMAT, "header byte %zu is not valid UTF-8 text", bad);
-    char *text = mmoe__malloc(hn + 1);
-    if (!text)
-        return MMOE_FAIL(err, MMOE_ERR_NOMEM, "no memory for a %zu-byte header", hn);
-    memcpy(text, h, hn);
-    text[hn] = '\0';
-    const char *end = NULL;
-    size_t pos = 0;
-    pthread_mutex_lock(&json_lock);
-    cJSON *root = cJSON_ParseWithOpts(text, &end, 0);
-    if (!root) {
-        const char *at = cJSON_GetErrorPtr();
-        pos = at && at >= text && at <= text + hn ? (size_t)(at - text) : 0;
-    }
-    pthread_mutex_unlock(&json_lock);
-    mmoe_status st = MMOE_OK;
-    if (!root) {
-        st = MMOE_FAIL(err, MMOE_ERR_FORMAT, "header is not well-formed JSON (near byte %zu)",
-                       pos);
-    } else {
-        for (const char *p = end; st == MMOE_OK && p < text + hn; p++)
-            if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r')
-                st = MMOE_FAIL(err, MMOE_ERR_FORMAT,
-                               "header has bytes after the JSON object (byte %zu)",
-                               (size_t)(p - text));
-        if (st == MMOE_OK && !cJSON_IsObject(root))
-            st = MMOE_FAIL(err, MMOE_ERR_FORMAT, "header is not a JSON object");
-    }
-    mmoe__free(text);
-    if (st) {
-        cJSON_Delete(root);
-        return st;
-    }
-    f->root = root;
-    f->data = h + hn;
-    f->data_len = len - 8 - hn;
-
-    /* __metadata__: exactly one, an object of strings. */
-    for (const cJSON *c = root->child; c; c = c->next) {
-        if (!c->string)
-            st = MMOE_FAIL(err, MMOE_ERR_FORMAT, "header entry without a name");
-        else if (strcmp(c->string, "__metadata__") == 0) {
-            if (f->meta)
-                st = MMOE_FAIL(err, MMOE_ERR_FORMAT, "__metadata__ appears twice");
-            else if (!cJSON_IsObject(c))
-                st = MMOE_FAIL(err, MMOE_ERR_FORMAT, "__metadata__ is not an object");
-            f->meta = c;
-        }
-        if (st)
-            break;
-    }
-    if (st == MMOE_OK && !f->meta)
-        st = MMOE_FAIL(err, MMOE_ERR_FORMAT, "no __metadata__: not a libmmoe file");
-    for (const cJSON *c = f->meta ? f->meta->child : NULL; st == MMOE_OK && c; c = c->next) {
-        if (!c->string || !cJSON_IsString(c) || !c->valuestring)
-            st = MMOE_FAIL(err, MMOE_ERR_FORMAT, "__metadata__ value '%.60s' is not a string",
-                           c->string ? c->string : "?");
-        for (const cJSON *d = c->next; st == MMOE_OK && d; d = d->next)
-            if (d->string && c->string && strcmp(c->string, d->string) == 0)
-                st = MMOE_FAIL(err, MMOE_ERR_FORMAT, "__metadata__ key '%.60s' appears twice",
-                               c->string);
-    }
-    if (st)
-        st_close(f);
-    return st;
-}
-
-/* A metadata value, or NULL when absent. */
-static const char *st_meta_get(const st_file *f, const char *key)
-{
-    for (const cJSON *c = f->meta->child; c; c = c->next)
-        if (strcmp(c->string, key) == 0)
-            return c->valuestring;
-    return NULL;
-}
-
-/* Strict unsigned decimal: digits only, no sign or spaces, no overflow. */
-static int parse_u64_strict(const char *s, uint64_t *v)
-{
-    if (!s || !*s)
-        return -1;
-    uint64_t x = 0;
-    for (; *s; s++) {
-        if (*s < '0' || *s > '9')
-            return -1;
-        unsigned d = (unsigned)(*s - '0');
-        if (x > (UINT64_MAX - d) / 10)
-            return -1;
-        x = x * 10 + d;
-    }
-    *v = x;
-    return 0;
-}
-
-/* Check the format name and version. */
-static mmoe_status st_check_format(const st_file *f, const char *want, char *err)
-{
-    const char *fmt = st_meta_get(f, "format");
-    if (!fmt)
-        return MMOE_FAIL(err, MMOE_ERR_FORMAT, "__metadata__ has no 'format': not a libmmoe file");
-    if (strcmp(fmt, want) != 0)
-        return MMOE_FAIL(err, MMOE_ERR_FORMAT, "file format is '%.60s', expected '%s'", fmt, want);
-    const char *ver = st_meta_get(f, "format_version");
-    uint64_t v;
-    if (!ver)
-        return MMOE_FAIL(err, MMOE_ERR_FORMAT, "__metadata__ has no 'format_version'");
-    if (parse_u64_strict(ver, &v) || v == 0)
-        return MMOE_FAIL(err, MMOE_ERR_FORMAT, "format_version '%.40s' is not a positive integer",
-                         ver);
-    if (v > MMOE_FILE_FORMAT_VERSION) {
-        const char *lib = st_meta_get(f, "libmmoe_version");
-        return MMOE_FAIL(err, MMOE_ERR_VERSION,
-                         "file format version %llu%s%.20s%s is newer than this library supports "
-                         "(%d, libmmoe %s); upgrade libmmoe to read it",
-                         (unsigned long long)v, lib ? " (written by libmmoe " : "", lib ? lib : "",
-                         lib ? ")" : "", MMOE_FILE_FORMAT_VERSION, mmoe_version_string());
-    }
-    return MMOE_OK;
-}
-
-/* A JSON number that is an exact non-negative integer (<= 2^53). */
-static int json_uint(const cJSON *c, uint64_t *v)
-{
-    if (!cJSON_IsNumber(c))
-        return -1;
-    double d = c->valuedouble;
-    if (!(d >= 0.0 && d <= EXACT_INT_MAX) || d != floor(d))
-        return -1;
-    *v = (uint64_t)d;
-    return 0;
-}
-
-typedef struct span {
-    uint64_t begin, end;
-    size_t index;
-} span;
-
-static int span_cmp(const void *a, const void *b)
-{
-    const span *x = a, *y = b;
-    if (x->begin != y->begin)
-        return x->begin < y->begin ? -1 : 1;
-    if (x->end != y->end)
-        return x->end < y->end ? -1 : 1;
-    return 0;
-}
-
-/* Validate one tensor entry against its expected description; fill its span. */
-static mmoe_status check_entry(const cJSON *e, const st_tensor *want, size_t data_len, span *sp,
-                               char *err)
-{
-    const char *name = want->name;
-    if (!cJSON_IsObject(e))
-        return MMOE_FAIL(err, MMOE_ERR_FORMAT, "tensor '%s': entry is not an object", name);
-    const cJSON *dtype = NULL, *shape = NULL, *offs = NULL;
-    for (const cJSON *c = e->child; c; c = c->next) {
-        const cJSON **slot = NULL;
-        if (c->string && strcmp(c->string, "dtype") == 0)
-            slot = &dtype;
-        else if (c->string && strcmp(c->string, "shape") == 0)
-            slot = &shape;
-        else if (c->string && strcmp(c->string, "data_offsets") == 0)
-            slot = &offs;
-        if (!slot)
-            return MMOE_FAIL(err, MMOE_ERR_FORMAT, "tensor '%s': unknown key '%.40s'", name,
-                             c->string ? c->string : "?");
-        if (*slot)
-            return MMOE_FAIL(err, MMOE_ERR_FORMAT, "tensor '%s': key '%s' appears twice", name,
-                             c->string);
-        *slot = c;
-    }
-    if (!dtype || !shape || !offs)
-        return MMOE_FAIL(err, MMOE_ERR_FORMAT, "tensor '%s': missing '%s'", name,
-                         !dtype ? "dtype" : !shape ? "shape" : "data_offsets");
-    if (!cJSON_IsString(dtype) || strcmp(dtype->valuestring, "F32") != 0)
-        return MMOE_FAIL(err, MMOE_ERR_FORMAT, "tensor '%s': dtype %.20s%s%s, expected F32", name,
-                         cJSON_IsString(dtype) ? "'" : "", cJSON_IsString(dtype) ?
-                         dtype->valuestring : "is not a string", cJSON_IsString(dtype) ? "'" : "");
-    if (!cJSON_IsArray(shape))
-        return MMOE_FAIL(err, MMOE_ERR_FORMAT, "tensor '%s': shape is not an array", name);
-    size_t rank = 0;
-    int shape_ok = 1;
-    for (const cJSON *c = shape->child; c; c = c->next, rank++) {
-        uint64_t d;
-        if (json_uint(c, &d))
-            return MMOE_FAIL(err, MMOE_ERR_FORMAT,
-                             "tensor '%s': shape entry %zu is not a non-negative integer", name,
-                             rank);
-        if (rank >= want->rank || d != (uint64_t)want->shape[rank])
-            shape_ok = 0;
-    }
-    if (!shape_ok || rank != want->rank) {
-        if (want->rank == 1)
-            return MMOE_FAIL(err, MMOE_ERR_FORMAT, "tensor '%s': wrong shape, expected [%lld]",
-                             name, (long long)want->shape[0]);
-        return MMOE_FAIL(err, MMOE_ERR_FORMAT, "tensor '%s': wrong shape, expected [%lld, %lld]",
-                         name, (long long)want->shape[0], (long long)want->shape[1]);
-    }
-    uint64_t be[2];
-    size_t k = 0;
-    if (!cJSON_IsArray(offs))
-        return MMOE_FAIL(err, MMOE_ERR_FORMAT, "tensor '%s': data_offsets is not an array", name);
-    for (const cJSON *c = offs->child; c; c = c->next, k++)
-        if (k >= 2 || json_uint(c, &be[k]))
-            return MMOE_FAIL(err, MMOE_ERR_FORMAT,
-                             "tensor '%s': data_offsets must be two non-negative integers", name);
-    if (k != 2)
-        return MMOE_FAIL(err, MMOE_ERR_FORMAT,
-                         "tensor '%s': data_offsets must be two non-negative integers", name);
-    if (be[0] > be[1])
-        return MMOE_FAIL(err, MMOE_ERR_FORMAT, "tensor '%s': data_offsets begin %llu > end %llu",
-                         name, (unsigned long long)be[0], (unsigned long long)be[1]);
-    if (be[1] > (uint64_t)data_len)
-        return MMOE_FAIL(err, MMOE_ERR_FORMAT,
-                         "tensor '%s': bytes [%llu, %llu) lie outside the %zu-byte data section "
-                         "(truncated?)",
-                         name, (unsigned long long)be[0], (unsigned long long)be[1], data_len);
-    size_t bytes;
-    if (mmoe__mul(want->numel, 4, &bytes) || (uint64_t)bytes != be[1] - be[0])
-        return MMOE_FAIL(err, MMOE_ERR_FORMAT,
-                         "tensor '%s': %llu data bytes, expected %zu floats (x4)", name,
-                         (unsigned long long)(be[1] - be[0]), want->numel);
-    sp->begin = be[0];
-    sp->end = be[1];
-    return MMOE_OK;
-}
-
-/*
- * Match the header's tensors with the wanted list (all present once, no
- * others), check offsets tile the data section exactly, then copy values to
- * each dst and check they are finite.
- */
-static mmoe_status st_read_tensors(const st_file *f, st_tensor *want, size_t n, char *err)
-{
-    size_t entries = 0;
-    for (const cJSON *c = f->root->child; c; c = c->next)
-        entries++;
-    entries--; /* __metadata__ */
-    span *sp = mmoe__calloc(n ? n : 1, sizeof *sp);
-    unsigned char *seen = mmoe__calloc(n ? n : 1, 1);
-    mmoe_status st = MMOE_OK;
-    if (!sp || !seen)
-        st = MMOE_FAIL(err, MMOE_ERR_NOMEM, "no memory");
-    for (const cJSON *c = f->root->child; st == MMOE_OK && c; c = c->next) {
-        if (c == f->meta)
-            continue;
-        size_t i = 0;
-        while (i < n && strcmp(want[i].name, c->string) != 0)
-            i++;
-        if (i == n)
-            st = MMOE_FAIL(err, MMOE_ERR_FORMAT,
-                           "unknown tensor '%.80s': not a parameter of the described model",
-                           c->string);
-        else if (seen[i])
-            st = MMOE_FAIL(err, MMOE_ERR_FORMAT, "tensor '%s' appears twice", want[i].name);
-        else {
-            seen[i] = 1;
-            sp[i].index = i;
-            st = check_entry(c, &want[i], f->data_len, &sp[i], err);
-        }
-    }
-    for (size_t i = 0; st == MMOE_OK && i < n; i++)
-        if (!seen[i])
-            st = MMOE_FAIL(err, MMOE_ERR_FORMAT, "tensor '%s' is missing (%zu of %zu present)",
-                           want[i].name, entries, n);
-    if (st == MMOE_OK) {
-        qsort(sp, n, sizeof *sp, span_cmp);
-        uint64_t pos = 0;
-        for (size_t i = 0; st == MMOE_OK && i < n; i++) {
-            if (sp[i].begin < pos)
-                st = MMOE_FAIL(err, MMOE_ERR_FORMAT, "tensor '%s' overlaps the previous one",
-                               want[sp[i].index].name);
-            else if (sp[i].begin > pos)
-                st = MMOE_FAIL(err, MMOE_ERR_FORMAT,
-                               "gap of %llu bytes in the data section before tensor '%s'",
-                               (unsigned long long)(sp[i].begin - pos), want[sp[i].index].name);
-            pos = sp[i].end;
-        }
-        if (st == MMOE_OK && pos != (uint64_t)f->data_len)
-            st = MMOE_FAIL(err, MMOE_ERR_FORMAT,
-                           "%llu bytes after the last tensor (data section %zu bytes, tensors "
-                           "end at %llu)",
-                           (unsigned long long)((uint64_t)f->data_len - pos), f->data_len,
-                           (unsigned long long)pos);
-    }
-    if (st == MMOE_OK) {
-        for (size_t i = 0; i < n; i++) {
-            const st_tensor *w = &want[sp[i].index];
-            floats_from_le(w->dst, f->data + sp[i].begin, w->numel);
-        }
-        for (size_t i = 0; st == MMOE_OK && i < n; i++)
-            if (!mmoe__all_finite(want[i].dst, want[i].numel)) {
-                size_t j = 0;
-                while (j < want[i].numel && isfinite(want[i].dst[j]))
-                    j++;
-                st = MMOE_FAIL(err, MMOE_ERR_NONFINITE, "tensor '%s' value %zu is %s",
-                               want[i].name, j, isnan(want[i].dst[j]) ? "NaN" : "infinite");
-            }
-    }
-    mmoe__free(sp);
-    mmoe__free(seen);
-    return st;
-}
-
-/* Read a whole file into a new buffer. */
-static mmoe_status read_file(const char *path, unsigned char **out, size_t *len, char *err)
-{
-    *out = NULL;
-    *len = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        int e = errno;
-        return MMOE_FAIL(err, MMOE_ERR_IO, "cannot open '%s': %s", path, strerror(e));
-    }
-    size_t cap = 0, n = 0;
-    unsigned char *buf = NULL;
-    mmoe_status st = MMOE_OK;
-    for (;;) {
-        if (n == cap) {
-            size_t ncap = cap ? cap : 65536;
-            if (cap && mmoe__mul(cap, 2, &ncap)) {
-                st = MMOE_FAIL(err, MMOE_ERR_NOMEM, "'%s' is too large", path);
-                break;
-            }
-            unsigned char *nb = mmoe__malloc(ncap);
-            if (!nb) {
-                st = MMOE_FAIL(err, MMOE_ERR_NOMEM, "no memory to read '%s'", path);
-                break;
-            }
-            if (n)
-                memcpy(nb, buf, n);
-            mmoe__free(buf);
-            buf = nb;
-            cap = ncap;
-        }
-        size_t want = cap - n;
-        size_t got = fread(buf + n, 1, want, f);
-        n += got;
-        if (got < want) { /* short read: end of file or error */
-            if (ferror(f)) {
-                int e = errno;
-                st = MMOE_FAIL(err, MMOE_ERR_IO, "cannot read '%s': %s", path, strerror(e));
-            }
-            break;
-        }
-    }
-    if (fclose(f) != 0 && st == MMOE_OK) {
-        int e = errno;
-        st = MMOE_FAIL(err, MMOE_ERR_IO, "cannot close '%s': %s", path, strerror(e));
-    }
-    if (st) {
-        mmoe__free(buf);
-        return st;
-    }
-    *out = buf;
-    *len = n;
-    return MMOE_OK;
-}
+#define MAX_STEPS ((uint64_t)1 << 53)
 
 /* ---- models ----------------------------------------------------------- */
 
@@ -863,14 +42,14 @@ static mmoe_status read_file(const char *path, unsigned char **out, size_t *len,
  * then the non-trainable state (batch-norm running statistics). *n receives
  * the count; the caller frees *out.
  */
-static mmoe_status model_tensors(const mmoe_model *m, st_tensor **out, size_t *n)
+static mmoe_status model_tensors(const mmoe_model *m, mmoe__st_tensor **out, size_t *n)
 {
     const mmoe__registry *regs[2] = {&m->reg, &m->sreg};
     float *bufs[2] = {m->params, m->stats};
     size_t count;
     if (mmoe__add(m->reg.count, m->sreg.count, &count))
         return MMOE_FAIL(NULL, MMOE_ERR_OVERFLOW, "too many tensors");
-    st_tensor *t = mmoe__calloc(count ? count : 1, sizeof *t);
+    mmoe__st_tensor *t = mmoe__calloc(count ? count : 1, sizeof *t);
     if (!t)
         return MMOE_FAIL(NULL, MMOE_ERR_NOMEM, "no memory for %zu tensor entries", count);
     size_t k = 0;
@@ -884,6 +63,7 @@ static mmoe_status model_tensors(const mmoe_model *m, st_tensor **out, size_t *n
             t[k].numel = p->numel;
             t[k].src = bufs[r] + p->offset;
             t[k].dst = bufs[r] + p->offset;
+            t[k].nonneg = p->nonneg;
         }
     *out = t;
     *n = count;
@@ -894,22 +74,22 @@ static mmoe_status model_tensors(const mmoe_model *m, st_tensor **out, size_t *n
 static mmoe_status model_save(const mmoe_model *m, const char *path, void **buf, size_t *len)
 {
     char *cfg = NULL;
-    st_tensor *t = NULL;
+    mmoe__st_tensor *t = NULL;
     size_t nt = 0;
     mmoe_status st = mmoe_config_to_string(m->cfg, &cfg);
     if (st == MMOE_OK)
         st = model_tensors(m, &t, &nt);
     if (st == MMOE_OK)
-        st = check_finite_tensors(t, nt, "parameter");
+        st = mmoe__st_check_finite(t, nt, "parameter");
     if (st == MMOE_OK) {
-        const st_meta meta[] = {
+        const mmoe__st_meta meta[] = {
             {"format", MODEL_FORMAT},
             {"format_version", MMOE_FILE_FORMAT_VERSION == 1 ? "1" : "?"},
             {"libmmoe_version", mmoe_version_string()},
             {"config", cfg},
         };
         size_t nm = sizeof meta / sizeof *meta;
-        st = path ? write_file(meta, nm, t, nt, path) : write_buffer(meta, nm, t, nt, buf, len);
+        st = mmoe__st_write(meta, nm, t, nt, path, buf, len);
     }
     mmoe__free(t);
     mmoe_string_free(cfg);
@@ -947,17 +127,17 @@ mmoe_status mmoe_model_load_buffer(const void *buf, size_t len, mmoe_model **out
     *out = NULL;
     if (!buf)
         return MMOE_FAIL(NULL, MMOE_ERR_NULL, "buf is NULL");
-    st_file f;
-    mmoe_status st = st_open(buf, len, &f, NULL);
+    mmoe__st_file f;
+    mmoe_status st = mmoe__st_open(buf, len, &f, NULL);
     if (st)
         return st;
-    st = st_check_format(&f, MODEL_FORMAT, NULL);
-    const char *text = st == MMOE_OK ? st_meta_get(&f, "config") : NULL;
+    st = mmoe__st_check_format(&f, MODEL_FORMAT, NULL);
+    const char *text = st == MMOE_OK ? mmoe__st_meta_get(&f, "config") : NULL;
     if (st == MMOE_OK && !text)
         st = MMOE_FAIL(NULL, MMOE_ERR_FORMAT, "__metadata__ has no 'config' (model description)");
     mmoe_config *cfg = NULL;
     mmoe_model *m = NULL;
-    st_tensor *t = NULL;
+    mmoe__st_tensor *t = NULL;
     size_t nt = 0;
     if (st == MMOE_OK)
         st = mmoe_config_create(&cfg);
@@ -990,10 +170,10 @@ mmoe_status mmoe_model_load_buffer(const void *buf, size_t len, mmoe_model **out
     if (st == MMOE_OK)
         st = model_tensors(m, &t, &nt);
     if (st == MMOE_OK)
-        st = st_read_tensors(&f, t, nt, NULL);
+        st = mmoe__st_read_tensors(&f, t, nt, NULL);
     mmoe__free(t);
     mmoe_config_free(cfg);
-    st_close(&f);
+    mmoe__st_close(&f);
     if (st) {
         mmoe_model_free(m);
         return st;
@@ -1009,13 +189,12 @@ mmoe_status mmoe_model_load(const char *path, mmoe_model **out)
     *out = NULL;
     if (!path)
         return MMOE_FAIL(NULL, MMOE_ERR_NULL, "path is NULL");
-    unsigned char *buf;
-    size_t len;
-    mmoe_status st = read_file(path, &buf, &len, NULL);
+    mmoe__st_bytes b;
+    mmoe_status st = mmoe__st_map_path(path, &b, NULL);
     if (st)
         return st;
-    st = mmoe_model_load_buffer(buf, len, out);
-    mmoe__free(buf);
+    st = mmoe_model_load_buffer(b.data, b.len, out);
+    mmoe__st_unmap(&b);
     if (st) {
         char inner[MMOE__ERRLEN];
         memcpy(inner, mmoe_last_error(), sizeof inner);
@@ -1061,32 +240,32 @@ static mmoe_status optimizer_save(const mmoe_optimizer *opt, const char *path, v
     char steps[32], nparams[32], values[N_OPT_PARAMS][40];
     snprintf(steps, sizeof steps, "%llu", (unsigned long long)opt->steps);
     snprintf(nparams, sizeof nparams, "%zu", opt->n);
-    st_meta meta[5 + N_OPT_PARAMS];
+    mmoe__st_meta meta[5 + N_OPT_PARAMS];
     size_t nm = 0;
-    meta[nm++] = (st_meta){"format", OPTIMIZER_FORMAT};
-    meta[nm++] = (st_meta){"format_version", MMOE_FILE_FORMAT_VERSION == 1 ? "1" : "?"};
-    meta[nm++] = (st_meta){"libmmoe_version", mmoe_version_string()};
-    meta[nm++] = (st_meta){"optimizer", opt_kind_names[opt->kind]};
-    meta[nm++] = (st_meta){"steps", steps};
-    meta[nm++] = (st_meta){"num_params", nparams};
+    meta[nm++] = (mmoe__st_meta){"format", OPTIMIZER_FORMAT};
+    meta[nm++] = (mmoe__st_meta){"format_version", MMOE_FILE_FORMAT_VERSION == 1 ? "1" : "?"};
+    meta[nm++] = (mmoe__st_meta){"libmmoe_version", mmoe_version_string()};
+    meta[nm++] = (mmoe__st_meta){"optimizer", opt_kind_names[opt->kind]};
+    meta[nm++] = (mmoe__st_meta){"steps", steps};
+    meta[nm++] = (mmoe__st_meta){"num_params", nparams};
     for (size_t i = 0; i < N_OPT_PARAMS; i++) {
         double v;
         if (mmoe_optimizer_get(opt, opt_params[i].param, &v) != MMOE_OK)
             continue;
         mmoe__format_double(values[i], sizeof values[i], v, 17);
-        meta[nm++] = (st_meta){opt_params[i].key, values[i]};
+        meta[nm++] = (mmoe__st_meta){opt_params[i].key, values[i]};
     }
     char names[2][32];
-    st_tensor t[2];
+    mmoe__st_tensor t[2];
     for (size_t b = 0; b < nb; b++) {
         snprintf(names[b], sizeof names[b], "state.%zu", b);
-        t[b] = (st_tensor){names[b], 1, {(int64_t)opt->n, 0}, opt->n, opt->state + b * opt->n,
-                           NULL};
+        t[b] = (mmoe__st_tensor){.name = names[b], .rank = 1, .shape = {(int64_t)opt->n, 0},
+                                 .numel = opt->n, .src = opt->state + b * opt->n};
     }
-    mmoe_status st = check_finite_tensors(t, nb, "optimizer state");
+    mmoe_status st = mmoe__st_check_finite(t, nb, "optimizer state");
     if (st)
         return st;
-    return path ? write_file(meta, nm, t, nb, path) : write_buffer(meta, nm, t, nb, buf, len);
+    return mmoe__st_write(meta, nm, t, nb, path, buf, len);
 }
 
 mmoe_status mmoe_optimizer_save(const mmoe_optimizer *opt, const char *path)
@@ -1113,23 +292,26 @@ mmoe_status mmoe_optimizer_load_buffer(mmoe_optimizer *opt, const void *buf, siz
         return MMOE_FAIL(NULL, MMOE_ERR_NULL, "opt is NULL");
     if (!buf)
         return MMOE_FAIL(opt->err, MMOE_ERR_NULL, "buf is NULL");
-    st_file f;
-    mmoe_status st = st_open(buf, len, &f, opt->err);
+    mmoe__st_file f;
+    mmoe_status st = mmoe__st_open(buf, len, &f, opt->err);
     if (st)
         return st;
-    st = st_check_format(&f, OPTIMIZER_FORMAT, opt->err);
+    st = mmoe__st_check_format(&f, OPTIMIZER_FORMAT, opt->err);
     const char *kind = NULL, *steps_s = NULL, *np_s = NULL;
     uint64_t steps = 0, np = 0;
     if (st == MMOE_OK) {
-        kind = st_meta_get(&f, "optimizer");
-        steps_s = st_meta_get(&f, "steps");
-        np_s = st_meta_get(&f, "num_params");
+        kind = mmoe__st_meta_get(&f, "optimizer");
+        steps_s = mmoe__st_meta_get(&f, "steps");
+        np_s = mmoe__st_meta_get(&f, "num_params");
         if (!kind || !steps_s || !np_s)
             st = MMOE_FAIL(opt->err, MMOE_ERR_FORMAT, "__metadata__ has no '%s'",
                            !kind ? "optimizer" : !steps_s ? "steps" : "num_params");
-        else if (parse_u64_strict(steps_s, &steps))
+        else if (mmoe__st_parse_u64(steps_s, &steps))
             st = MMOE_FAIL(opt->err, MMOE_ERR_FORMAT, "steps '%.40s' is not an integer", steps_s);
-        else if (parse_u64_strict(np_s, &np))
+        else if (steps > MAX_STEPS)
+            st = MMOE_FAIL(opt->err, MMOE_ERR_RANGE, "steps %llu exceeds the limit 2^53",
+                           (unsigned long long)steps);
+        else if (mmoe__st_parse_u64(np_s, &np))
             st = MMOE_FAIL(opt->err, MMOE_ERR_FORMAT, "num_params '%.40s' is not an integer",
                            np_s);
         else if (strcmp(kind, opt_kind_names[opt->kind]) != 0)
@@ -1147,7 +329,7 @@ mmoe_status mmoe_optimizer_load_buffer(mmoe_optimizer *opt, const void *buf, siz
     for (size_t i = 0; st == MMOE_OK && i < N_OPT_PARAMS; i++) {
         double cur;
         used[i] = mmoe_optimizer_get(opt, opt_params[i].param, &cur) == MMOE_OK;
-        const char *s = st_meta_get(&f, opt_params[i].key);
+        const char *s = mmoe__st_meta_get(&f, opt_params[i].key);
         if (used[i] && !s)
             st = MMOE_FAIL(opt->err, MMOE_ERR_FORMAT, "__metadata__ has no '%s'",
                            opt_params[i].key);
@@ -1168,13 +350,13 @@ mmoe_status mmoe_optimizer_load_buffer(mmoe_optimizer *opt, const void *buf, siz
     }
     if (st == MMOE_OK) {
         char names[2][32];
-        st_tensor t[2];
+        mmoe__st_tensor t[2];
         for (size_t b = 0; b < nb; b++) {
             snprintf(names[b], sizeof names[b], "state.%zu", b);
-            t[b] = (st_tensor){names[b], 1, {(int64_t)opt->n, 0}, opt->n, NULL,
-                               scratch + b * opt->n};
+            t[b] = (mmoe__st_tensor){.name = names[b], .rank = 1, .shape = {(int64_t)opt->n, 0},
+                                     .numel = opt->n, .dst = scratch + b * opt->n};
         }
-        st = st_read_tensors(&f, t, nb, opt->err);
+        st = mmoe__st_read_tensors(&f, t, nb, opt->err);
     }
     /* Apply hyper-parameters with rollback (mmoe_optimizer_set checks ranges). */
     if (st == MMOE_OK) {
@@ -1202,7 +384,7 @@ mmoe_status mmoe_optimizer_load_buffer(mmoe_optimizer *opt, const void *buf, siz
         mmoe__clear(opt->err);
     }
     mmoe__free(scratch);
-    st_close(&f);
+    mmoe__st_close(&f);
     return st;
 }
 
@@ -1212,13 +394,12 @@ mmoe_status mmoe_optimizer_load(mmoe_optimizer *opt, const char *path)
         return MMOE_FAIL(NULL, MMOE_ERR_NULL, "opt is NULL");
     if (!path)
         return MMOE_FAIL(opt->err, MMOE_ERR_NULL, "path is NULL");
-    unsigned char *buf;
-    size_t len;
-    mmoe_status st = read_file(path, &buf, &len, opt->err);
+    mmoe__st_bytes b;
+    mmoe_status st = mmoe__st_map_path(path, &b, opt->err);
     if (st)
         return st;
-    st = mmoe_optimizer_load_buffer(opt, buf, len);
-    mmoe__free(buf);
+    st = mmoe_optimizer_load_buffer(opt, b.data, b.len);
+    mmoe__st_unmap(&b);
     if (st) {
         char inner[MMOE__ERRLEN];
         memcpy(inner, opt->err, sizeof inner);

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -228,6 +229,158 @@ static void test_task_limit(void **state)
     mmoe_config_free(c);
 }
 
+/* Replace the letter K of a key template with 0. */
+static void concrete_key(const char *tmpl, char *key, size_t cap)
+{
+    const char *k = strstr(tmpl, ".K.");
+    if (k)
+        snprintf(key, cap, "%.*s.0.%s", (int)(k - tmpl), tmpl, k + 3);
+    else
+        snprintf(key, cap, "%s", tmpl);
+}
+
+static void test_key_query(void **state)
+{
+    (void)state;
+    size_t n = 0;
+    const char *tmpl;
+    while ((tmpl = mmoe_config_key_at(n)) != NULL) {
+        char key[64], dflt[64], value[64], got[128];
+        mmoe_key_type type;
+        double lo, hi;
+        concrete_key(tmpl, key, sizeof key);
+        assert_int_equal(mmoe_config_key_info(tmpl, &type, &lo, &hi, dflt, sizeof dflt), MMOE_OK);
+        assert_int_equal(mmoe_config_key_info(key, NULL, NULL, NULL, NULL, 0), MMOE_OK);
+        assert_true(lo <= hi);
+        mmoe_config *c;
+        assert_int_equal(mmoe_config_create(&c), MMOE_OK);
+        assert_int_equal(mmoe_config_set(c, "tasks", "1"), MMOE_OK);
+        assert_int_equal(mmoe_config_set(c, "input.sparse", "1"), MMOE_OK);
+        /* The default is what a fresh description holds. */
+        assert_int_equal(mmoe_config_key_info(key, NULL, NULL, NULL, dflt, sizeof dflt), MMOE_OK);
+        assert_int_equal(mmoe_config_get(c, key, got, sizeof got), MMOE_OK);
+        int count = strcmp(key, "tasks") == 0 || strcmp(key, "input.sparse") == 0;
+        if (count) {
+            assert_string_equal(dflt, "0"); /* set to 1 above */
+        } else if (strcmp(key, "input.dense") == 0) {
+            assert_string_equal(dflt, "");
+            assert_string_equal(got, "0");
+        } else {
+            assert_string_equal(dflt, got);
+        }
+        /* The bounds are accepted; one step outside is refused. */
+        switch (type) {
+        case MMOE_KEY_INTEGER:
+        case MMOE_KEY_WIDTHS:
+            if (count)
+                break; /* setting 0 would drop the entries other keys need */
+            snprintf(value, sizeof value, "%.0f", lo);
+            assert_int_equal(mmoe_config_set(c, key, value), MMOE_OK);
+            if (hi < 9007199254740992.0) {
+                snprintf(value, sizeof value, "%.0f", hi);
+                assert_int_equal(mmoe_config_set(c, key, value), MMOE_OK);
+                snprintf(value, sizeof value, "%.0f", hi + 1.0);
+                assert_int_equal(mmoe_config_set(c, key, value), MMOE_ERR_CONFIG);
+            }
+            if (lo >= 1.0) {
+                snprintf(value, sizeof value, "%.0f", lo - 1.0);
+                assert_int_equal(mmoe_config_set(c, key, value), MMOE_ERR_CONFIG);
+            }
+            break;
+        case MMOE_KEY_REAL:
+            snprintf(value, sizeof value, "%.17g", lo);
+            assert_int_equal(mmoe_config_set(c, key, value), MMOE_OK);
+            snprintf(value, sizeof value, "%.17g", hi);
+            assert_int_equal(mmoe_config_set(c, key, value), MMOE_OK);
+            assert_int_equal(mmoe_config_set(c, key, "-1e-300"), MMOE_ERR_CONFIG);
+            break;
+        case MMOE_KEY_CHOICE:
+            assert_null(mmoe_config_key_choice(key, (size_t)hi + 1));
+            for (size_t i = 0; i <= (size_t)hi; i++) {
+                const char *w = mmoe_config_key_choice(key, i);
+                assert_non_null(w);
+                assert_int_equal(mmoe_config_set(c, key, w), MMOE_OK);
+                assert_int_equal(mmoe_config_get(c, key, got, sizeof got), MMOE_OK);
+                assert_string_equal(got, w);
+            }
+            break;
+        case MMOE_KEY_NAME:
+            assert_true(lo == 1.0 && hi == 63.0);
+            break;
+        }
+        mmoe_config_free(c);
+        n++;
+    }
+    assert_int_equal(n, 16 + 6 + 5);
+    assert_null(mmoe_config_key_choice("seed", 0));
+    assert_string_equal(mmoe_config_key_choice("arch", 1), "omoe");
+    char small[4];
+    assert_int_equal(mmoe_config_key_info("task.12.name", NULL, NULL, NULL, small, sizeof small),
+                     MMOE_ERR_RANGE);
+    char name[16];
+    assert_int_equal(mmoe_config_key_info("task.12.name", NULL, NULL, NULL, name, sizeof name),
+                     MMOE_OK);
+    assert_string_equal(name, "task12");
+    assert_int_equal(mmoe_config_key_info("task.64.name", NULL, NULL, NULL, NULL, 0),
+                     MMOE_ERR_CONFIG);
+    assert_int_equal(mmoe_config_key_info("nope", NULL, NULL, NULL, NULL, 0), MMOE_ERR_CONFIG);
+    assert_int_equal(mmoe_config_key_info(NULL, NULL, NULL, NULL, NULL, 0), MMOE_ERR_NULL);
+}
+
+/* Text -> parse -> text gives the same text (and parses) for the description c. */
+static void check_text_round_trip(const mmoe_config *c)
+{
+    char *text, *again;
+    mmoe_config *d;
+    assert_int_equal(mmoe_config_to_string(c, &text), MMOE_OK);
+    assert_int_equal(mmoe_config_create(&d), MMOE_OK);
+    if (mmoe_config_parse(d, text) != MMOE_OK)
+        fail_msg("%s does not parse back: %s", text, mmoe_config_last_error(d));
+    assert_int_equal(mmoe_config_to_string(d, &again), MMOE_OK);
+    assert_string_equal(text, again);
+    mmoe_string_free(text);
+    mmoe_string_free(again);
+    mmoe_config_free(d);
+}
+
+/* Issue 9, defect 8: a description without input.dense was written as "input.dense 0". */
+static void test_round_trip_without_input_width(void **state)
+{
+    (void)state;
+    mmoe_config *c;
+    assert_int_equal(mmoe_config_create(&c), MMOE_OK);
+    check_text_round_trip(c);
+    assert_int_equal(mmoe_config_set(c, "tasks", "2"), MMOE_OK);
+    assert_int_equal(mmoe_config_set(c, "input.sparse", "1"), MMOE_OK);
+    check_text_round_trip(c);
+    char buf[16];
+    assert_int_equal(mmoe_config_get(c, "input.dense", buf, sizeof buf), MMOE_OK);
+    assert_string_equal(buf, "0");
+    mmoe_config_free(c);
+}
+
+/* The lines of a description may come in any order: entries before their count. */
+static void test_parse_any_order(void **state)
+{
+    (void)state;
+    mmoe_config *c;
+    assert_int_equal(mmoe_config_create(&c), MMOE_OK);
+    assert_int_equal(mmoe_config_parse(c, "mmoe-config 1\ntask.1.name b\nsparse.0.dim 4\n"
+                                          "task.0.kind binary\ninput.dense 3\ntasks 2\n"
+                                          "input.sparse 1\n"),
+                     MMOE_OK);
+    expect_key(c, "tasks", "2");
+    expect_key(c, "task.1.name", "b");
+    expect_key(c, "task.0.kind", "binary");
+    expect_key(c, "sparse.0.dim", "4");
+    /* An entry beyond the final count is still an error, wherever the count is. */
+    assert_int_equal(mmoe_config_parse(c, "mmoe-config 1\ntasks 3\ntask.2.name x\ntasks 2\n"),
+                     MMOE_ERR_CONFIG);
+    assert_non_null(strstr(mmoe_config_last_error(c), "line 3"));
+    expect_key(c, "task.1.name", "b");
+    mmoe_config_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -237,6 +390,9 @@ int main(void)
         cmocka_unit_test(test_parse_errors),
         cmocka_unit_test(test_null_arguments),
         cmocka_unit_test(test_task_limit),
+        cmocka_unit_test(test_key_query),
+        cmocka_unit_test(test_round_trip_without_input_width),
+        cmocka_unit_test(test_parse_any_order),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

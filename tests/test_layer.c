@@ -908,12 +908,30 @@ static void test_activation_backward_state(void **state)
     mmoe_layer_free(l);
 }
 
+/* Sizes that overflow are MMOE_ERR_OVERFLOW, not MMOE_ERR_NOMEM (issue 9). */
+static void test_overflow_status(void **state)
+{
+    (void)state;
+    mmoe_layer *l = (mmoe_layer *)&l;
+    const size_t big = (size_t)1 << 24;
+    assert_int_equal(mmoe_layer_dense_create(big, big, MMOE_ACT_RELU, 1, &l), MMOE_ERR_OVERFLOW);
+    assert_null(l);
+    size_t w[2] = {big, big};
+    assert_int_equal(mmoe_layer_expert_create(4, 2, w, MMOE_ACT_RELU, 1, &l), MMOE_ERR_OVERFLOW);
+    assert_int_equal(mmoe_layer_dnn_create(big, 1, w, MMOE_ACT_RELU, 0, 0.0, 1, &l),
+                     MMOE_ERR_OVERFLOW);
+    assert_int_equal(mmoe_layer_crossnet_create(big, 2, MMOE_CROSS_MATRIX, 1, &l),
+                     MMOE_ERR_OVERFLOW);
+    assert_null(l);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_create_and_params),
         cmocka_unit_test(test_null_queries),
         cmocka_unit_test(test_create_errors),
+        cmocka_unit_test(test_overflow_status),
         cmocka_unit_test(test_init),
         cmocka_unit_test(test_sublayers_differ),
         cmocka_unit_test(test_dense_forward),

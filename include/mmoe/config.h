@@ -9,7 +9,10 @@
  * a versioned text form (mmoe_config_to_string / mmoe_config_parse). That
  * text is what model files store.
  *
- * Text form (one "key value" per line, first line the format version):
+ * Text form (one "key value" per line, first line the format version; the
+ * other lines may come in any order: the counts "tasks" and "input.sparse"
+ * apply first, so "task.1.name" may precede "tasks 2". A key given twice
+ * keeps its last value. input.dense is left out while it is not set):
  *
  *     mmoe-config 1
  *     arch mmoe
@@ -183,6 +186,54 @@ MMOE_API mmoe_status mmoe_config_to_string(const mmoe_config *cfg, char **out);
  *         value: the message names the line); MMOE_ERR_NOMEM.
  */
 MMOE_API mmoe_status mmoe_config_parse(mmoe_config *cfg, const char *text);
+
+/** Types of description keys (mmoe_config_key_info). Values are stable. */
+typedef enum mmoe_key_type {
+    MMOE_KEY_INTEGER = 0, /**< unsigned decimal integer in [lo, hi] */
+    MMOE_KEY_REAL = 1,    /**< finite decimal number in [lo, hi] */
+    MMOE_KEY_CHOICE = 2,  /**< a word of a fixed list (mmoe_config_key_choice); lo 0, hi = words - 1 */
+    MMOE_KEY_WIDTHS = 3,  /**< comma-separated list of up to MMOE_MAX_LAYERS integers, each in [lo, hi] */
+    MMOE_KEY_NAME = 4     /**< lo..hi characters of [A-Za-z0-9_.-] */
+} mmoe_key_type;
+
+/**
+ * The i-th key of the list above, in the order of the text form, with "K"
+ * standing for a task or sparse-feature index ("task.K.name"); NULL when
+ * i is past the end. The string is static.
+ * Thread safety: safe from any thread.
+ */
+MMOE_API const char *mmoe_config_key_at(size_t i);
+
+/**
+ * Describe a key without a description: its type, the bounds of its
+ * values and its default, in the style of zstd's ZSTD_cParam_getBounds.
+ * key is a key of the list, with K either an index ("task.3.kind") or the
+ * letter K ("task.K.kind").
+ * @param type  out: the key's type, or NULL
+ * @param lo    out: smallest accepted value (for MMOE_KEY_WIDTHS, of each
+ *              width; for MMOE_KEY_NAME, the shortest length), or NULL
+ * @param hi    out: largest accepted value, or NULL. Bounds are inclusive
+ *              and exact, except the largest seed, 2^64 - 1, which a
+ *              double rounds up to 2^64. dnn.dropout's hi is the largest
+ *              double below 1.
+ * @param dflt  out: the default as text (cap bytes, NUL-terminated), or
+ *              NULL. "" for input.dense, which has none and must be set.
+ *              The default name of task K is "taskK" (of sparse feature K,
+ *              "sparseK"); for the key with the letter K, "taskK" literally.
+ * @return MMOE_OK; MMOE_ERR_NULL (key); MMOE_ERR_CONFIG (unknown key);
+ *         MMOE_ERR_RANGE (dflt too small: it holds a truncated value).
+ * Thread safety: safe from any thread.
+ */
+MMOE_API mmoe_status mmoe_config_key_info(const char *key, mmoe_key_type *type, double *lo,
+                                          double *hi, char *dflt, size_t cap);
+
+/**
+ * The i-th word a MMOE_KEY_CHOICE key accepts ("mmoe", "omoe", ... for
+ * "arch"); the stored value of a choice is the index of its word. NULL for
+ * an unknown key, a key of another type or i past the end. Static string.
+ * Thread safety: safe from any thread.
+ */
+MMOE_API const char *mmoe_config_key_choice(const char *key, size_t i);
 
 /** Free a string returned by libmmoe (mmoe_config_to_string). NULL is a no-op. */
 MMOE_API void mmoe_string_free(char *s);

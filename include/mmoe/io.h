@@ -51,6 +51,18 @@ extern "C" {
  * synced), then renamed over path. On any failure the temporary file is
  * removed and an existing file at path is left untouched.
  * A new file gets mode 0644; an overwritten file keeps its mode.
+ * Symbolic links: when path is a symbolic link, the file it points to is
+ * replaced and the link stays (as writing through the link with open()
+ * or cp would; deployments that switch a link between versions keep
+ * working); the temporary file goes in the target's directory. A dangling
+ * link creates its target.
+ * Interrupted saves: a process killed while saving leaves its temporary
+ * file, named "<target>.tmp-XXXXXX" (six random characters) beside the
+ * target. Every save of the same target (model or optimizer) removes such
+ * leftovers first, except those a save in progress holds: each save keeps
+ * an advisory lock (flock) on its temporary file until the rename, and a
+ * killed process loses its lock. Other names in the directory are never
+ * touched.
  * @return MMOE_OK; MMOE_ERR_NULL; MMOE_ERR_NONFINITE (a parameter is NaN or
  *         infinite: such a model would not load, nothing is written);
  *         MMOE_ERR_IO (cannot create, write, sync or rename; the message
@@ -76,10 +88,18 @@ MMOE_API void mmoe_buffer_free(void *buf);
 
 /**
  * Load a model from a file written by mmoe_model_save (or any writer
- * following docs/file-format.md). The whole file is read and validated;
- * see mmoe_model_load_buffer for the checks and statuses.
+ * following docs/file-format.md). path must name a regular file (a
+ * directory, device, FIFO or socket is refused before anything is read)
+ * whose size, taken from fstat, is at most that of a model at the size cap
+ * (mmoe/model.h) plus the 100 MB header limit. The file is mapped
+ * read-only (read into memory where the file system cannot map) and
+ * validated as by mmoe_model_load_buffer; the model keeps no reference to
+ * it. Replace model files by renaming (as mmoe_model_save does), not by
+ * rewriting them in place: a file truncated by another process while it
+ * is mapped can raise SIGBUS.
  * @return as mmoe_model_load_buffer, plus MMOE_ERR_IO (cannot open or
- *         read path).
+ *         read path, or not a regular file); MMOE_ERR_FORMAT also for a
+ *         file larger than the largest model file.
  * Ownership: the caller frees *out with mmoe_model_free.
  * Thread safety: safe from any thread.
  */
@@ -94,7 +114,8 @@ MMOE_API mmoe_status mmoe_model_load(const char *path, mmoe_model **out);
  * and builds a model; every parameter of that model appears exactly once
  * as an F32 tensor of its exact shape, no other tensor appears; byte
  * ranges lie inside the data section, have the tensor's size and tile it
- * with no gap or overlap and nothing after; every value is finite.
+ * with no gap or overlap and nothing after; every value is finite; every
+ * batch-norm running variance is >= 0.
  * @return MMOE_OK; MMOE_ERR_NULL; MMOE_ERR_FORMAT (corrupt or truncated
  *         data, malformed header, missing/unknown/duplicate tensor, wrong
  *         dtype or shape, bad offsets, not a libmmoe model file);
@@ -102,7 +123,8 @@ MMOE_API mmoe_status mmoe_model_load(const char *path, mmoe_model **out);
  *         than this library); MMOE_ERR_CONFIG (the description does not
  *         parse or does not describe a valid model); MMOE_ERR_OVERFLOW
  *         (described model too large); MMOE_ERR_NONFINITE (a NaN or
- *         infinite parameter); MMOE_ERR_NOMEM. On failure *out is NULL,
+ *         infinite parameter); MMOE_ERR_RANGE (a value outside its
+ *         domain: a negative batch-norm running variance); MMOE_ERR_NOMEM. On failure *out is NULL,
  *         nothing leaks and mmoe_last_error() explains.
  * Ownership: the caller frees *out with mmoe_model_free.
  * Thread safety: safe from any thread.
@@ -132,7 +154,8 @@ MMOE_API mmoe_status mmoe_optimizer_save_buffer(const mmoe_optimizer *opt, void 
  *         malformed entries); MMOE_ERR_VERSION (newer format);
  *         MMOE_ERR_CONFIG (the file holds another optimizer kind);
  *         MMOE_ERR_SHAPE (state for a different number of parameters);
- *         MMOE_ERR_RANGE (a hyper-parameter out of range);
+ *         MMOE_ERR_RANGE (a hyper-parameter out of range, or a step
+ *         count above 2^53);
  *         MMOE_ERR_NONFINITE (non-finite state); MMOE_ERR_NOMEM.
  *         The message is on opt (mmoe_optimizer_last_error) and in
  *         mmoe_last_error().

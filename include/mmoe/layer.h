@@ -87,7 +87,8 @@ typedef struct mmoe_layer mmoe_layer;
  *                 itself is linear
  * @param seed     initialisation seed
  * @return MMOE_OK; MMOE_ERR_NULL; MMOE_ERR_INVALID_ARG (width 0 or too large);
- *         MMOE_ERR_NOMEM. *out is NULL on failure.
+ *         MMOE_ERR_OVERFLOW (in x out beyond 2^40 scalars or the model size
+ *         cap of mmoe/model.h); MMOE_ERR_NOMEM. *out is NULL on failure.
  * Ownership: caller frees with mmoe_layer_free.
  */
 MMOE_API mmoe_status mmoe_layer_dense_create(size_t in, size_t out, mmoe_activation act,
@@ -141,7 +142,8 @@ MMOE_API size_t mmoe_layer_out_width(const mmoe_layer *layer);
  * @param input   [batch, in_width], batch >= 1, finite values
  * @param output  [batch, out_width], written
  * @return MMOE_OK; MMOE_ERR_NULL; MMOE_ERR_SHAPE; MMOE_ERR_NONFINITE (input
- *         has NaN/Inf; output untouched); MMOE_ERR_NOMEM.
+ *         has NaN/Inf; output untouched); MMOE_ERR_OVERFLOW (the cache for
+ *         this batch would exceed 2^40 floats); MMOE_ERR_NOMEM.
  */
 MMOE_API mmoe_status mmoe_layer_forward(mmoe_layer *layer, const mmoe_tensor *input,
                                         mmoe_tensor *output);
@@ -189,7 +191,8 @@ MMOE_API const char *mmoe_layer_last_error(const mmoe_layer *layer);
  * @param width     1..2^24 (matrix form: width^2 must fit in memory)
  * @param n_layers  1..MMOE_MAX_CROSS_LAYERS
  * @return MMOE_OK; MMOE_ERR_NULL; MMOE_ERR_INVALID_ARG (a size out of
- *         range, unknown form); MMOE_ERR_NOMEM. *layer is NULL on failure.
+ *         range, unknown form); MMOE_ERR_OVERFLOW (parameters too many);
+ *         MMOE_ERR_NOMEM. *layer is NULL on failure.
  */
 MMOE_API mmoe_status mmoe_layer_crossnet_create(size_t width, size_t n_layers,
                                                 mmoe_cross_form form, uint64_t seed,

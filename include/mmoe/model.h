@@ -69,10 +69,19 @@ typedef struct mmoe_model mmoe_model;
 /** Opaque per-thread inference workspace. */
 typedef struct mmoe_workspace mmoe_workspace;
 
+/** Opaque optimizer handle (mmoe/optimizer.h); declared here for mmoe_model_train_step. */
+typedef struct mmoe_optimizer mmoe_optimizer;
+
 /**
  * Build a model from a description, with freshly initialised parameters
  * (He-normal for relu layers, Glorot-uniform otherwise, zero biases; drawn
  * from the config's seed, every expert from its own stream).
+ * Size limits, checked from the description before anything is
+ * allocated: at most 2^34 trainable scalars (64 GiB of float32) and as
+ * many batch-norm statistics (MMOE_ERR_OVERFLOW beyond); and, where the
+ * platform reports its physical memory (sysconf _SC_PHYS_PAGES), no
+ * buffer larger than that memory (MMOE_ERR_NOMEM). The same checks run
+ * when a model file is loaded, before its data are read.
  * @return MMOE_OK; MMOE_ERR_NULL; MMOE_ERR_CONFIG (invalid description);
  *         MMOE_ERR_OVERFLOW (sizes too large); MMOE_ERR_NOMEM. *out is
  *         NULL on failure; mmoe_last_error() explains.
@@ -260,6 +269,19 @@ MMOE_API const char *mmoe_workspace_last_error(const mmoe_workspace *ws);
  */
 MMOE_API mmoe_status mmoe_model_predict(const mmoe_model *model, mmoe_workspace *ws, size_t batch,
                                         const float *x, const int64_t *ids, float *out);
+
+/**
+ * One training step: zero_grad, forward, loss, backward, optimizer step
+ * (mmoe/optimizer.h creates and configures the optimizer).
+ * Arguments as mmoe_model_forward and mmoe_model_loss; opt must belong to
+ * model. If any stage fails, the parameters are unchanged.
+ * @return any status of the stages; MMOE_ERR_INVALID_ARG when opt was
+ *         created for another model. The message is on the model.
+ */
+MMOE_API mmoe_status mmoe_model_train_step(mmoe_model *model, mmoe_optimizer *opt, size_t batch,
+                                           const float *x, const int64_t *ids, const float *labels,
+                                           const float *sample_weights, float *task_losses,
+                                           float *total);
 
 /** Message of the last failure on the model ("" if none, or for NULL). */
 MMOE_API const char *mmoe_model_last_error(const mmoe_model *model);

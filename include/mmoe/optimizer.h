@@ -106,17 +106,7 @@ MMOE_API uint64_t mmoe_optimizer_steps(const mmoe_optimizer *opt);
 /** Message of the last failure ("" if none, or for NULL). */
 MMOE_API const char *mmoe_optimizer_last_error(const mmoe_optimizer *opt);
 
-/**
- * One training step: zero_grad, forward, loss, backward, optimizer step.
- * Arguments as mmoe_model_forward and mmoe_model_loss; opt must belong to
- * model. If any stage fails, the parameters are unchanged.
- * @return any status of the stages; MMOE_ERR_INVALID_ARG when opt was
- *         created for another model. The message is on the model.
- */
-MMOE_API mmoe_status mmoe_model_train_step(mmoe_model *model, mmoe_optimizer *opt, size_t batch,
-                                           const float *x, const int64_t *ids, const float *labels,
-                                           const float *sample_weights, float *task_losses,
-                                           float *total);
+/* mmoe_model_train_step, the whole step in one call, is declared in mmoe/model.h. */
 
 #ifdef __cplusplus
 }

@@ -44,7 +44,6 @@ typedef enum mmoe_status {
 #define MMOE_STATUS_ENUM_(name, value, msg) name = value,
     MMOE_STATUS_LIST(MMOE_STATUS_ENUM_)
 #undef MMOE_STATUS_ENUM_
-    MMOE_STATUS_LAST_ = -14 /* not a status; lowest assigned value */
 } mmoe_status;
 
 /**
