@@ -1,5 +1,6 @@
 /* Model assembly: description -> parameter layout, training forward/loss/backward. */
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -54,6 +55,9 @@ static mmoe_status build_layout(mmoe_model *m, char *err)
     return MMOE_OK;
 }
 
+/* Process-wide source of model ids (0 is never handed out). */
+static atomic_uint_least64_t next_model_id = 1;
+
 /* A model with its layout declared but no parameter buffers yet. */
 static mmoe_status model_layout(const mmoe_config *cfg, mmoe_model **out)
 {
@@ -64,6 +68,7 @@ static mmoe_status model_layout(const mmoe_config *cfg, mmoe_model **out)
     mmoe_model *m = mmoe__calloc(1, sizeof *m);
     if (!m)
         return MMOE_FAIL(NULL, MMOE_ERR_NOMEM, "no memory for the model");
+    m->id = (uint64_t)atomic_fetch_add(&next_model_id, 1);
     st = mmoe_config_clone(cfg, &m->cfg);
     if (st == MMOE_OK) {
         m->n_tasks = cfg->n_tasks;
@@ -414,6 +419,11 @@ mmoe_status mmoe_model_get_config(const mmoe_model *m, mmoe_config **out)
     if (!m)
         return MMOE_FAIL(NULL, MMOE_ERR_NULL, "model is NULL");
     return mmoe_config_clone(m->cfg, out);
+}
+
+uint64_t mmoe__model_id(const mmoe_model *m)
+{
+    return m->id;
 }
 
 size_t mmoe_model_num_tasks(const mmoe_model *m)

@@ -29,6 +29,7 @@ typedef struct mmoe__bwd {
 } mmoe__bwd;
 
 struct mmoe_model {
+    uint64_t id;          /* unique within the process: never reused, unlike the address */
     mmoe_config *cfg;
     size_t n_tasks, in;
     mmoe__registry reg;   /* trainable parameters */
@@ -55,10 +56,15 @@ struct mmoe_model {
 
 struct mmoe_workspace {
     const mmoe_model *model;
+    uint64_t model_id;    /* model->id at creation: a model freed and another allocated at the
+                             same address is still told apart */
     float *arena;
     mmoe__fwd f;
     char err[MMOE__ERRLEN];
 };
+
+/* The model's process-unique id. */
+uint64_t mmoe__model_id(const mmoe_model *m);
 
 /* Bind forward buffers for cap rows at base (arena of cap * fwd_per_row floats). */
 void mmoe__model_bind_fwd(const mmoe_model *m, float *base, size_t cap, mmoe__fwd *f);

@@ -157,6 +157,7 @@ mmoe_status mmoe_optimizer_create(mmoe_model *model, mmoe_optimizer_kind kind,
                          ops->name, state_len);
     }
     opt->model = model;
+    opt->model_id = mmoe__model_id(model);
     opt->params = params;
     opt->grads = grads;
     opt->n = n;
@@ -455,6 +456,11 @@ const char *mmoe_optimizer_last_error(const mmoe_optimizer *opt)
 void mmoe__optimizer_state_changed(mmoe_optimizer *opt)
 {
     opt->s0_bound = -1.0;
+}
+
+int mmoe__optimizer_belongs_to(const mmoe_optimizer *opt, const mmoe_model *model)
+{
+    return opt && model && opt->model == model && opt->model_id == mmoe__model_id(model);
 }
 
 mmoe_model *mmoe__optimizer_model(const mmoe_optimizer *opt)

@@ -72,6 +72,7 @@ extern const mmoe__opt_kind mmoe__opt_sgd, mmoe__opt_adam, mmoe__opt_adagrad;
 
 struct mmoe_optimizer {
     mmoe_model *model;          /* not owned */
+    uint64_t model_id;          /* the model's unique id (see mmoe__model_id) */
     float *params;              /* model's flat parameters (n) */
     const float *grads;         /* model's flat gradients (n) */
     size_t n;
@@ -126,6 +127,12 @@ static inline float mmoe__sat_float(double x)
 
 /* Model the optimizer updates (NULL for NULL). */
 mmoe_model *mmoe__optimizer_model(const mmoe_optimizer *opt);
+
+/* Nonzero when opt was created for exactly this model (pointer and unique id). */
+int mmoe__optimizer_belongs_to(const mmoe_optimizer *opt, const mmoe_model *model);
+
+/* The model's process-unique id (model.c; declared in model_impl.h too). */
+uint64_t mmoe__model_id(const mmoe_model *m);
 
 /* The state was replaced wholesale (loaded): forget the state bound. */
 void mmoe__optimizer_state_changed(mmoe_optimizer *opt);

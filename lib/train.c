@@ -9,7 +9,7 @@ mmoe_status mmoe_model_train_step(mmoe_model *m, mmoe_optimizer *opt, size_t bat
 {
     if (!m || !opt)
         return MMOE_FAIL(m ? m->err : NULL, MMOE_ERR_NULL, "%s is NULL", m ? "optimizer" : "model");
-    if (mmoe__optimizer_model(opt) != m)
+    if (!mmoe__optimizer_belongs_to(opt, m))
         return MMOE_FAIL(m->err, MMOE_ERR_INVALID_ARG, "the optimizer belongs to another model");
     mmoe_status st;
     if ((st = mmoe_model_forward(m, batch, x, ids)) ||

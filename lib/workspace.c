@@ -1,4 +1,5 @@
 /* Inference workspaces and the thread-safe predict path. */
+#include <math.h>
 #include <string.h>
 
 #include "model_impl.h"
@@ -37,6 +38,7 @@ mmoe_status mmoe_workspace_create(const mmoe_model *m, size_t max_batch, mmoe_wo
         return MMOE_FAIL(NULL, MMOE_ERR_NOMEM, "no memory for a workspace of %zu floats", n);
     }
     ws->model = m;
+    ws->model_id = m->id;
     ws->arena = arena;
     mmoe__model_bind_fwd(m, arena, max_batch, &ws->f);
     *out = ws;
@@ -63,7 +65,7 @@ mmoe_status mmoe_model_predict(const mmoe_model *m, mmoe_workspace *ws, size_t b
         return MMOE_FAIL(NULL, MMOE_ERR_NULL, "workspace is NULL");
     if (!m || !out)
         return MMOE_FAIL(ws->err, MMOE_ERR_NULL, "%s is NULL", m ? "out" : "model");
-    if (ws->model != m)
+    if (ws->model != m || ws->model_id != m->id)
         return MMOE_FAIL(ws->err, MMOE_ERR_INVALID_ARG, "workspace belongs to another model");
     mmoe_status st = mmoe__model_check_input(m, batch, x, ids, ws->err, __func__);
     if (st)
@@ -74,6 +76,16 @@ mmoe_status mmoe_model_predict(const mmoe_model *m, mmoe_workspace *ws, size_t b
         const int64_t *rid = ids ? ids + r0 * m->input.n_ids : NULL;
         /* Inference reads the batch-norm statistics; it never writes them. */
         mmoe__model_forward(m, B, x + r0 * m->in, rid, 0, m->stats, NULL, &ws->f, NULL);
+        /* Finite but huge inputs can overflow inside the network: say so, never return NaN. */
+        if (!mmoe__all_finite(ws->f.Y, B * T)) {
+            size_t i = 0;
+            while (isfinite(ws->f.Y[i]))
+                i++;
+            return MMOE_FAIL(ws->err, MMOE_ERR_NONFINITE,
+                             "output of row %zu, task %zu is not finite (%g): the inputs are too "
+                             "large for this model (overflow inside the network)",
+                             r0 + i / T, i % T, (double)ws->f.Y[i]);
+        }
         memcpy(out + r0 * T, ws->f.Y, B * T * sizeof *out);
     }
     mmoe__clear(ws->err);

@@ -269,6 +269,73 @@ static void test_config_round_trip_through_model(void **state)
     mmoe_model_free(m);
 }
 
+/*
+ * A workspace or optimizer kept after its model was freed is refused by a
+ * new model, even one that the allocator places at the same address (the
+ * check compares a unique model id, not only the pointer).
+ */
+static void test_stale_workspace_and_optimizer_refused(void **state)
+{
+    (void)state;
+    int reused = 0;
+    for (int round = 0; round < 4; round++) {
+        mmoe_model *a = make_model(MMOE_ARCH_MMOE, 1);
+        mmoe_workspace *ws;
+        mmoe_optimizer *opt;
+        mmoe_config *cfg;
+        assert_int_equal(mmoe_workspace_create(a, 4, &ws), MMOE_OK);
+        assert_int_equal(mmoe_optimizer_create(a, MMOE_OPTIMIZER_SGD, &opt), MMOE_OK);
+        assert_int_equal(mmoe_model_get_config(a, &cfg), MMOE_OK);
+        uintptr_t old = (uintptr_t)a;
+        mmoe_model_free(a);
+        /* The same description right away: allocators tend to hand back a's block. */
+        mmoe_model *b;
+        assert_int_equal(mmoe_model_create(cfg, &b), MMOE_OK);
+        mmoe_config_free(cfg);
+        reused += (uintptr_t)b == old;
+        float x[4 * D], y[4 * T], out[4 * T], loss;
+        fill(x, 4 * D, 5);
+        for (size_t i = 0; i < 4 * T; i++)
+            y[i] = (float)(i % 2);
+        assert_int_equal(mmoe_model_predict(b, ws, 4, x, NULL, out), MMOE_ERR_INVALID_ARG);
+        assert_non_null(strstr(mmoe_workspace_last_error(ws), "another model"));
+        assert_int_equal(mmoe_model_train_step(b, opt, 4, x, NULL, y, NULL, NULL, &loss),
+                         MMOE_ERR_INVALID_ARG);
+        mmoe_optimizer_free(opt);
+        mmoe_workspace_free(ws);
+        mmoe_model_free(b);
+    }
+    print_message("stale handles: the new model reused the old address in %d of 4 rounds\n",
+                  reused);
+}
+
+/*
+ * Finite inputs so large that the outputs overflow: predict reports
+ * MMOE_ERR_NONFINITE instead of returning NaN with MMOE_OK.
+ */
+static void test_predict_reports_nonfinite_outputs(void **state)
+{
+    (void)state;
+    mmoe_model *m = make_model(MMOE_ARCH_MMOE, 2);
+    mmoe_workspace *ws;
+    assert_int_equal(mmoe_workspace_create(m, 3, &ws), MMOE_OK);
+    float x[3 * D], out[3 * T];
+    for (size_t b = 1; b <= 3; b++) {
+        fill(x, 3 * D, 7);
+        for (size_t i = 0; i < b * D; i++)
+            x[i] = x[i] < 0.0f ? -3.4e38f : 3.4e38f;
+        assert_int_equal(mmoe_model_predict(m, ws, b, x, NULL, out), MMOE_ERR_NONFINITE);
+        assert_non_null(strstr(mmoe_workspace_last_error(ws), "not finite"));
+        /* The model and workspace stay usable. */
+        fill(x, 3 * D, 7);
+        assert_int_equal(mmoe_model_predict(m, ws, b, x, NULL, out), MMOE_OK);
+        for (size_t i = 0; i < b * T; i++)
+            assert_true(isfinite(out[i]));
+    }
+    mmoe_workspace_free(ws);
+    mmoe_model_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -277,6 +344,8 @@ int main(void)
         cmocka_unit_test(test_predict_matches_forward),
         cmocka_unit_test(test_gate_weights),
         cmocka_unit_test(test_config_round_trip_through_model),
+        cmocka_unit_test(test_stale_workspace_and_optimizer_refused),
+        cmocka_unit_test(test_predict_reports_nonfinite_outputs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -262,7 +262,14 @@ MMOE_API const char *mmoe_workspace_last_error(const mmoe_workspace *ws);
  * @return MMOE_OK; MMOE_ERR_NULL; MMOE_ERR_INVALID_ARG (batch 0, a
  *         workspace from another model, ids not NULL with n_ids 0);
  *         MMOE_ERR_RANGE (bad id, as for forward); MMOE_ERR_NONFINITE
- *         (x has NaN/Inf; out unspecified). Messages go to the workspace.
+ *         (x has NaN/Inf, or finite inputs so large that an output
+ *         overflows to NaN/Inf inside the network: predict never returns a
+ *         non-finite output with MMOE_OK; out unspecified). Messages go to
+ *         the workspace.
+ *         A workspace is tied to the model that created it by a
+ *         process-unique id, not only by address: a workspace kept after its
+ *         model was freed is refused (MMOE_ERR_INVALID_ARG) by any later
+ *         model, even one allocated at the same address.
  *         Inference mode: batch-norm uses the running statistics and
  *         dropout is off.
  * Thread safety: safe concurrently on one model with distinct workspaces.
@@ -276,7 +283,9 @@ MMOE_API mmoe_status mmoe_model_predict(const mmoe_model *model, mmoe_workspace 
  * Arguments as mmoe_model_forward and mmoe_model_loss; opt must belong to
  * model. If any stage fails, the parameters are unchanged.
  * @return any status of the stages; MMOE_ERR_INVALID_ARG when opt was
- *         created for another model. The message is on the model.
+ *         created for another model (told apart by a process-unique model
+ *         id, so an optimizer that outlived its model is refused even by a
+ *         model at the same address). The message is on the model.
  */
 MMOE_API mmoe_status mmoe_model_train_step(mmoe_model *model, mmoe_optimizer *opt, size_t batch,
                                            const float *x, const int64_t *ids, const float *labels,
