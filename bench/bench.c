@@ -19,6 +19,18 @@
  *                          per-row time at batch 256, both from this run
  *   train_b256_vs_b1       ratio: train samples/s at batch 256 divided by
  *                          samples/s at batch 1, both from this run
+ *   sgemm_ceiling          GFLOP/s of one cblas_sgemm of the model's largest
+ *                          product (all experts' first layers) at batch 256,
+ *                          in the layout the library uses: the BLAS's own
+ *                          rate on this machine, measured in this run
+ *   predict_efficiency     ratio: exact FLOPs of predict at batch 256 (two
+ *                          per multiply-add of every dense layer, gate and
+ *                          mixing product) times the measured rows/s,
+ *                          divided by sgemm_ceiling
+ *   phase_ms_*             with --phases: milliseconds per training step at
+ *                          batch 256 spent in forward, loss, zero_grad,
+ *                          backward and the optimizer step, each timed
+ *                          through its own public call
  *
  * Absolute numbers depend on the machine, the BLAS and its thread count;
  * the ratios compare measurements taken in one invocation, on one machine,
@@ -38,6 +50,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <cblas.h>
 #include <mmoe/mmoe.h>
 
 #define BENCH_SEED 20260101u
@@ -66,6 +79,7 @@ typedef struct bench_opts {
     long iters;       /* > 0: fixed number of timed calls per measurement */
     double min_time;  /* otherwise: time each measurement for this long (s) */
     int quick;
+    int phases;        /* time the phases of a training step */
     const char *which; /* "A", "B" or "all" */
 } bench_opts;
 
@@ -138,6 +152,8 @@ static void emit(const bench_opts *o, const char *config, const char *metric, si
     printf(",\"threads\":%d,\"threads_set\":%s,\"blas\":", o->threads,
            o->threads_ok ? "true" : "false");
     json_string(mmoe_blas_name());
+    printf(",\"blas_core\":");
+    json_string(mmoe_blas_core());
     printf(",\"version\":");
     json_string(mmoe_version_string());
     printf(",\"iters\":%ld,\"seconds\":%.6g,\"params\":%zu,\"quick\":%s}\n", iters, seconds, params,
@@ -316,6 +332,112 @@ static int bench_predict_throughput(const bench_opts *o, const bench_config *bc,
     return 0;
 }
 
+/* Exact FLOPs (2 per multiply-add) of one row's forward pass: experts, gates, mixing, towers. */
+static double forward_flops(const bench_config *bc)
+{
+    double f = 0.0, in = (double)bc->input, E = (double)bc->n_experts, T = (double)bc->n_tasks;
+    for (size_t l = 0; l < bc->n_expert_layers; l++) {
+        f += 2.0 * E * in * (double)bc->expert_widths[l];
+        in = (double)bc->expert_widths[l];
+    }
+    double h = in;
+    f += 2.0 * (double)bc->input * T * E; /* one gate per task */
+    f += 2.0 * T * E * h;                 /* mixing */
+    f += T * 2.0 * (h * (double)bc->tower_hidden + (double)bc->tower_hidden);
+    return f;
+}
+
+/*
+ * The BLAS's own rate on the model's largest product, all experts' first
+ * layers at the given batch: Y[batch, E*w] = X[batch, in] W^T, W stored
+ * [E*w, in] as the library stores it. Best of five timed repetitions.
+ */
+static double sgemm_ceiling(const bench_opts *o, const bench_config *bc, size_t batch)
+{
+    const size_t M = batch, K = bc->input, N = bc->n_experts * bc->expert_widths[0];
+    float *A = malloc(M * K * sizeof *A), *W = malloc(N * K * sizeof *W);
+    float *C = malloc(M * N * sizeof *C);
+    uint64_t rng = BENCH_SEED ^ 0x5ce11u;
+    double best = 0.0;
+    if (A && W && C) {
+        for (size_t i = 0; i < M * K; i++)
+            A[i] = rng_uniform(&rng);
+        for (size_t i = 0; i < N * K; i++)
+            W[i] = rng_uniform(&rng);
+        for (int rep = 0; rep < (o->quick ? 1 : 6); rep++) {
+            long done = 0;
+            double t0 = now_seconds(), elapsed = 0.0;
+            do {
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)M, (int)N, (int)K, 1.0f,
+                            A, (int)K, W, (int)K, 0.0f, C, (int)N);
+                done++;
+                elapsed = now_seconds() - t0;
+            } while (!o->quick && elapsed < o->min_time / 6.0);
+            double rate = 2.0 * (double)M * (double)N * (double)K * (double)done / elapsed / 1e9;
+            if (rep > 0 || o->quick) /* the first repetition warms up */
+                best = rate > best ? rate : best;
+        }
+    }
+    free(A);
+    free(W);
+    free(C);
+    return best;
+}
+
+/* Milliseconds per call of each phase of a training step, through the public calls. */
+static int bench_phases(const bench_opts *o, const bench_config *bc, mmoe_model *model,
+                        const float *x, const float *labels, size_t params, size_t batch)
+{
+    static const char *const names[5] = {"forward", "loss", "zero_grad", "backward", "optimizer"};
+    mmoe_optimizer *opt = NULL;
+    double t[5] = {0, 0, 0, 0, 0}, start = now_seconds();
+    long done = 0, timed = 0;
+    float total;
+    mmoe_status st = mmoe_optimizer_create(model, MMOE_OPTIMIZER_ADAM, &opt);
+    if (st != MMOE_OK)
+        return fail("mmoe_optimizer_create", st, mmoe_last_error());
+    for (;;) {
+        double a = now_seconds(), b, c, d, e, f;
+        st = mmoe_model_forward(model, batch, x, NULL);
+        b = now_seconds();
+        if (!st)
+            st = mmoe_model_loss(model, labels, NULL, NULL, &total);
+        c = now_seconds();
+        if (!st)
+            st = mmoe_model_zero_grad(model);
+        d = now_seconds();
+        if (!st)
+            st = mmoe_model_backward(model);
+        e = now_seconds();
+        if (!st)
+            st = mmoe_optimizer_step(opt);
+        f = now_seconds();
+        if (st) {
+            int rc = fail("training phases", st, mmoe_model_last_error(model));
+            mmoe_optimizer_free(opt);
+            return rc;
+        }
+        if (done > 0 || o->quick) { /* the first step sizes the buffers: not timed */
+            t[0] += b - a;
+            t[1] += c - b;
+            t[2] += d - c;
+            t[3] += e - d;
+            t[4] += f - e;
+            timed++;
+        }
+        done++;
+        if (o->quick ? done >= 1 : (timed >= 3 && now_seconds() - start > o->min_time))
+            break;
+    }
+    for (int i = 0; i < 5; i++) {
+        char metric[64];
+        snprintf(metric, sizeof metric, "phase_ms_%s", names[i]);
+        emit(o, bc->name, metric, batch, t[i] / (double)timed * 1e3, "ms", timed, t[i], params);
+    }
+    mmoe_optimizer_free(opt);
+    return 0;
+}
+
 static int run_config(const bench_opts *o, const bench_config *bc)
 {
     static const size_t train_batches[] = {1, 32, 256, 1024};
@@ -352,6 +474,8 @@ static int run_config(const bench_opts *o, const bench_config *bc)
         if (bench_train(o, bc, model, x, labels, params, &train_rate[i], train_batches[i]))
             goto done;
     }
+    if (o->phases && bench_phases(o, bc, model, x, labels, params, 256))
+        goto done;
 
     st = mmoe_workspace_create(model, predict_batch, &ws);
     if (st != MMOE_OK) {
@@ -370,6 +494,13 @@ static int run_config(const bench_opts *o, const bench_config *bc)
     if (train_rate[0] > 0.0)
         emit(o, bc->name, "train_b256_vs_b1", 256, train_rate[2] / train_rate[0], "ratio", 0, 0.0,
              params);
+    {
+        double ceiling = sgemm_ceiling(o, bc, predict_batch);
+        emit(o, bc->name, "sgemm_ceiling", predict_batch, ceiling, "GFLOP/s", 0, 0.0, params);
+        if (ceiling > 0.0)
+            emit(o, bc->name, "predict_efficiency", predict_batch,
+                 forward_flops(bc) * predict_rate / 1e9 / ceiling, "ratio", 0, 0.0, params);
+    }
     rc = 0;
 
 done:
@@ -400,6 +531,8 @@ static void usage(FILE *f)
             "  --iters N         exactly N timed calls per measurement\n"
             "  --min-time S      time each measurement for at least S seconds [1.0]\n"
             "  --quick           one short timed iteration per measurement (for CI)\n"
+            "  --phases          also time forward, loss, zero_grad, backward and the\n"
+            "                    optimizer step separately (batch 256)\n"
             "  --help            show this text\n"
             "\n"
             "Ratios (unit \"ratio\") compare measurements taken in the same run.\n");
@@ -428,6 +561,8 @@ static int parse_args(int argc, char **argv, bench_opts *o)
             return 1;
         } else if (!strcmp(a, "--quick")) {
             o->quick = 1;
+        } else if (!strcmp(a, "--phases")) {
+            o->phases = 1;
         } else if (!strcmp(a, "--threads") && val) {
             long n;
             if (parse_long(val, 1, 4096, &n))
@@ -465,7 +600,7 @@ static int parse_args(int argc, char **argv, bench_opts *o)
 
 int main(int argc, char **argv)
 {
-    bench_opts o = {0, 0, 0, 1.0, 0, "all"};
+    bench_opts o = {0, 0, 0, 1.0, 0, 0, "all"};
     size_t i;
     int rc = parse_args(argc, argv, &o);
 
@@ -484,6 +619,11 @@ int main(int argc, char **argv)
             fprintf(stderr, "mmoe-bench: mmoe_set_num_threads(%d): %s; BLAS threads unchanged\n",
                     o.threads, mmoe_status_string(st));
     }
+    if (mmoe_blas_core_is_generic())
+        fprintf(stderr,
+                "mmoe-bench: warning: the BLAS runs generic '%s' kernels on a CPU with wider "
+                "vector units; set OPENBLAS_CORETYPE (see docs/performance.md)\n",
+                mmoe_blas_core());
     for (i = 0; i < sizeof bench_configs / sizeof bench_configs[0]; i++) {
         if (strcmp(o.which, "all") && strcmp(o.which, bench_configs[i].name))
             continue;

@@ -9,8 +9,13 @@
 #define MMOE_BLAS_NAME "cblas"
 #endif
 
+#include <string.h>
+
 #if defined(MMOE_HAVE_OPENBLAS_THREADS)
 void openblas_set_num_threads(int num_threads);
+#endif
+#if defined(MMOE_HAVE_OPENBLAS_CORENAME)
+char *openblas_get_corename(void);
 #endif
 
 void mmoe__sgemm(int ta, int tb, size_t M, size_t N, size_t K, float alpha, const float *A,
@@ -48,4 +53,33 @@ mmoe_status mmoe_set_num_threads(int n)
 const char *mmoe_blas_name(void)
 {
     return MMOE_BLAS_NAME;
+}
+
+const char *mmoe_blas_core(void)
+{
+#if defined(MMOE_HAVE_OPENBLAS_CORENAME)
+    const char *name = openblas_get_corename();
+    return name ? name : "";
+#else
+    return "";
+#endif
+}
+
+int mmoe_blas_core_is_generic(void)
+{
+#if defined(MMOE_HAVE_OPENBLAS_CORENAME) && defined(__GNUC__) && \
+    (defined(__x86_64__) || defined(__i386__))
+    /* OpenBLAS x86 families without AVX2 kernels. */
+    static const char *const generic[] = {"Prescott", "Core2",   "Penryn", "Dunnington",
+                                          "Nehalem",  "Atom",    "Katmai", "Coppermine",
+                                          "Northwood", "Banias", "Sandybridge"};
+    const char *core = mmoe_blas_core();
+    int is_old = 0;
+    for (size_t i = 0; i < sizeof generic / sizeof generic[0]; i++)
+        is_old |= strcmp(core, generic[i]) == 0;
+    __builtin_cpu_init();
+    return is_old && (__builtin_cpu_supports("avx2") || __builtin_cpu_supports("avx512f"));
+#else
+    return 0;
+#endif
 }

@@ -27,6 +27,32 @@ MMOE_API mmoe_status mmoe_set_num_threads(int n);
 /** Name of the BLAS provider this library was built against ("openblas", "blas", ...). */
 MMOE_API const char *mmoe_blas_name(void);
 
+/**
+ * The CPU kernel family the BLAS picked at run time, as the BLAS names it
+ * (OpenBLAS: "Haswell", "SkylakeX", "Prescott", ...), or "" when the BLAS
+ * does not say.
+ *
+ * OpenBLAS built with DYNAMIC_ARCH (as Debian ships it) chooses its kernels
+ * from the CPU model when it loads; a CPU newer than the OpenBLAS release
+ * can fall back to an old, generic family ("Prescott": SSE3 kernels, about
+ * a quarter of the speed of the AVX-512 ones). The environment variable
+ * OPENBLAS_CORETYPE (e.g. OPENBLAS_CORETYPE=SkylakeX or Haswell), set
+ * before the process starts, overrides the choice; docs/performance.md
+ * explains how to check and what it changes.
+ * @return a static string; never NULL.
+ * Thread safety: safe from any thread.
+ */
+MMOE_API const char *mmoe_blas_core(void);
+
+/**
+ * Nonzero when the BLAS runs generic kernels although the CPU supports
+ * wider vector instructions (AVX2 or AVX-512): the mismatch described at
+ * mmoe_blas_core, worth fixing with OPENBLAS_CORETYPE. 0 when the kernels
+ * match the CPU, on other CPUs, or when the BLAS does not say.
+ * Thread safety: safe from any thread.
+ */
+MMOE_API int mmoe_blas_core_is_generic(void);
+
 #ifdef __cplusplus
 }
 #endif
