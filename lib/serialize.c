@@ -42,31 +42,64 @@
  * then the non-trainable state (batch-norm running statistics). *n receives
  * the count; the caller frees *out.
  */
+/* Tensors of a model file: the count, and entry k with its buffer and whether it trains. */
+static size_t file_tensor_count(const mmoe_model *m)
+{
+    return m->reg.count + m->sreg.count;
+}
+
+static mmoe__param *file_tensor(const mmoe_model *m, size_t k, float **buf, int *trainable)
+{
+    *trainable = k < m->reg.count;
+    *buf = *trainable ? m->params : m->stats;
+    return *trainable ? &m->reg.items[k] : &m->sreg.items[k - m->reg.count];
+}
+
 static mmoe_status model_tensors(const mmoe_model *m, mmoe__st_tensor **out, size_t *n)
 {
-    const mmoe__registry *regs[2] = {&m->reg, &m->sreg};
-    float *bufs[2] = {m->params, m->stats};
-    size_t count;
-    if (mmoe__add(m->reg.count, m->sreg.count, &count))
-        return MMOE_FAIL(NULL, MMOE_ERR_OVERFLOW, "too many tensors");
+    size_t count = file_tensor_count(m);
     mmoe__st_tensor *t = mmoe__calloc(count ? count : 1, sizeof *t);
     if (!t)
         return MMOE_FAIL(NULL, MMOE_ERR_NOMEM, "no memory for %zu tensor entries", count);
-    size_t k = 0;
-    for (size_t r = 0; r < 2; r++)
-        for (size_t i = 0; i < regs[r]->count; i++, k++) {
-            const mmoe__param *p = &regs[r]->items[i];
-            t[k].name = p->name;
-            t[k].rank = p->rank;
-            t[k].shape[0] = p->shape[0];
-            t[k].shape[1] = p->shape[1];
-            t[k].numel = p->numel;
-            t[k].src = bufs[r] + p->offset;
-            t[k].dst = bufs[r] + p->offset;
-            t[k].nonneg = p->nonneg;
-        }
+    for (size_t k = 0; k < count; k++) {
+        float *buf;
+        int trainable;
+        const mmoe__param *p = file_tensor(m, k, &buf, &trainable);
+        t[k].name = p->name;
+        t[k].rank = p->rank;
+        t[k].shape[0] = p->shape[0];
+        t[k].shape[1] = p->shape[1];
+        t[k].numel = p->numel;
+        t[k].src = buf + p->offset;
+        t[k].dst = buf + p->offset;
+        t[k].nonneg = p->nonneg;
+    }
     *out = t;
     *n = count;
+    return MMOE_OK;
+}
+
+size_t mmoe_model_file_tensor_count(const mmoe_model *model)
+{
+    return model ? file_tensor_count(model) : 0;
+}
+
+mmoe_status mmoe_model_file_tensor(mmoe_model *model, size_t i, const char **name,
+                                   mmoe_tensor **value, int *trainable)
+{
+    if (!model)
+        return MMOE_FAIL(NULL, MMOE_ERR_NULL, "model is NULL");
+    if (i >= file_tensor_count(model))
+        return MMOE_FAIL(NULL, MMOE_ERR_RANGE, "tensor %zu of %zu", i, file_tensor_count(model));
+    float *buf;
+    int train;
+    mmoe__param *p = file_tensor(model, i, &buf, &train);
+    if (name)
+        *name = p->name;
+    if (value)
+        *value = &p->value;
+    if (trainable)
+        *trainable = train;
     return MMOE_OK;
 }
 

@@ -531,6 +531,46 @@ static void test_load_messages(void **state)
     mmoe_model_free(m);
 }
 
+/* Docs item: every tensor of the file can be listed, running statistics included. */
+static void test_file_tensors_listed(void **state)
+{
+    (void)state;
+    mmoe_model *m = make_model(1);
+    size_t n = mmoe_model_file_tensor_count(m), np = mmoe_model_param_count(m);
+    assert_int_equal(n, np + 2); /* running_mean and running_var of one DNN layer */
+    size_t len;
+    unsigned char *file = model_bytes(m, &len);
+    size_t hn = (size_t)header_len(file);
+    char *h = malloc(hn + 1);
+    assert_non_null(h);
+    memcpy(h, file + 8, hn);
+    h[hn] = '\0';
+    size_t floats = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *name;
+        mmoe_tensor *v;
+        int trainable;
+        assert_int_equal(mmoe_model_file_tensor(m, i, &name, &v, &trainable), MMOE_OK);
+        assert_int_equal(trainable, i < np);
+        if (i < np) {
+            const char *pname;
+            assert_int_equal(mmoe_model_param(m, i, &pname, NULL, NULL), MMOE_OK);
+            assert_string_equal(name, pname);
+        }
+        char key[160];
+        snprintf(key, sizeof key, "\"%s\":{", name);
+        assert_non_null(strstr(h, key));
+        floats += mmoe_tensor_numel(v);
+    }
+    assert_int_equal(floats * 4, len - 8 - hn); /* together they are the whole data section */
+    assert_int_equal(mmoe_model_file_tensor(m, n, NULL, NULL, NULL), MMOE_ERR_RANGE);
+    assert_int_equal(mmoe_model_file_tensor(NULL, 0, NULL, NULL, NULL), MMOE_ERR_NULL);
+    assert_int_equal(mmoe_model_file_tensor_count(NULL), 0);
+    free(h);
+    free(file);
+    mmoe_model_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -543,6 +583,7 @@ int main(void)
         cmocka_unit_test(test_stale_temporaries_removed),
         cmocka_unit_test(test_save_through_symlink),
         cmocka_unit_test(test_load_messages),
+        cmocka_unit_test(test_file_tensors_listed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
