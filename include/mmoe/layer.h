@@ -21,8 +21,9 @@
  *               mmoe_embedding, since its input is not a float tensor
  *
  * Relation to models: crossnet, dnn and embedding layers run the same code
- * as a model's input stage (a model file's input.* tensors load into them
- * name by name, without the "input.cross." / "input.dnn." prefix). The
+ * as a model's input stage (a model's "input.dnn.L.weight" is a DNN
+ * layer's "layers.L.weight", "input.cross.L.bias" a CrossNet layer's
+ * "layers.L.bias", and so on). The
  * dense, expert, gate and tower layers compute the same functions as a
  * model's experts, gates and towers (same formulas, same weight layout
  * [out, in], same activations) but are separate code: a model runs all its
