@@ -11,7 +11,10 @@ static _Thread_local char tls_last_error[MMOE__ERRLEN];
 mmoe_status mmoe__fail(char *errbuf, mmoe_status status, const char *func, const char *fmt, ...)
 {
     char msg[MMOE__ERRLEN];
-    int n = snprintf(msg, sizeof msg, "%s: ", func);
+    /* Only public functions (mmoe_x, not mmoe__x or a static helper) name themselves. */
+    int n = 0;
+    if (func && strncmp(func, "mmoe_", 5) == 0 && func[5] != '_')
+        n = snprintf(msg, sizeof msg, "%s: ", func);
     if (n < 0 || (size_t)n >= sizeof msg)
         n = 0;
     va_list ap;

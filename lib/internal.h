@@ -28,6 +28,10 @@
 /*
  * Record a failure: formats "func: message" into errbuf (MMOE__ERRLEN bytes,
  * may be NULL) and into this thread's last-error buffer, then returns status.
+ * Only public names (mmoe_...) are written: a message recorded in an
+ * internal helper (mmoe__..., static functions) has no prefix, so users
+ * never see internal function names; public functions that pass on a
+ * helper's message add their own name.
  */
 mmoe_status mmoe__fail(char *errbuf, mmoe_status status, const char *func,
                        const char *fmt, ...) MMOE__PRINTF(4, 5);

@@ -2,7 +2,22 @@
 #include <math.h>
 
 #include "internal.h"
+#include "loss_impl.h"
 #include "mmoe/loss.h"
+
+double mmoe__loss_elem(mmoe_task_kind kind, double y, double t, double *dl)
+{
+    if (kind == MMOE_TASK_REGRESSION) {
+        const double r = y - t;
+        *dl = 2.0 * r;
+        return r * r;
+    }
+    /* max(z,0) - z t + log(1 + exp(-|z|)); d/dz = sigmoid(z) - t. */
+    const double e = exp(-fabs(y));
+    const double sig = y >= 0.0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
+    *dl = sig - t;
+    return (y > 0.0 ? y : 0.0) - y * t + log1p(e);
+}
 
 mmoe_status mmoe_loss(mmoe_task_kind kind, size_t n, const float *pred, const float *target,
                       const float *weights, double *loss, float *grad)
@@ -32,20 +47,9 @@ mmoe_status mmoe_loss(mmoe_task_kind kind, size_t n, const float *pred, const fl
     const double inv_n = 1.0 / (double)n;
     double sum = 0.0;
     for (size_t i = 0; i < n; i++) {
-        const double y = pred[i], t = target[i];
         const double w = weights ? (double)weights[i] : 1.0;
-        double l, dl;
-        if (kind == MMOE_TASK_REGRESSION) {
-            const double r = y - t;
-            l = r * r;
-            dl = 2.0 * r;
-        } else {
-            /* max(z,0) - z t + log(1 + exp(-|z|)); d/dz = sigmoid(z) - t. */
-            const double e = exp(-fabs(y));
-            l = (y > 0.0 ? y : 0.0) - y * t + log1p(e);
-            const double sig = y >= 0.0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
-            dl = sig - t;
-        }
+        double dl;
+        const double l = mmoe__loss_elem(kind, pred[i], target[i], &dl);
         sum += w * l;
         if (grad)
             grad[i] = (float)(w * inv_n * dl);

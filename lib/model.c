@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "activation.h"
+#include "loss_impl.h"
 #include "model_impl.h"
 
 static size_t sum_widths(const size_t *w, size_t n)
@@ -282,19 +283,6 @@ mmoe_status mmoe_model_forward(mmoe_model *m, size_t batch, const float *x, cons
     return MMOE_OK;
 }
 
-/* Per-element loss and dloss/dpred: squared error or BCE on the logit z. */
-static double elem_loss(mmoe_task_kind kind, float z, float t, float *dz)
-{
-    if (kind == MMOE_TASK_BINARY) {
-        *dz = mmoe__sigmoid(z) - t;
-        double zd = z;
-        return (zd > 0 ? zd : 0.0) - zd * t + log1p(exp(-fabs(zd)));
-    }
-    float d = z - t;
-    *dz = 2.0f * d;
-    return (double)d * d;
-}
-
 mmoe_status mmoe_model_loss(mmoe_model *m, const float *labels, const float *sw, float *task_losses,
                             float *total)
 {
@@ -325,9 +313,10 @@ mmoe_status mmoe_model_loss(mmoe_model *m, const float *labels, const float *sw,
         const mmoe__task_cfg *t = &m->cfg->tasks[k];
         double acc = 0.0;
         for (size_t r = 0; r < B; r++) {
-            float s = sw ? sw[r] : 1.0f, dz;
-            acc += s * elem_loss(t->kind, m->tf.Z[r * T + k], labels[r * T + k], &dz);
-            m->tb.dZ[r * T + k] = (float)t->weight * s * dz * invB;
+            float s = sw ? sw[r] : 1.0f;
+            double dz;
+            acc += s * mmoe__loss_elem(t->kind, m->tf.Z[r * T + k], labels[r * T + k], &dz);
+            m->tb.dZ[r * T + k] = (float)t->weight * s * (float)dz * invB;
         }
         acc /= (double)B;
         if (task_losses)

@@ -661,9 +661,12 @@ static int span_cmp(const void *a, const void *b)
     return 0;
 }
 
-/* Validate one tensor entry against its expected description; fill its span. */
+/*
+ * Validate one tensor entry against its expected description: its keys,
+ * dtype and shape; with offsets, also its byte range, filling its span.
+ */
 static mmoe_status check_entry(const cJSON *e, const mmoe__st_tensor *want, size_t data_len,
-                               span *sp, char *err)
+                               int offsets, span *sp, char *err)
 {
     const char *name = want->name;
     if (!cJSON_IsObject(e))
@@ -712,6 +715,8 @@ static mmoe_status check_entry(const cJSON *e, const mmoe__st_tensor *want, size
         return MMOE_FAIL(err, MMOE_ERR_FORMAT, "tensor '%s': wrong shape, expected [%lld, %lld]",
                          name, (long long)want->shape[0], (long long)want->shape[1]);
     }
+    if (!offsets)
+        return MMOE_OK;
     uint64_t be[2];
     size_t k = 0;
     if (!cJSON_IsArray(offs))
@@ -729,13 +734,15 @@ static mmoe_status check_entry(const cJSON *e, const mmoe__st_tensor *want, size
     if (be[1] > (uint64_t)data_len)
         return MMOE_FAIL(err, MMOE_ERR_FORMAT,
                          "tensor '%s': bytes [%llu, %llu) lie outside the %zu-byte data section "
-                         "(truncated?)",
+                         "(offsets count from the start of the data section, after the header; "
+                         "truncated?)",
                          name, (unsigned long long)be[0], (unsigned long long)be[1], data_len);
     size_t bytes;
     if (mmoe__mul(want->numel, 4, &bytes) || (uint64_t)bytes != be[1] - be[0])
         return MMOE_FAIL(err, MMOE_ERR_FORMAT,
-                         "tensor '%s': %llu data bytes, expected %zu floats (x4)", name,
-                         (unsigned long long)(be[1] - be[0]), want->numel);
+                         "tensor '%s': data_offsets span %llu bytes; its shape needs %zu floats, "
+                         "%zu bytes", name, (unsigned long long)(be[1] - be[0]), want->numel,
+                         want->numel * 4);
     sp->begin = be[0];
     sp->end = be[1];
     return MMOE_OK;
@@ -789,13 +796,21 @@ mmoe_status mmoe__st_read_tensors(const mmoe__st_file *f, mmoe__st_tensor *want,
         else {
             seen[i] = 1;
             sp[i].index = i;
-            st = check_entry(c, &want[i], f->data_len, &sp[i], err);
+            st = check_entry(c, &want[i], f->data_len, 0, &sp[i], err);
         }
     }
     for (size_t i = 0; st == MMOE_OK && i < n; i++)
         if (!seen[i])
             st = MMOE_FAIL(err, MMOE_ERR_FORMAT, "tensor '%s' is missing (%zu of %zu present)",
                            want[i].name, entries, n);
+    /* Names and shapes all match: now the byte ranges, in header order. */
+    for (const cJSON *c = f->root->child; st == MMOE_OK && c; c = c->next) {
+        if (c == f->meta)
+            continue;
+        const named key = {c->string, 0};
+        const named *hit = bsearch(&key, by_name, n, sizeof *by_name, named_cmp);
+        st = check_entry(c, &want[hit->index], f->data_len, 1, &sp[hit->index], err);
+    }
     if (st == MMOE_OK) {
         qsort(sp, n, sizeof *sp, span_cmp);
         uint64_t pos = 0;

@@ -42,31 +42,64 @@
  * then the non-trainable state (batch-norm running statistics). *n receives
  * the count; the caller frees *out.
  */
+/* Tensors of a model file: the count, and entry k with its buffer and whether it trains. */
+static size_t file_tensor_count(const mmoe_model *m)
+{
+    return m->reg.count + m->sreg.count;
+}
+
+static mmoe__param *file_tensor(const mmoe_model *m, size_t k, float **buf, int *trainable)
+{
+    *trainable = k < m->reg.count;
+    *buf = *trainable ? m->params : m->stats;
+    return *trainable ? &m->reg.items[k] : &m->sreg.items[k - m->reg.count];
+}
+
 static mmoe_status model_tensors(const mmoe_model *m, mmoe__st_tensor **out, size_t *n)
 {
-    const mmoe__registry *regs[2] = {&m->reg, &m->sreg};
-    float *bufs[2] = {m->params, m->stats};
-    size_t count;
-    if (mmoe__add(m->reg.count, m->sreg.count, &count))
-        return MMOE_FAIL(NULL, MMOE_ERR_OVERFLOW, "too many tensors");
+    size_t count = file_tensor_count(m);
     mmoe__st_tensor *t = mmoe__calloc(count ? count : 1, sizeof *t);
     if (!t)
         return MMOE_FAIL(NULL, MMOE_ERR_NOMEM, "no memory for %zu tensor entries", count);
-    size_t k = 0;
-    for (size_t r = 0; r < 2; r++)
-        for (size_t i = 0; i < regs[r]->count; i++, k++) {
-            const mmoe__param *p = &regs[r]->items[i];
-            t[k].name = p->name;
-            t[k].rank = p->rank;
-            t[k].shape[0] = p->shape[0];
-            t[k].shape[1] = p->shape[1];
-            t[k].numel = p->numel;
-            t[k].src = bufs[r] + p->offset;
-            t[k].dst = bufs[r] + p->offset;
-            t[k].nonneg = p->nonneg;
-        }
+    for (size_t k = 0; k < count; k++) {
+        float *buf;
+        int trainable;
+        const mmoe__param *p = file_tensor(m, k, &buf, &trainable);
+        t[k].name = p->name;
+        t[k].rank = p->rank;
+        t[k].shape[0] = p->shape[0];
+        t[k].shape[1] = p->shape[1];
+        t[k].numel = p->numel;
+        t[k].src = buf + p->offset;
+        t[k].dst = buf + p->offset;
+        t[k].nonneg = p->nonneg;
+    }
     *out = t;
     *n = count;
+    return MMOE_OK;
+}
+
+size_t mmoe_model_file_tensor_count(const mmoe_model *model)
+{
+    return model ? file_tensor_count(model) : 0;
+}
+
+mmoe_status mmoe_model_file_tensor(mmoe_model *model, size_t i, const char **name,
+                                   mmoe_tensor **value, int *trainable)
+{
+    if (!model)
+        return MMOE_FAIL(NULL, MMOE_ERR_NULL, "model is NULL");
+    if (i >= file_tensor_count(model))
+        return MMOE_FAIL(NULL, MMOE_ERR_RANGE, "tensor %zu of %zu", i, file_tensor_count(model));
+    float *buf;
+    int train;
+    mmoe__param *p = file_tensor(model, i, &buf, &train);
+    if (name)
+        *name = p->name;
+    if (value)
+        *value = &p->value;
+    if (trainable)
+        *trainable = train;
     return MMOE_OK;
 }
 
@@ -120,13 +153,32 @@ void mmoe_buffer_free(void *buf)
     mmoe__free(buf);
 }
 
-mmoe_status mmoe_model_load_buffer(const void *buf, size_t len, mmoe_model **out)
+/*
+ * Re-record the message of a failed step with lead ("'path': ",
+ * "model description: ", or "") in front, under the name func (shown only
+ * for a public function).
+ */
+static mmoe_status with_prefix(char *err, mmoe_status st, const char *func, const char *lead)
 {
-    if (!out)
-        return MMOE_FAIL(NULL, MMOE_ERR_NULL, "out is NULL");
-    *out = NULL;
-    if (!buf)
-        return MMOE_FAIL(NULL, MMOE_ERR_NULL, "buf is NULL");
+    char inner[MMOE__ERRLEN];
+    memcpy(inner, mmoe_last_error(), sizeof inner);
+    inner[sizeof inner - 1] = '\0';
+    return mmoe__fail(err, st, func, "%.200s%s", lead, inner);
+}
+
+/* with_prefix for a load from path. */
+static mmoe_status with_path(char *err, mmoe_status st, const char *func, const char *path)
+{
+    char lead[160];
+    snprintf(lead, sizeof lead, "'%.150s': ", path);
+    return with_prefix(err, st, func, lead);
+}
+
+/* Largest described model the loader builds just to say which tensor is wrong (256 MiB). */
+#define DIAGNOSE_MAX_FLOATS ((size_t)1 << 26)
+
+static mmoe_status model_load(const void *buf, size_t len, mmoe_model **out)
+{
     mmoe__st_file f;
     mmoe_status st = mmoe__st_open(buf, len, &f, NULL);
     if (st)
@@ -149,23 +201,26 @@ mmoe_status mmoe_model_load_buffer(const void *buf, size_t len, mmoe_model **out
             st = MMOE_FAIL(NULL, st, "model description: %.200s", mmoe_config_last_error(cfg));
     }
     if (st == MMOE_OK) {
-        /* Refuse before allocating when the data cannot hold the described model. */
-        size_t np, ns, want;
+        /*
+         * Refuse before allocating when the data cannot hold the described
+         * model, unless the model is small enough to build just to name
+         * the first tensor whose name or shape differs.
+         */
+        size_t np = 0, ns = 0, want = 0;
         st = mmoe__model_layout_size(cfg, &np, &ns);
-        if (st == MMOE_OK && (mmoe__add(np, ns, &want) || mmoe__mul(want, 4, &want) ||
-                              want != f.data_len))
+        if (st)
+            st = with_prefix(NULL, st, __func__, "model description: ");
+        else if ((mmoe__add(np, ns, &want) || mmoe__mul(want, 4, &want) || want != f.data_len) &&
+                 np + ns > DIAGNOSE_MAX_FLOATS)
             st = MMOE_FAIL(NULL, MMOE_ERR_FORMAT,
-                           "data section holds %zu bytes; the described model needs %zu floats",
-                           f.data_len, np + ns);
+                           "the data section holds %zu bytes (%zu floats); the described model "
+                           "has %zu floats (%zu bytes)",
+                           f.data_len, f.data_len / 4, np + ns, (np + ns) * 4);
     }
     if (st == MMOE_OK) {
         st = mmoe_model_create(cfg, &m);
-        if (st) {
-            char inner[MMOE__ERRLEN];
-            memcpy(inner, mmoe_last_error(), sizeof inner);
-            inner[sizeof inner - 1] = '\0';
-            st = MMOE_FAIL(NULL, st, "model description: %.200s", inner);
-        }
+        if (st)
+            st = with_prefix(NULL, st, __func__, "model description: ");
     }
     if (st == MMOE_OK)
         st = model_tensors(m, &t, &nt);
@@ -182,6 +237,17 @@ mmoe_status mmoe_model_load_buffer(const void *buf, size_t len, mmoe_model **out
     return MMOE_OK;
 }
 
+mmoe_status mmoe_model_load_buffer(const void *buf, size_t len, mmoe_model **out)
+{
+    if (!out)
+        return MMOE_FAIL(NULL, MMOE_ERR_NULL, "out is NULL");
+    *out = NULL;
+    if (!buf)
+        return MMOE_FAIL(NULL, MMOE_ERR_NULL, "buf is NULL");
+    mmoe_status st = model_load(buf, len, out);
+    return st ? with_prefix(NULL, st, __func__, "") : MMOE_OK;
+}
+
 mmoe_status mmoe_model_load(const char *path, mmoe_model **out)
 {
     if (!out)
@@ -191,17 +257,11 @@ mmoe_status mmoe_model_load(const char *path, mmoe_model **out)
         return MMOE_FAIL(NULL, MMOE_ERR_NULL, "path is NULL");
     mmoe__st_bytes b;
     mmoe_status st = mmoe__st_map_path(path, &b, NULL);
-    if (st)
-        return st;
-    st = mmoe_model_load_buffer(b.data, b.len, out);
-    mmoe__st_unmap(&b);
-    if (st) {
-        char inner[MMOE__ERRLEN];
-        memcpy(inner, mmoe_last_error(), sizeof inner);
-        inner[sizeof inner - 1] = '\0';
-        return MMOE_FAIL(NULL, st, "'%s': %s", path, inner);
+    if (st == MMOE_OK) {
+        st = model_load(b.data, b.len, out);
+        mmoe__st_unmap(&b);
     }
-    return MMOE_OK;
+    return st ? with_path(NULL, st, __func__, path) : MMOE_OK;
 }
 
 /* ---- optimizers ------------------------------------------------------- */
@@ -286,12 +346,8 @@ mmoe_status mmoe_optimizer_save_buffer(const mmoe_optimizer *opt, void **buf, si
     return optimizer_save(opt, NULL, buf, len);
 }
 
-mmoe_status mmoe_optimizer_load_buffer(mmoe_optimizer *opt, const void *buf, size_t len)
+static mmoe_status optimizer_load(mmoe_optimizer *opt, const void *buf, size_t len)
 {
-    if (!opt)
-        return MMOE_FAIL(NULL, MMOE_ERR_NULL, "opt is NULL");
-    if (!buf)
-        return MMOE_FAIL(opt->err, MMOE_ERR_NULL, "buf is NULL");
     mmoe__st_file f;
     mmoe_status st = mmoe__st_open(buf, len, &f, opt->err);
     if (st)
@@ -388,6 +444,16 @@ mmoe_status mmoe_optimizer_load_buffer(mmoe_optimizer *opt, const void *buf, siz
     return st;
 }
 
+mmoe_status mmoe_optimizer_load_buffer(mmoe_optimizer *opt, const void *buf, size_t len)
+{
+    if (!opt)
+        return MMOE_FAIL(NULL, MMOE_ERR_NULL, "opt is NULL");
+    if (!buf)
+        return MMOE_FAIL(opt->err, MMOE_ERR_NULL, "buf is NULL");
+    mmoe_status st = optimizer_load(opt, buf, len);
+    return st ? with_prefix(opt->err, st, __func__, "") : MMOE_OK;
+}
+
 mmoe_status mmoe_optimizer_load(mmoe_optimizer *opt, const char *path)
 {
     if (!opt)
@@ -396,15 +462,9 @@ mmoe_status mmoe_optimizer_load(mmoe_optimizer *opt, const char *path)
         return MMOE_FAIL(opt->err, MMOE_ERR_NULL, "path is NULL");
     mmoe__st_bytes b;
     mmoe_status st = mmoe__st_map_path(path, &b, opt->err);
-    if (st)
-        return st;
-    st = mmoe_optimizer_load_buffer(opt, b.data, b.len);
-    mmoe__st_unmap(&b);
-    if (st) {
-        char inner[MMOE__ERRLEN];
-        memcpy(inner, opt->err, sizeof inner);
-        inner[sizeof inner - 1] = '\0';
-        return MMOE_FAIL(opt->err, st, "'%s': %s", path, inner);
+    if (st == MMOE_OK) {
+        st = optimizer_load(opt, b.data, b.len);
+        mmoe__st_unmap(&b);
     }
-    return MMOE_OK;
+    return st ? with_path(opt->err, st, __func__, path) : MMOE_OK;
 }

@@ -620,6 +620,13 @@ int main(int argc, char **argv)
     /* random 1:1 split of the (possibly subsampled) test rows */
     shuffle(test_idx, n_test, &split_rng);
     size_t n_valid = n_test / 2;
+    if (n_valid == 0 || n_test - n_valid == 0 || n_train == 0) {
+        fprintf(stderr, "census: %zu training and %zu test-file rows leave no %s rows; "
+                        "use --train-rows/--test-rows of 0 (all) or at least 2\n",
+                n_train, n_test, n_train == 0 ? "training" : "validation or test");
+        rc = 2;
+        goto done;
+    }
     qsort(test_idx, n_valid, sizeof *test_idx, cmp_size);
     qsort(test_idx + n_valid, n_test - n_valid, sizeof *test_idx, cmp_size);
 
@@ -780,10 +787,23 @@ int main(int argc, char **argv)
     }
 
     /* ---- test at the best validation epoch ---- */
+    if (best_epoch == 0) {
+        fprintf(stderr, "census: the validation AUC is undefined in every epoch (a task has a "
+                        "single class among the %zu validation rows): no epoch to select; use "
+                        "more --test-rows\n", valid.n);
+        rc = 1;
+        goto done;
+    }
     memcpy(params, best, n_params * sizeof *best);
     double auc[NTASKS];
     if (evaluate(&r, &test, auc) != 0)
         goto done;
+    if (!(auc[0] == auc[0]) || !(auc[1] == auc[1])) {
+        fprintf(stderr, "census: the test AUC is undefined (a task has a single class among the "
+                        "%zu test rows); use more --test-rows\n", test.n);
+        rc = 1;
+        goto done;
+    }
     const double elapsed = now_seconds() - t0;
     printf("test AUC: %s %.5f  %s %.5f  (best epoch %zu, val AUC %.5f %.5f mean %.5f, "
            "%.1f s)\n",

@@ -263,9 +263,9 @@ static int parse_line(char *line, census_data *d, census_rows *r, const char *fi
             char *q = NULL;
             errno = 0;
             double v = strtod(buf, &q);
-            if (errno || *q || !isfinite(v)) {
-                set_err(err, cap, "%s:%zu: field %d: '%s' is not a number", file, lineno,
-                        col + 1, buf);
+            if ((errno && errno != ERANGE) || *q || !isfinite(v) || !isfinite((float)v)) {
+                set_err(err, cap, "%s:%zu: field %d: '%s' is not a finite float number", file,
+                        lineno, col + 1, buf);
                 return -1;
             }
             r->cont[row * CENSUS_NCONT + (size_t)cj] = (float)v;

@@ -132,6 +132,27 @@ MMOE_API mmoe_status mmoe_model_load(const char *path, mmoe_model **out);
 MMOE_API mmoe_status mmoe_model_load_buffer(const void *buf, size_t len, mmoe_model **out);
 
 /**
+ * Number of tensors a model file of this model holds: every trainable
+ * parameter (as mmoe_model_param lists them), then every non-trainable
+ * state tensor (batch-norm running statistics
+ * "input.dnn.L.bn.running_mean" / ".running_var"), in file order; 0 for
+ * NULL. Thread safety: read-only.
+ */
+MMOE_API size_t mmoe_model_file_tensor_count(const mmoe_model *model);
+
+/**
+ * Tensor i of the model's file, in file order (see above). Out pointers
+ * may be NULL. value is a view owned by the model (valid until it is
+ * freed); writing it sets the values, e.g. running statistics taken from
+ * another framework. trainable receives 1 for a parameter (also listed by
+ * mmoe_model_param), 0 for a running statistic.
+ * @return MMOE_OK; MMOE_ERR_NULL (model); MMOE_ERR_RANGE (i).
+ * Thread safety: read-only on the model (writing through value is not).
+ */
+MMOE_API mmoe_status mmoe_model_file_tensor(mmoe_model *model, size_t i, const char **name,
+                                            mmoe_tensor **value, int *trainable);
+
+/**
  * Save an optimizer's state (kind, step count, hyper-parameters, moment
  * buffers) to path, atomically like mmoe_model_save. The model's
  * parameters are not included: save the model too.

@@ -20,6 +20,19 @@
  *   embedding   lookup tables for int64 ids: a separate handle,
  *               mmoe_embedding, since its input is not a float tensor
  *
+ * Relation to models: crossnet, dnn and embedding layers run the same code
+ * as a model's input stage (a model's "input.dnn.L.weight" is a DNN
+ * layer's "layers.L.weight", "input.cross.L.bias" a CrossNet layer's
+ * "layers.L.bias", and so on). The
+ * dense, expert, gate and tower layers compute the same functions as a
+ * model's experts, gates and towers (same formulas, same weight layout
+ * [out, in], same activations) but are separate code: a model runs all its
+ * experts' first layers as one GEMM and all gates as one GEMM, which a
+ * single standalone layer cannot; their initial weights are drawn from
+ * other streams, so a layer and a model built with the same seed start
+ * from different weights. Copy weights between them through
+ * mmoe_layer_param and mmoe_model_param to compare the two.
+ *
  * Initialisation is explicit and seeded: weights are drawn from He-normal
  * (relu layers) or Glorot-uniform (all others) with the given seed; biases
  * start at zero. Two layers created with different seeds differ.

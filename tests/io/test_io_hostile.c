@@ -476,6 +476,101 @@ static void test_save_through_symlink(void **state)
     mmoe_model_free(b);
 }
 
+/* No internal function names; the message starts with the public function. */
+static void expect_public_message(const char *func)
+{
+    const char *msg = mmoe_last_error();
+    if (strncmp(msg, func, strlen(func)) != 0 || strstr(msg, "mmoe__") || strstr(msg, "st_open") ||
+        strstr(msg, "check_entry") || strstr(msg, "apply"))
+        fail_msg("message '%s' should start with %s and name no internal function", msg, func);
+}
+
+/* Docs item: load errors name the first offending tensor, checked by name and shape first. */
+static void test_load_messages(void **state)
+{
+    (void)state;
+    mmoe_model *m = make_model(0), *back = NULL;
+    size_t len, bad_len;
+    unsigned char *file = model_bytes(m, &len);
+    /* The description asks for experts of width 50; the data hold width 5. */
+    unsigned char *bad = insert_in_header(file, len, "experts.layers 5", "0", &bad_len);
+    assert_int_equal(mmoe_model_load_buffer(bad, bad_len, &back), MMOE_ERR_FORMAT);
+    expect_public_message("mmoe_model_load_buffer: ");
+    assert_non_null(strstr(mmoe_last_error(), "wrong shape"));
+    assert_non_null(strstr(mmoe_last_error(), "experts."));
+    free(bad);
+    /* Truncated: the header check. */
+    assert_int_equal(mmoe_model_load_buffer(file, 5, &back), MMOE_ERR_FORMAT);
+    expect_public_message("mmoe_model_load_buffer: ");
+    /* A bad description value. */
+    bad = insert_in_header(file, len, "experts.activation ", "x", &bad_len);
+    assert_int_equal(mmoe_model_load_buffer(bad, bad_len, &back), MMOE_ERR_CONFIG);
+    expect_public_message("mmoe_model_load_buffer: model description: ");
+    free(bad);
+    /* Offsets beyond the data: the message says what they count from. */
+    assert_int_equal(mmoe_model_load_buffer(file, len - 4, &back), MMOE_ERR_FORMAT);
+    expect_public_message("mmoe_model_load_buffer: ");
+    assert_non_null(strstr(mmoe_last_error(), "start of the data section"));
+    /* From a path, the path is named. */
+    char path[] = "/tmp/mmoe-msg-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, file, len - 4), (ssize_t)(len - 4));
+    close(fd);
+    assert_int_equal(mmoe_model_load(path, &back), MMOE_ERR_FORMAT);
+    expect_public_message("mmoe_model_load: '");
+    mmoe_optimizer *opt;
+    assert_int_equal(mmoe_optimizer_create(m, MMOE_OPTIMIZER_SGD, &opt), MMOE_OK);
+    assert_int_equal(mmoe_optimizer_load(opt, path), MMOE_ERR_FORMAT);
+    expect_public_message("mmoe_optimizer_load: '");
+    assert_int_equal(mmoe_optimizer_load_buffer(opt, file, 3), MMOE_ERR_FORMAT);
+    expect_public_message("mmoe_optimizer_load_buffer: ");
+    unlink(path);
+    mmoe_optimizer_free(opt);
+    free(file);
+    mmoe_model_free(m);
+}
+
+/* Docs item: every tensor of the file can be listed, running statistics included. */
+static void test_file_tensors_listed(void **state)
+{
+    (void)state;
+    mmoe_model *m = make_model(1);
+    size_t n = mmoe_model_file_tensor_count(m), np = mmoe_model_param_count(m);
+    assert_int_equal(n, np + 2); /* running_mean and running_var of one DNN layer */
+    size_t len;
+    unsigned char *file = model_bytes(m, &len);
+    size_t hn = (size_t)header_len(file);
+    char *h = malloc(hn + 1);
+    assert_non_null(h);
+    memcpy(h, file + 8, hn);
+    h[hn] = '\0';
+    size_t floats = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *name;
+        mmoe_tensor *v;
+        int trainable;
+        assert_int_equal(mmoe_model_file_tensor(m, i, &name, &v, &trainable), MMOE_OK);
+        assert_int_equal(trainable, i < np);
+        if (i < np) {
+            const char *pname;
+            assert_int_equal(mmoe_model_param(m, i, &pname, NULL, NULL), MMOE_OK);
+            assert_string_equal(name, pname);
+        }
+        char key[160];
+        snprintf(key, sizeof key, "\"%s\":{", name);
+        assert_non_null(strstr(h, key));
+        floats += mmoe_tensor_numel(v);
+    }
+    assert_int_equal(floats * 4, len - 8 - hn); /* together they are the whole data section */
+    assert_int_equal(mmoe_model_file_tensor(m, n, NULL, NULL, NULL), MMOE_ERR_RANGE);
+    assert_int_equal(mmoe_model_file_tensor(NULL, 0, NULL, NULL, NULL), MMOE_ERR_NULL);
+    assert_int_equal(mmoe_model_file_tensor_count(NULL), 0);
+    free(h);
+    free(file);
+    mmoe_model_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -487,6 +582,8 @@ int main(void)
         cmocka_unit_test(test_absurd_model_sizes),
         cmocka_unit_test(test_stale_temporaries_removed),
         cmocka_unit_test(test_save_through_symlink),
+        cmocka_unit_test(test_load_messages),
+        cmocka_unit_test(test_file_tensors_listed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
