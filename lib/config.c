@@ -20,10 +20,6 @@
 #include "config_impl.h"
 #include "numtext.h"
 
-static const char *const arch_names[] = {"mmoe",           "omoe",         "shared_bottom",
-                                         "single_task",    "l2_constrained", "cross_stitch",
-                                         "tensor_factorization"};
-#define N_ARCH ((int)(sizeof arch_names / sizeof *arch_names))
 static const char *const pooling_names[] = {"mean", "sum"};
 static const char *const oov_names[] = {"error", "hash"};
 static const char *const form_names[] = {"vector", "matrix"};
@@ -69,7 +65,7 @@ typedef struct scope {
 
 static const char *arch_word(int i)
 {
-    return i >= 0 && i < N_ARCH ? arch_names[i] : NULL;
+    return i >= 0 ? mmoe_arch_name((mmoe_arch)i) : NULL; /* lib/arch.c */
 }
 
 static const char *act_word(int i)
@@ -657,9 +653,9 @@ mmoe_status mmoe_config_set_real(mmoe_config *cfg, const char *key, double value
 
 mmoe_status mmoe_config_set_arch(mmoe_config *cfg, mmoe_arch arch)
 {
-    if ((int)arch < 0 || (int)arch >= N_ARCH)
+    if (!mmoe_arch_name(arch))
         return MMOE_FAIL(cfg ? cfg->err : NULL, MMOE_ERR_CONFIG, "arch %d unknown", (int)arch);
-    return mmoe_config_set(cfg, "arch", arch_names[arch]);
+    return mmoe_config_set(cfg, "arch", mmoe_arch_name(arch));
 }
 
 mmoe_status mmoe_config_set_experts(mmoe_config *cfg, size_t n_experts, size_t n_layers,

@@ -11,6 +11,9 @@
 #define MMOE__MAX_INPUT ((size_t)1 << 24)
 #define MMOE__MAX_EXPERTS 1024
 
+/* Architectures of this build: mmoe_arch values 0 .. MMOE__ARCH_COUNT - 1. */
+#define MMOE__ARCH_COUNT ((size_t)MMOE_ARCH_TENSOR_FACTORIZATION + 1)
+
 typedef struct mmoe__task_cfg {
     char name[MMOE__NAME_MAX];
     mmoe_task_kind kind;
@@ -54,6 +57,10 @@ struct mmoe_config {
     double dnn_dropout;
     char err[MMOE__ERRLEN];
 };
+
+/* Architecture by name (-1 when unknown); "mmoe, omoe, ..." into buf (lib/arch.c). */
+int mmoe__arch_parse(const char *name);
+void mmoe__arch_list(char *buf, size_t cap);
 
 /* Validate into errbuf (may be NULL). */
 mmoe_status mmoe__config_check(const mmoe_config *cfg, char *errbuf);

@@ -92,6 +92,33 @@ typedef enum mmoe_arch {
     MMOE_ARCH_TENSOR_FACTORIZATION = 6 /**< task layers from a shared Tucker factorisation */
 } mmoe_arch;
 
+/**
+ * Name of an architecture as the model description (key `arch`) and the
+ * example programs spell it: "mmoe", "omoe", "shared_bottom", ...; NULL for
+ * a value this build does not know. The string is static. Thread-safe.
+ */
+MMOE_API const char *mmoe_arch_name(mmoe_arch arch);
+
+/**
+ * Display name of an architecture for tables and plots: "MMoE", "OMoE",
+ * "Shared-Bottom", ...; NULL for an unknown value. Static. Thread-safe.
+ */
+MMOE_API const char *mmoe_arch_label(mmoe_arch arch);
+
+/**
+ * Architecture by name (the names of mmoe_arch_name, exact match).
+ * @return MMOE_OK; MMOE_ERR_NULL (name or out NULL); MMOE_ERR_INVALID_ARG
+ *         (unknown name; the message lists the known ones). *out is
+ *         unchanged on failure. Thread-safe.
+ */
+MMOE_API mmoe_status mmoe_arch_from_name(const char *name, mmoe_arch *out);
+
+/**
+ * Number of architectures this build knows: they are the mmoe_arch values
+ * 0 .. mmoe_arch_count() - 1 (so a program can list them all). Thread-safe.
+ */
+MMOE_API size_t mmoe_arch_count(void);
+
 /** Task kinds. Values are stable. */
 typedef enum mmoe_task_kind {
     MMOE_TASK_REGRESSION = 0, /**< mean squared error; predict returns the value */
