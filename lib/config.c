@@ -18,6 +18,7 @@
 
 #include "activation.h"
 #include "config_impl.h"
+#include "gate.h"
 #include "numtext.h"
 
 static const char *const pooling_names[] = {"mean", "sum"};
@@ -68,6 +69,11 @@ static const char *arch_word(int i)
     return i >= 0 ? mmoe_arch_name((mmoe_arch)i) : NULL; /* lib/arch.c */
 }
 
+static const char *gate_word(int i)
+{
+    return mmoe__gate_kind_name(i); /* lib/gate.c */
+}
+
 static const char *act_word(int i)
 {
     return mmoe__act_valid(i) ? mmoe__act_name((mmoe_activation)i) : NULL;
@@ -116,7 +122,22 @@ static const key_def global_keys[] = {
      "0"},
     {"input.sparse", "input.sparse", K_COUNT, G(n_sparse), 0, 0, MMOE__MAX_SPARSE, 0, NULL, "0"},
     {"tasks", "tasks", K_COUNT, G(n_tasks), 0, 0, MMOE_MAX_TASKS, 0, NULL, "0"},
+    /* gates of the gated kinds (lib/gate.c); written only when not at their default */
+    {"gate.kind", "gate.kind", K_CHOICE, G(gate_kind), 0, 0, 0, 0, gate_word, "softmax"},
+    {"gate.temperature", "gate.temperature", K_REAL, G(gate_temperature), 0, 1e-6, 1e6, 0, NULL,
+     "1"},
+    {"gate.top_k", "gate.top_k", K_INT, G(gate_top_k), 0, 1, MMOE__MAX_EXPERTS, 0, NULL, "2"},
 };
+
+/*
+ * Keys added after the first release of the text form: written only when
+ * their value differs from the default, so that descriptions (and model
+ * files) that do not use them keep their exact text.
+ */
+static int quiet_key(const key_def *d)
+{
+    return strncmp(d->name, "gate.", 5) == 0;
+}
 
 static const key_def sparse_keys[] = {
     {"name", "sparse.K.name", K_NAME, S(name), 0, 0, 0, 0, NULL, NULL},
@@ -767,6 +788,8 @@ mmoe_status mmoe_config_to_string(const mmoe_config *cfg, char **out)
                 else
                     snprintf(key, sizeof key, "%s%zu.%s", sc->prefix, k, d->name);
                 format_member(cfg, sc, k, d, val, sizeof val);
+                if (quiet_key(d) && strcmp(val, d->dflt) == 0)
+                    continue;
                 pos += (size_t)snprintf(s + pos, cap - pos, "%s%s%s\n", key, val[0] ? " " : "",
                                         val);
             }

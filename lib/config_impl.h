@@ -55,12 +55,20 @@ struct mmoe_config {
     mmoe_activation dnn_act;
     int dnn_batchnorm;
     double dnn_dropout;
+    /* gates of the gated kinds (keys gate.*, lib/gate.c) */
+    int gate_kind; /* index into the gate kinds of lib/gate.c: 0 softmax, 1 topk, 2 hard */
+    double gate_temperature;
+    size_t gate_top_k;
     char err[MMOE__ERRLEN];
 };
 
 /* Architecture by name (-1 when unknown); "mmoe, omoe, ..." into buf (lib/arch.c). */
 int mmoe__arch_parse(const char *name);
 void mmoe__arch_list(char *buf, size_t cap);
+
+/* Gate kinds (rows of the table in lib/gate.c). */
+#define MMOE__GATE_KINDS 3
+
 
 /* Validate into errbuf (may be NULL). */
 mmoe_status mmoe__config_check(const mmoe_config *cfg, char *errbuf);

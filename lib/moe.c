@@ -2,18 +2,20 @@
  * Mixture-of-experts bottom.
  *
  * Forward (GATED):
- *   H_e   = expert_e(x)                    all experts' first layers: one GEMM
  *   Z     = x W_g^T                        all gates: one GEMM, [B, G*E]
- *   P_g   = softmax(Z_g) over experts      per gate g
+ *   P_g   = gate(Z_g) over experts         per gate g: softmax, topk or hard (gate.h)
+ *   H_e   = expert_e(x)                    all experts' first layers: one GEMM
+ *                                          (batch 1, sparse gate: the selected ones)
  *   F_k   = sum_e P_{gate(k), e} H_e       gate(k) = k (MMoE) or 0 (OMoE)
  * Backward:
  *   dH_e  = sum_k P_{gate(k), e} dF_k
  *   dP_{gate(k), e} += <dF_k, H_e>
- *   dZ_g  = P_g * (dP_g - <P_g, dP_g>)     softmax Jacobian
+ *   dZ_g  = P_g * (dP_g - <P_g, dP_g>) / tau   softmax Jacobian (gate.h for hard)
  *   dW_g += dZ^T x ;  dx += dZ W_g
  */
 #include <string.h>
 
+#include "activation.h"
 #include "dense.h"
 #include "init.h"
 #include "mix.h"
@@ -43,14 +45,14 @@ static mmoe__moe *moe_setup(mmoe__bottom *b, const mmoe_config *c, mmoe__routing
 static mmoe_status mmoe_setup(mmoe__bottom *b, const mmoe_config *c, char *err)
 {
     (void)err;
-    moe_setup(b, c, MMOE__ROUTE_GATED, c->n_experts, c->n_tasks);
+    mmoe__gate_setup(&moe_setup(b, c, MMOE__ROUTE_GATED, c->n_experts, c->n_tasks)->gate, c);
     return MMOE_OK;
 }
 
 static mmoe_status omoe_setup(mmoe__bottom *b, const mmoe_config *c, char *err)
 {
     (void)err;
-    moe_setup(b, c, MMOE__ROUTE_GATED, c->n_experts, 1);
+    mmoe__gate_setup(&moe_setup(b, c, MMOE__ROUTE_GATED, c->n_experts, 1)->gate, c);
     return MMOE_OK;
 }
 
@@ -84,6 +86,8 @@ static size_t moe_buffers(const mmoe__bottom *b, size_t *widths)
     if (m->routing == MMOE__ROUTE_GATED) {
         widths[n++] = m->n_gates * m->n_experts;
         widths[n++] = m->n_tasks * m->h;
+        if (m->gate.needs_q)
+            widths[n++] = m->n_gates * m->n_experts;
     }
     return n;
 }
@@ -118,6 +122,12 @@ static size_t gate_of(const mmoe__moe *m, size_t k)
 /* Indices of the buffers after the expert layers. */
 #define P_BUF(m) ((m)->experts.n_layers)
 #define F_BUF(m) ((m)->experts.n_layers + 1)
+#define Q_BUF(m) ((m)->experts.n_layers + 2)
+
+static float *q_buf(const mmoe__moe *m, float *const *buf)
+{
+    return m->gate.needs_q ? buf[Q_BUF(m)] : NULL;
+}
 
 /* Task k's slot (and its leading dimension) in the buffers of fb / bb. */
 static float *task_slot(const mmoe__moe *m, float *const *buf, size_t k, size_t *ld)
@@ -153,18 +163,51 @@ static void moe_zero_task_grads(const mmoe__bottom *b, float *const *bb, size_t 
     memset(dst, 0, B * w * sizeof(float));
 }
 
+/*
+ * Batch 1 with a sparse gate: only the experts some gate selected (P row
+ * holds G gates of E weights); the others' activations become zero.
+ */
+static void selected_experts_forward(const mmoe__moe *m, const float *params, const float *X,
+                                     const float *P, float *const *fb)
+{
+    const mmoe__pmlp *ex = &m->experts;
+    const size_t E = m->n_experts, G = m->n_gates, L = ex->n_layers;
+    for (size_t e = 0; e < E; e++) {
+        int used = 0;
+        for (size_t g = 0; g < G && !used; g++)
+            used = P[g * E + e] != 0.0f;
+        for (size_t l = 0; l < L; l++) {
+            const size_t w = ex->width[l], in = l ? ex->width[l - 1] : ex->in;
+            float *A = fb[l] + e * w;
+            if (!used) {
+                memset(A, 0, w * sizeof *A);
+                continue;
+            }
+            const float *In = l ? fb[l - 1] + e * in : X;
+            mmoe__dense_forward(params + ex->w_off[l] + e * w * in, params + ex->b_off[l] + e * w,
+                                in, w, 1, In, in, A, w);
+            mmoe__act_forward(l + 1 == L ? ex->out_act : ex->act, 1, w, A, w);
+        }
+    }
+}
+
 static void moe_forward(const mmoe__bottom *b, const float *params, size_t B, const float *X,
                         size_t ldx, float *const *fb)
 {
     const mmoe__moe *m = b->impl;
-    mmoe__pmlp_forward(&m->experts, params, B, X, ldx, 1, fb);
-    if (m->routing != MMOE__ROUTE_GATED)
+    if (m->routing != MMOE__ROUTE_GATED) {
+        mmoe__pmlp_forward(&m->experts, params, B, X, ldx, 1, fb);
         return;
+    }
     const size_t E = m->n_experts, G = m->n_gates, T = m->n_tasks, h = m->h;
     const float *Hl = fb[m->experts.n_layers - 1];
     float *P = fb[P_BUF(m)], *F = fb[F_BUF(m)];
     mmoe__dense_forward(params + m->gate_off, NULL, m->in, G * E, B, X, ldx, P, G * E);
-    mmoe__softmax_rows(B * G, E, P, E);
+    mmoe__gate_forward(&m->gate, B * G, E, P, q_buf(m, fb), E);
+    if (B == 1 && m->gate.sparse)
+        selected_experts_forward(m, params, X, P, fb);
+    else
+        mmoe__pmlp_forward(&m->experts, params, B, X, ldx, 1, fb);
     for (size_t r = 0; r < B; r++)
         for (size_t k = 0; k < T; k++) {
             float *fk = F + r * T * h + k * h;
@@ -192,7 +235,7 @@ static void moe_backward(const mmoe__bottom *b, const float *params, float *grad
                 mmoe__mix_backward(E, h, P + off, Hl + r * E * h, dF + r * T * h + k * h,
                                    dHl + r * E * h, dP + off);
             }
-        mmoe__softmax_backward_rows(B * G, E, P, E, dP, E);
+        mmoe__gate_backward(&m->gate, B * G, E, P, q_buf(m, fb), dP, E);
         mmoe__dense_backward(params + m->gate_off, m->in, G * E, B, X, ldx, dP, G * E,
                              grads + m->gate_off, NULL, dX, lddx, 1.0f);
     }

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "bottom.h"
+#include "gate.h"
 #include "pmlp.h"
 
 typedef enum mmoe__routing {
@@ -24,14 +25,21 @@ typedef struct mmoe__moe {
     mmoe__routing routing;
     mmoe__pmlp experts;
     size_t gate_off; /* W_g [n_gates * n_experts, in], no bias */
+    mmoe__gate gate; /* GATED: how logits become weights (gate.kind, ...) */
     size_t h;        /* expert output width */
     double l2;       /* L2-Constrained: penalty weight between task networks */
 } mmoe__moe;
 
 /*
  * Forward buffers, per-row widths: H_0..H_{L-1} (expert activations
- * [B, E*w_l]), then for GATED routing P (gate probabilities [B, G*E]) and
- * F (mixed, [B, T*h]). Backward buffers have the same shapes.
+ * [B, E*w_l]), then for GATED routing P (gate weights [B, G*E]) and
+ * F (mixed, [B, T*h]), and Q (softmax beside P, [B, G*E]) for gate kinds
+ * that need it (hard). Backward buffers have the same shapes.
+ *
+ * Sparse gates (topk, hard) at batch 1 compute the gates first and then
+ * only the experts some gate selected; the others' activations are set to
+ * zero (their weights are exactly zero, so the outputs and gradients are
+ * those of the full computation).
  */
 extern const mmoe__bottom_ops mmoe__mmoe_ops;
 extern const mmoe__bottom_ops mmoe__omoe_ops;

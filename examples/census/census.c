@@ -41,6 +41,7 @@
 #define QUICK_MIN_AUC 0.90
 #define EVAL_CHUNK 2048
 #define MAX_WIDTHS 8
+#define MAX_SETS 16
 
 #ifndef CENSUS_SOURCE_DATA_DIR
 #define CENSUS_SOURCE_DATA_DIR ""
@@ -67,6 +68,8 @@ typedef struct options {
     size_t emb_dim;
     size_t cross_layers;
     const char *dnn;    /* dnn.layers text, NULL = none */
+    const char *sets[MAX_SETS]; /* --set KEY=VALUE: more description keys, in order */
+    size_t n_sets;
     int log1p_money;
     size_t train_rows;  /* 0 = all */
     size_t test_rows;   /* 0 = all */
@@ -130,6 +133,8 @@ static void usage(FILE *f)
         "  --cross-layers N    CrossNet layers on the assembled input [0]\n"
         "  --dnn L             widths of a DNN between input and experts [none]\n"
         "  --seed S            seed of initialisation and batch order [1]\n"
+        "  --set KEY=VALUE     any other key of the model description, e.g.\n"
+        "                      --set gate.kind=topk --set gate.top_k=2 (repeatable)\n"
         "Training (Adam, binary cross-entropy):\n"
         "  --epochs E          most passes over the training rows [100]\n"
         "  --patience P        stop after P epochs without a better validation AUC [4]\n"
@@ -254,7 +259,7 @@ static int parse_args(int argc, char **argv, options *o, int *help)
             "--data", "--group", "--model", "--encoding", "--seed", "--split-seed", "--epochs",
             "--patience", "--batch", "--lr", "--weight-decay", "--experts", "--expert-units",
             "--tower-units", "--emb-dim", "--cross-layers", "--dnn", "--log1p", "--train-rows",
-            "--test-rows", "--threads",
+            "--test-rows", "--threads", "--set",
         };
         int known = 0;
         for (size_t k = 0; k < sizeof valued / sizeof valued[0]; k++)
@@ -319,6 +324,12 @@ static int parse_args(int argc, char **argv, options *o, int *help)
             size_t n = 0, w[MAX_WIDTHS];
             rc = parse_widths(a, v, &n, w);
             o->dnn = v;
+        } else if (strcmp(a, "--set") == 0) {
+            if (!strchr(v, '=') || o->n_sets == MAX_SETS) {
+                fprintf(stderr, "census: --set: want KEY=VALUE (at most %d)\n", MAX_SETS);
+                return -1;
+            }
+            o->sets[o->n_sets++] = v;
         } else if (strcmp(a, "--log1p") == 0) {
             rc = parse_size(a, v, 0, 1, &sz);
             o->log1p_money = (int)sz;
@@ -522,6 +533,18 @@ static mmoe_status build_config(const options *o, const census_encoding *enc,
         goto fail;
     if (o->dnn && (st = mmoe_config_set(cfg, "dnn.layers", o->dnn)) != MMOE_OK)
         goto fail;
+    for (size_t i = 0; i < o->n_sets; i++) {
+        const char *eq = strchr(o->sets[i], '=');
+        size_t klen = (size_t)(eq - o->sets[i]);
+        if (klen >= sizeof key) {
+            st = MMOE_ERR_CONFIG;
+            goto fail;
+        }
+        memcpy(key, o->sets[i], klen);
+        key[klen] = '\0';
+        if ((st = mmoe_config_set(cfg, key, eq + 1)) != MMOE_OK)
+            goto fail;
+    }
     for (size_t k = 0; k < NTASKS; k++)
         if ((st = mmoe_config_add_task(cfg, g->task_name[k], MMOE_TASK_BINARY, o->n_tower_layers,
                                        o->tower_units, MMOE_ACT_RELU, 1.0f)) != MMOE_OK)
@@ -715,6 +738,8 @@ int main(int argc, char **argv)
         printf(", %zu cross layers", o.cross_layers);
     if (o.dnn)
         printf(", dnn %s", o.dnn);
+    for (size_t i = 0; i < o.n_sets; i++)
+        printf(", %s", o.sets[i]);
     printf(", %zu parameters; Adam lr %g, weight decay %g, batch %zu, seed %llu, BLAS %s\n",
            n_params, o.lr, o.weight_decay, o.batch, (unsigned long long)o.seed, mmoe_blas_name());
     fflush(stdout);

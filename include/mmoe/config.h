@@ -43,6 +43,20 @@
  *   seed                initialisation seed, unsigned 64-bit [1]
  *   l2.lambda           l2_constrained penalty weight, finite, >= 0 [0.001]
  *   tf.rank             tensor_factorization rank of the shared core, 1..4096 [4]
+ *   gate.kind           softmax | topk | hard: how the gates of the gated
+ *                       kinds (mmoe, omoe) turn logits z into weights [softmax]
+ *                       softmax: softmax(z / tau); topk: softmax over the
+ *                       gate.top_k largest logits, the other weights exactly
+ *                       0 (batch-1 predict then skips the unselected experts);
+ *                       hard: one-hot of the largest logit, trained with the
+ *                       straight-through gradient of softmax(z / tau)
+ *                       (docs/models.md)
+ *   gate.temperature    tau, in [1e-6, 1e6] [1]
+ *   gate.top_k          experts a topk gate keeps, 1..1024; a gate over
+ *                       fewer experts keeps them all [2]
+ *                       (the gate.* keys are written by mmoe_config_to_string
+ *                       only when they differ from their defaults; the
+ *                       gateless kinds ignore them)
  *   input.sparse        number of sparse (categorical) features 0..256 [0]
  *   sparse.K.name       feature name, like task names [sparseK]
  *   sparse.K.vocab      vocabulary size (ids 0..vocab-1), 1..2^31 [1000]
