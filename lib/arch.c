@@ -15,6 +15,8 @@ static const struct {
     [MMOE_ARCH_L2_CONSTRAINED] = {"l2_constrained", "L2-Constrained"},
     [MMOE_ARCH_CROSS_STITCH] = {"cross_stitch", "Cross-Stitch"},
     [MMOE_ARCH_TENSOR_FACTORIZATION] = {"tensor_factorization", "Tensor-Factorization"},
+    [MMOE_ARCH_CGC] = {"cgc", "CGC"},
+    [MMOE_ARCH_PLE] = {"ple", "PLE"},
 };
 #define N_ARCH (sizeof archs / sizeof archs[0])
 

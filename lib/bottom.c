@@ -4,6 +4,7 @@
 #include "bottom.h"
 #include "cross_stitch.h"
 #include "moe.h"
+#include "ple.h"
 #include "tensor_factor.h"
 
 /* One row per architecture; a new kind adds its row here (and its name in lib/arch.c). */
@@ -15,6 +16,8 @@ static const mmoe__bottom_ops *const kinds[] = {
     [MMOE_ARCH_L2_CONSTRAINED] = &mmoe__l2_constrained_ops,
     [MMOE_ARCH_CROSS_STITCH] = &mmoe__cross_stitch_ops,
     [MMOE_ARCH_TENSOR_FACTORIZATION] = &mmoe__tensor_factor_ops,
+    [MMOE_ARCH_CGC] = &mmoe__cgc_ops,
+    [MMOE_ARCH_PLE] = &mmoe__ple_ops,
 };
 #define N_KINDS (sizeof kinds / sizeof kinds[0])
 

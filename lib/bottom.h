@@ -11,6 +11,8 @@
  *                                                            lib/cross_stitch.c
  *   tensor              per-task layers from a shared Tucker factorisation
  *                                                            lib/tensor_factor.c
+ *   ple                 CGC and PLE: shared and task-specific experts,
+ *                       per-task gates, stacked levels       lib/ple.c
  * Every table fills every operation (a kind without gates or a penalty
  * uses the shared helpers below); tests/test_bottom_ops.c checks that for
  * every architecture.
@@ -27,7 +29,7 @@
 #include "config_impl.h"
 #include "params.h"
 
-#define MMOE__BOTTOM_MAX_BUFS 64
+#define MMOE__BOTTOM_MAX_BUFS 256
 
 typedef struct mmoe__bottom_ops mmoe__bottom_ops;
 

@@ -127,6 +127,7 @@ static const key_def global_keys[] = {
     {"gate.temperature", "gate.temperature", K_REAL, G(gate_temperature), 0, 1e-6, 1e6, 0, NULL,
      "1"},
     {"gate.top_k", "gate.top_k", K_INT, G(gate_top_k), 0, 1, MMOE__MAX_EXPERTS, 0, NULL, "2"},
+    {"levels", "levels", K_INT, G(levels), 0, 1, 16, 0, NULL, "2"},
 };
 
 /*
@@ -136,7 +137,8 @@ static const key_def global_keys[] = {
  */
 static int quiet_key(const key_def *d)
 {
-    return strncmp(d->name, "gate.", 5) == 0;
+    return strncmp(d->tmpl, "gate.", 5) == 0 || strcmp(d->tmpl, "levels") == 0 ||
+           strcmp(d->tmpl, "task.K.experts") == 0;
 }
 
 static const key_def sparse_keys[] = {
@@ -155,6 +157,7 @@ static const key_def task_keys[] = {
     {"layers", "task.K.layers", K_WIDTHS, T(widths), offsetof(mmoe__task_cfg, n_layers), 1, MAXW,
      0, NULL, "8"},
     {"activation", "task.K.activation", K_CHOICE, T(act), 0, 0, 0, 0, act_word, "relu"},
+    {"experts", "task.K.experts", K_INT, T(n_experts), 0, 0, MMOE__MAX_EXPERTS, 0, NULL, "1"},
 };
 
 #undef MEMBER

@@ -12,7 +12,7 @@
 #define MMOE__MAX_EXPERTS 1024
 
 /* Architectures of this build: mmoe_arch values 0 .. MMOE__ARCH_COUNT - 1. */
-#define MMOE__ARCH_COUNT ((size_t)MMOE_ARCH_TENSOR_FACTORIZATION + 1)
+#define MMOE__ARCH_COUNT ((size_t)MMOE_ARCH_PLE + 1)
 
 typedef struct mmoe__task_cfg {
     char name[MMOE__NAME_MAX];
@@ -21,6 +21,7 @@ typedef struct mmoe__task_cfg {
     size_t n_layers;
     size_t widths[MMOE_MAX_LAYERS];
     mmoe_activation act;
+    size_t n_experts; /* cgc, ple: the task's own experts per level */
 } mmoe__task_cfg;
 
 #define MMOE__MAX_SPARSE 256
@@ -56,6 +57,7 @@ struct mmoe_config {
     int dnn_batchnorm;
     double dnn_dropout;
     /* gates of the gated kinds (keys gate.*, lib/gate.c) */
+    size_t levels; /* ple: extraction levels */
     int gate_kind; /* index into the gate kinds of lib/gate.c: 0 softmax, 1 topk, 2 hard */
     double gate_temperature;
     size_t gate_top_k;

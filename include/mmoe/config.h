@@ -31,7 +31,8 @@
  *
  * Keys (defaults in brackets):
  *   arch                mmoe | omoe | shared_bottom | single_task |
- *                       l2_constrained | cross_stitch | tensor_factorization [mmoe]
+ *                       l2_constrained | cross_stitch | tensor_factorization |
+ *                       cgc | ple [mmoe] (mmoe_arch_name lists them)
  *   input.dense         width of the dense input, >= 1 [required]
  *   experts.count       experts for mmoe/omoe, 1..1024 [8]; shared_bottom
  *                       uses one expert (the shared bottom), single_task
@@ -52,11 +53,16 @@
  *                       straight-through gradient of softmax(z / tau)
  *                       (docs/models.md)
  *   gate.temperature    tau, in [1e-6, 1e6] [1]
+ *   levels              ple: extraction levels, 1..16 [2] (cgc is one level)
+ *   task.K.experts      cgc, ple: task K's own experts per level, 0..1024 [1]
+ *                       (experts.count is then the shared experts per level;
+ *                       levels and task.K.experts are written only when not
+ *                       at their defaults)
  *   gate.top_k          experts a topk gate keeps, 1..1024; a gate over
  *                       fewer experts keeps them all [2]
  *                       (the gate.* keys are written by mmoe_config_to_string
  *                       only when they differ from their defaults; the
- *                       gateless kinds ignore them)
+ *                       gateless kinds ignore them; cgc and ple gates use them)
  *   input.sparse        number of sparse (categorical) features 0..256 [0]
  *   sparse.K.name       feature name, like task names [sparseK]
  *   sparse.K.vocab      vocabulary size (ids 0..vocab-1), 1..2^31 [1000]
@@ -103,7 +109,9 @@ typedef enum mmoe_arch {
     MMOE_ARCH_SINGLE_TASK = 3,    /**< an independent network per task */
     MMOE_ARCH_L2_CONSTRAINED = 4, /**< single-task nets + L2 penalty tying their parameters */
     MMOE_ARCH_CROSS_STITCH = 5,   /**< single-task nets mixed by cross-stitch units */
-    MMOE_ARCH_TENSOR_FACTORIZATION = 6 /**< task layers from a shared Tucker factorisation */
+    MMOE_ARCH_TENSOR_FACTORIZATION = 6, /**< task layers from a shared Tucker factorisation */
+    MMOE_ARCH_CGC = 7, /**< shared + task-specific experts, a gate per task (PLE, one level) */
+    MMOE_ARCH_PLE = 8  /**< CGC levels stacked, with shared gates between them */
 } mmoe_arch;
 
 /**

@@ -321,6 +321,19 @@ static void test_omoe_hard(void **state)
     run_threads("omoe", 0, "hard");
 }
 
+static void test_cgc(void **state)
+{
+    (void)state;
+    run_threads("cgc", 0, NULL);
+}
+
+/* Two levels (the default), top-k gates. */
+static void test_ple_topk(void **state)
+{
+    (void)state;
+    run_threads("ple", 0, "topk");
+}
+
 int main(void)
 {
     /*
@@ -340,6 +353,8 @@ int main(void)
         cmocka_unit_test(test_tensor_factorization),
         cmocka_unit_test(test_mmoe_topk),
         cmocka_unit_test(test_omoe_hard),
+        cmocka_unit_test(test_cgc),
+        cmocka_unit_test(test_ple_topk),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
