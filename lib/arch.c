@@ -17,6 +17,7 @@ static const struct {
     [MMOE_ARCH_TENSOR_FACTORIZATION] = {"tensor_factorization", "Tensor-Factorization"},
     [MMOE_ARCH_CGC] = {"cgc", "CGC"},
     [MMOE_ARCH_PLE] = {"ple", "PLE"},
+    [MMOE_ARCH_STACKED_MMOE] = {"stacked_mmoe", "Stacked MMoE"},
 };
 #define N_ARCH (sizeof archs / sizeof archs[0])
 

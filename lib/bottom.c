@@ -5,6 +5,7 @@
 #include "cross_stitch.h"
 #include "moe.h"
 #include "ple.h"
+#include "stacked.h"
 #include "tensor_factor.h"
 
 /* One row per architecture; a new kind adds its row here (and its name in lib/arch.c). */
@@ -18,6 +19,7 @@ static const mmoe__bottom_ops *const kinds[] = {
     [MMOE_ARCH_TENSOR_FACTORIZATION] = &mmoe__tensor_factor_ops,
     [MMOE_ARCH_CGC] = &mmoe__cgc_ops,
     [MMOE_ARCH_PLE] = &mmoe__ple_ops,
+    [MMOE_ARCH_STACKED_MMOE] = &mmoe__stacked_mmoe_ops,
 };
 #define N_KINDS (sizeof kinds / sizeof kinds[0])
 

@@ -13,6 +13,8 @@
  *                                                            lib/tensor_factor.c
  *   ple                 CGC and PLE: shared and task-specific experts,
  *                       per-task gates, stacked levels       lib/ple.c
+ *   stacked MMoE        MMoE levels on the previous level's task outputs
+ *                                                            lib/stacked.c
  * Every table fills every operation (a kind without gates or a penalty
  * uses the shared helpers below); tests/test_bottom_ops.c checks that for
  * every architecture.

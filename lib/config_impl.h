@@ -12,7 +12,7 @@
 #define MMOE__MAX_EXPERTS 1024
 
 /* Architectures of this build: mmoe_arch values 0 .. MMOE__ARCH_COUNT - 1. */
-#define MMOE__ARCH_COUNT ((size_t)MMOE_ARCH_PLE + 1)
+#define MMOE__ARCH_COUNT ((size_t)MMOE_ARCH_STACKED_MMOE + 1)
 
 typedef struct mmoe__task_cfg {
     char name[MMOE__NAME_MAX];
@@ -57,7 +57,7 @@ struct mmoe_config {
     int dnn_batchnorm;
     double dnn_dropout;
     /* gates of the gated kinds (keys gate.*, lib/gate.c) */
-    size_t levels; /* ple: extraction levels */
+    size_t levels; /* ple, stacked_mmoe: levels */
     int gate_kind; /* index into the gate kinds of lib/gate.c: 0 softmax, 1 topk, 2 hard */
     double gate_temperature;
     size_t gate_top_k;

@@ -32,7 +32,7 @@
  * Keys (defaults in brackets):
  *   arch                mmoe | omoe | shared_bottom | single_task |
  *                       l2_constrained | cross_stitch | tensor_factorization |
- *                       cgc | ple [mmoe] (mmoe_arch_name lists them)
+ *                       cgc | ple | stacked_mmoe [mmoe] (mmoe_arch_name lists them)
  *   input.dense         width of the dense input, >= 1 [required]
  *   experts.count       experts for mmoe/omoe, 1..1024 [8]; shared_bottom
  *                       uses one expert (the shared bottom), single_task
@@ -45,24 +45,26 @@
  *   l2.lambda           l2_constrained penalty weight, finite, >= 0 [0.001]
  *   tf.rank             tensor_factorization rank of the shared core, 1..4096 [4]
  *   gate.kind           softmax | topk | hard: how the gates of the gated
- *                       kinds (mmoe, omoe) turn logits z into weights [softmax]
+ *                       kinds (mmoe, omoe, cgc, ple, stacked_mmoe) turn
+ *                       logits z into weights [softmax]
  *                       softmax: softmax(z / tau); topk: softmax over the
  *                       gate.top_k largest logits, the other weights exactly
- *                       0 (batch-1 predict then skips the unselected experts);
+ *                       0 (mmoe/omoe batch-1 predict skips unselected experts);
  *                       hard: one-hot of the largest logit, trained with the
  *                       straight-through gradient of softmax(z / tau)
  *                       (docs/models.md)
  *   gate.temperature    tau, in [1e-6, 1e6] [1]
- *   levels              ple: extraction levels, 1..16 [2] (cgc is one level)
- *   task.K.experts      cgc, ple: task K's own experts per level, 0..1024 [1]
- *                       (experts.count is then the shared experts per level;
- *                       levels and task.K.experts are written only when not
- *                       at their defaults)
  *   gate.top_k          experts a topk gate keeps, 1..1024; a gate over
  *                       fewer experts keeps them all [2]
  *                       (the gate.* keys are written by mmoe_config_to_string
  *                       only when they differ from their defaults; the
- *                       gateless kinds ignore them; cgc and ple gates use them)
+ *                       gateless kinds ignore them)
+ *   levels              ple: extraction levels; stacked_mmoe: MMoE levels;
+ *                       1..16 [2] (cgc is one level)
+ *   task.K.experts      cgc, ple: task K's own experts per level, 0..1024 [1]
+ *                       (experts.count is then the shared experts per level;
+ *                       levels and task.K.experts are written only when not
+ *                       at their defaults)
  *   input.sparse        number of sparse (categorical) features 0..256 [0]
  *   sparse.K.name       feature name, like task names [sparseK]
  *   sparse.K.vocab      vocabulary size (ids 0..vocab-1), 1..2^31 [1000]
@@ -111,7 +113,8 @@ typedef enum mmoe_arch {
     MMOE_ARCH_CROSS_STITCH = 5,   /**< single-task nets mixed by cross-stitch units */
     MMOE_ARCH_TENSOR_FACTORIZATION = 6, /**< task layers from a shared Tucker factorisation */
     MMOE_ARCH_CGC = 7, /**< shared + task-specific experts, a gate per task (PLE, one level) */
-    MMOE_ARCH_PLE = 8  /**< CGC levels stacked, with shared gates between them */
+    MMOE_ARCH_PLE = 8, /**< CGC levels stacked, with shared gates between them */
+    MMOE_ARCH_STACKED_MMOE = 9 /**< MMoE levels, each reading the previous level's task outputs */
 } mmoe_arch;
 
 /**

@@ -327,6 +327,12 @@ static void test_cgc(void **state)
     run_threads("cgc", 0, NULL);
 }
 
+static void test_stacked_mmoe(void **state)
+{
+    (void)state;
+    run_threads("stacked_mmoe", 0, NULL);
+}
+
 /* Two levels (the default), top-k gates. */
 static void test_ple_topk(void **state)
 {
@@ -355,6 +361,7 @@ int main(void)
         cmocka_unit_test(test_omoe_hard),
         cmocka_unit_test(test_cgc),
         cmocka_unit_test(test_ple_topk),
+        cmocka_unit_test(test_stacked_mmoe),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
