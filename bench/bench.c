@@ -8,6 +8,7 @@
  *             gates 100->8 softmax (arch mmoe), towers 16->8 relu->1
  *   config B  input 512, 16 experts 512->256->128 relu, 4 binary tasks,
  *             gates 512->16 softmax (arch mmoe), towers 128->64 relu->1
+ *   A-top2, B-top2  the same with gate.kind topk, gate.top_k 2
  *
  * Metrics (per config):
  *   train_throughput       samples/s of mmoe_model_train_step (forward,
@@ -66,11 +67,15 @@ typedef struct bench_config {
     size_t n_tasks;
     mmoe_task_kind kind;
     size_t tower_hidden;
+    const char *top_k; /* gate.top_k of a top-k gate; NULL: softmax gates */
 } bench_config;
 
 static const bench_config bench_configs[] = {
-    {"A", 100, 8, 1, {16, 0}, 2, MMOE_TASK_REGRESSION, 8},
-    {"B", 512, 16, 2, {256, 128}, 4, MMOE_TASK_BINARY, 64},
+    {"A", 100, 8, 1, {16, 0}, 2, MMOE_TASK_REGRESSION, 8, NULL},
+    {"B", 512, 16, 2, {256, 128}, 4, MMOE_TASK_BINARY, 64, NULL},
+    /* the same shapes with top-2 gates (batch-1 predict computes only the selected experts) */
+    {"A-top2", 100, 8, 1, {16, 0}, 2, MMOE_TASK_REGRESSION, 8, "2"},
+    {"B-top2", 512, 16, 2, {256, 128}, 4, MMOE_TASK_BINARY, 64, "2"},
 };
 
 typedef struct bench_opts {
@@ -186,6 +191,10 @@ static mmoe_status build_model(const bench_config *bc, mmoe_model **out)
     if (st == MMOE_OK)
         st = mmoe_config_set_experts(cfg, bc->n_experts, bc->n_expert_layers, bc->expert_widths,
                                      MMOE_ACT_RELU);
+    if (st == MMOE_OK && bc->top_k)
+        st = mmoe_config_set(cfg, "gate.kind", "topk");
+    if (st == MMOE_OK && bc->top_k)
+        st = mmoe_config_set(cfg, "gate.top_k", bc->top_k);
     for (k = 0; k < bc->n_tasks && st == MMOE_OK; k++) {
         char name[32];
         snprintf(name, sizeof name, "task%zu", k);
@@ -523,7 +532,7 @@ static void usage(FILE *f)
             "(mmoe_model_predict) of two fixed MMoE shapes and prints one JSON\n"
             "object per measurement on stdout.\n"
             "\n"
-            "  --config A|B|all  which model shape(s) to time [all]\n"
+            "  --config NAME     A, B, A-top2, B-top2 (A and B with top-2 gates) or all [all]\n"
             "                    A: input 100, 8 experts 16 relu, 2 regression tasks\n"
             "                    B: input 512, 16 experts 256-128 relu, 4 binary tasks\n"
             "  --threads N       BLAS threads (mmoe_set_num_threads); default: the\n"
@@ -581,7 +590,10 @@ static int parse_args(int argc, char **argv, bench_opts *o)
                 goto bad_value;
             i++;
         } else if (!strcmp(a, "--config") && val) {
-            if (strcmp(val, "A") && strcmp(val, "B") && strcmp(val, "all"))
+            size_t c = 0, n = sizeof bench_configs / sizeof bench_configs[0];
+            while (c < n && strcmp(val, bench_configs[c].name))
+                c++;
+            if (c == n && strcmp(val, "all"))
                 goto bad_value;
             o->which = val;
             i++;

@@ -47,6 +47,21 @@ typedef struct options {
     int threads; /* 0: leave the BLAS default */
 } options;
 
+/* The library's architecture names, four to a line, then " [mmoe]". */
+static void print_arch_names(FILE *f, const char *indent)
+{
+    const size_t n = mmoe_arch_count();
+    for (size_t a = 0; a < n; a++) {
+        fprintf(f, "%s", mmoe_arch_name((mmoe_arch)a));
+        if (a + 1 == n)
+            fprintf(f, " [mmoe]\n");
+        else if (a % 4 == 3)
+            fprintf(f, " |\n%s", indent);
+        else
+            fprintf(f, " | ");
+    }
+}
+
 static void usage(FILE *f)
 {
     fprintf(f,
@@ -63,8 +78,10 @@ static void usage(FILE *f)
         "  --test N          test samples, drawn after the training ones [2000]\n"
         "  --seed S          seed of the data and of the model initialisation [1]\n"
         "Model:\n"
-        "  --arch A          mmoe | omoe | shared_bottom | single_task | l2_constrained |\n"
-        "                    cross_stitch | tensor_factorization [mmoe]\n"
+        "  --arch A          " /* then the names, from the library */
+        );
+    print_arch_names(f, "                    ");
+    fprintf(f,
         "  --experts N       experts for mmoe/omoe [8]\n"
         "  --expert-units U  width of each expert's (single) hidden layer; also the\n"
         "                    width of the shared bottom / single-task networks [16]\n"
@@ -146,22 +163,8 @@ static int parse_args(int argc, char **argv, options *o, int *help)
         if (strcmp(a, "--corr") == 0) {
             rc = parse_real(a, v, -1.0, 1.0, &o->corr);
         } else if (strcmp(a, "--arch") == 0) {
-            if (strcmp(v, "mmoe") == 0)
-                o->arch = MMOE_ARCH_MMOE;
-            else if (strcmp(v, "omoe") == 0)
-                o->arch = MMOE_ARCH_OMOE;
-            else if (strcmp(v, "shared_bottom") == 0)
-                o->arch = MMOE_ARCH_SHARED_BOTTOM;
-            else if (strcmp(v, "single_task") == 0)
-                o->arch = MMOE_ARCH_SINGLE_TASK;
-            else if (strcmp(v, "l2_constrained") == 0)
-                o->arch = MMOE_ARCH_L2_CONSTRAINED;
-            else if (strcmp(v, "cross_stitch") == 0)
-                o->arch = MMOE_ARCH_CROSS_STITCH;
-            else if (strcmp(v, "tensor_factorization") == 0)
-                o->arch = MMOE_ARCH_TENSOR_FACTORIZATION;
-            else {
-                fprintf(stderr, "synthetic-train: --arch: unknown architecture '%s'\n", v);
+            if (mmoe_arch_from_name(v, &o->arch) != MMOE_OK) {
+                fprintf(stderr, "synthetic-train: --arch: %s\n", mmoe_last_error());
                 return -1;
             }
             o->arch_name = v;

@@ -1,11 +1,23 @@
 /*
  * Private "bottom" interface: everything between the (assembled) input x
- * and the per-task representations f_k that feed the towers. Kinds:
- *   MOE           experts + gates (MMoE, OMoE, Shared-Bottom, Single-Task,
- *                 L2-Constrained)              lib/moe.c
- *   CROSS_STITCH  per-task MLPs mixed by cross-stitch units  lib/cross_stitch.c
- *   TENSOR        per-task layers from a shared Tucker factorisation
- *                                              lib/tensor_factor.c
+ * and the per-task representations f_k that feed the towers.
+ *
+ * A bottom kind is one file and one const table of operations
+ * (mmoe__bottom_ops); lib/bottom.c maps every architecture to its table
+ * and forwards the calls below to it. Kinds:
+ *   mixture of experts  MMoE, OMoE, Shared-Bottom, Single-Task,
+ *                       L2-Constrained                       lib/moe.c
+ *   cross-stitch        per-task MLPs mixed by cross-stitch units
+ *                                                            lib/cross_stitch.c
+ *   tensor              per-task layers from a shared Tucker factorisation
+ *                                                            lib/tensor_factor.c
+ *   ple                 CGC and PLE: shared and task-specific experts,
+ *                       per-task gates, stacked levels       lib/ple.c
+ *   stacked MMoE        MMoE levels on the previous level's task outputs
+ *                                                            lib/stacked.c
+ * Every table fills every operation (a kind without gates or a penalty
+ * uses the shared helpers below); tests/test_bottom_ops.c checks that for
+ * every architecture.
  *
  * A bottom describes its forward buffers as a list of per-row widths; the
  * model carves them (and same-sized backward buffers) from one arena.
@@ -17,31 +29,72 @@
 #include <stdint.h>
 
 #include "config_impl.h"
-#include "moe.h"
 #include "params.h"
 
-#define MMOE__BOTTOM_MAX_BUFS 64
+#define MMOE__BOTTOM_MAX_BUFS 256
 
-typedef enum mmoe__bottom_kind {
-    MMOE__BOTTOM_MOE = 0,
-    MMOE__BOTTOM_CROSS_STITCH = 1,
-    MMOE__BOTTOM_TENSOR = 2
-} mmoe__bottom_kind;
+typedef struct mmoe__bottom_ops mmoe__bottom_ops;
 
 typedef struct mmoe__bottom {
-    mmoe__bottom_kind kind;
+    const mmoe__bottom_ops *ops;
     size_t in, n_tasks, h; /* input width, tasks, width of each f_k */
-    mmoe__moe moe;
-    void *impl; /* CROSS_STITCH / TENSOR private state (owned) */
+    void *impl;            /* the kind's state, ops->size bytes (owned) */
 } mmoe__bottom;
 
-/* Set up from the description (input width in). Fails with CONFIG/NOMEM. */
+struct mmoe__bottom_ops {
+    const char *name; /* the kind, for messages */
+    size_t size;      /* bytes of the kind's state (b->impl, zeroed before setup) */
+
+    /* Configure b->impl from the description; set b->h. Fails with CONFIG. */
+    mmoe_status (*setup)(mmoe__bottom *b, const mmoe_config *cfg, char *err);
+    /* Per-row widths of the forward buffers; returns their count (<= MMOE__BOTTOM_MAX_BUFS). */
+    size_t (*buffers)(const mmoe__bottom *b, size_t *widths);
+    void (*declare)(mmoe__bottom *b, mmoe__registry *r);
+    void (*init)(const mmoe__bottom *b, float *params, uint64_t seed);
+
+    void (*forward)(const mmoe__bottom *b, const float *params, size_t B, const float *X,
+                    size_t ldx, float *const *fb);
+    /* dL/df_k is in the task_grad slots; ADDS dL/dX into dX when not NULL. */
+    void (*backward)(const mmoe__bottom *b, const float *params, float *grads, size_t B,
+                     const float *X, size_t ldx, float *const *fb, float *const *bb, float *dX,
+                     size_t lddx);
+
+    const float *(*task_input)(const mmoe__bottom *b, float *const *fb, size_t k, size_t *ld);
+    float *(*task_grad)(const mmoe__bottom *b, float *const *bb, size_t k, size_t *ld);
+    void (*zero_task_grads)(const mmoe__bottom *b, float *const *bb, size_t B);
+
+    /* Gate introspection (mmoe_model_num_experts / _num_gates / _gate_weights). */
+    size_t (*num_experts)(const mmoe__bottom *b);
+    size_t (*num_gates)(const mmoe__bottom *b);
+    void (*gate_row)(const mmoe__bottom *b, float *const *fb, size_t k, size_t r, float *out);
+
+    /* Loss term on the parameters (gradient added into grads when not NULL). */
+    double (*penalty)(const mmoe__bottom *b, const float *params, float *grads);
+};
+
+/* The operations of an architecture; NULL when it has none. */
+const mmoe__bottom_ops *mmoe__bottom_ops_of(mmoe_arch arch);
+
+/* Number of architectures the table covers (one past the largest mmoe_arch). */
+size_t mmoe__bottom_arch_count(void);
+
+/* Nonzero when every operation of ops is filled in. */
+int mmoe__bottom_ops_complete(const mmoe__bottom_ops *ops);
+
+/* Shared operations for kinds with one network per task and no gate or penalty. */
+size_t mmoe__bottom_experts_are_tasks(const mmoe__bottom *b);
+size_t mmoe__bottom_no_gates(const mmoe__bottom *b);
+void mmoe__bottom_task_routing(const mmoe__bottom *b, float *const *fb, size_t k, size_t r,
+                               float *out);
+double mmoe__bottom_no_penalty(const mmoe__bottom *b, const float *params, float *grads);
+
+/* ---- the model's entry points (forwarded to b->ops) ------------------ */
+
+/* Set up from the description (input width in). Fails with CONFIG/NOMEM/UNSUPPORTED. */
 mmoe_status mmoe__bottom_setup(mmoe__bottom *b, const mmoe_config *cfg, size_t in, char *err);
 void mmoe__bottom_free(mmoe__bottom *b);
 
-/* Per-row widths of the forward buffers; returns their count (<= MMOE__BOTTOM_MAX_BUFS). */
 size_t mmoe__bottom_buffers(const mmoe__bottom *b, size_t *widths);
-
 void mmoe__bottom_declare(mmoe__bottom *b, mmoe__registry *r);
 void mmoe__bottom_init(const mmoe__bottom *b, float *params, uint64_t seed);
 

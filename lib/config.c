@@ -18,12 +18,9 @@
 
 #include "activation.h"
 #include "config_impl.h"
+#include "gate.h"
 #include "numtext.h"
 
-static const char *const arch_names[] = {"mmoe",           "omoe",         "shared_bottom",
-                                         "single_task",    "l2_constrained", "cross_stitch",
-                                         "tensor_factorization"};
-#define N_ARCH ((int)(sizeof arch_names / sizeof *arch_names))
 static const char *const pooling_names[] = {"mean", "sum"};
 static const char *const oov_names[] = {"error", "hash"};
 static const char *const form_names[] = {"vector", "matrix"};
@@ -69,7 +66,12 @@ typedef struct scope {
 
 static const char *arch_word(int i)
 {
-    return i >= 0 && i < N_ARCH ? arch_names[i] : NULL;
+    return i >= 0 ? mmoe_arch_name((mmoe_arch)i) : NULL; /* lib/arch.c */
+}
+
+static const char *gate_word(int i)
+{
+    return mmoe__gate_kind_name(i); /* lib/gate.c */
 }
 
 static const char *act_word(int i)
@@ -120,7 +122,24 @@ static const key_def global_keys[] = {
      "0"},
     {"input.sparse", "input.sparse", K_COUNT, G(n_sparse), 0, 0, MMOE__MAX_SPARSE, 0, NULL, "0"},
     {"tasks", "tasks", K_COUNT, G(n_tasks), 0, 0, MMOE_MAX_TASKS, 0, NULL, "0"},
+    /* gates of the gated kinds (lib/gate.c); written only when not at their default */
+    {"gate.kind", "gate.kind", K_CHOICE, G(gate_kind), 0, 0, 0, 0, gate_word, "softmax"},
+    {"gate.temperature", "gate.temperature", K_REAL, G(gate_temperature), 0, 1e-6, 1e6, 0, NULL,
+     "1"},
+    {"gate.top_k", "gate.top_k", K_INT, G(gate_top_k), 0, 1, MMOE__MAX_EXPERTS, 0, NULL, "2"},
+    {"levels", "levels", K_INT, G(levels), 0, 1, 16, 0, NULL, "2"},
 };
+
+/*
+ * Keys added after the first release of the text form: written only when
+ * their value differs from the default, so that descriptions (and model
+ * files) that do not use them keep their exact text.
+ */
+static int quiet_key(const key_def *d)
+{
+    return strncmp(d->tmpl, "gate.", 5) == 0 || strcmp(d->tmpl, "levels") == 0 ||
+           strcmp(d->tmpl, "task.K.experts") == 0;
+}
 
 static const key_def sparse_keys[] = {
     {"name", "sparse.K.name", K_NAME, S(name), 0, 0, 0, 0, NULL, NULL},
@@ -138,6 +157,7 @@ static const key_def task_keys[] = {
     {"layers", "task.K.layers", K_WIDTHS, T(widths), offsetof(mmoe__task_cfg, n_layers), 1, MAXW,
      0, NULL, "8"},
     {"activation", "task.K.activation", K_CHOICE, T(act), 0, 0, 0, 0, act_word, "relu"},
+    {"experts", "task.K.experts", K_INT, T(n_experts), 0, 0, MMOE__MAX_EXPERTS, 0, NULL, "1"},
 };
 
 #undef MEMBER
@@ -657,9 +677,9 @@ mmoe_status mmoe_config_set_real(mmoe_config *cfg, const char *key, double value
 
 mmoe_status mmoe_config_set_arch(mmoe_config *cfg, mmoe_arch arch)
 {
-    if ((int)arch < 0 || (int)arch >= N_ARCH)
+    if (!mmoe_arch_name(arch))
         return MMOE_FAIL(cfg ? cfg->err : NULL, MMOE_ERR_CONFIG, "arch %d unknown", (int)arch);
-    return mmoe_config_set(cfg, "arch", arch_names[arch]);
+    return mmoe_config_set(cfg, "arch", mmoe_arch_name(arch));
 }
 
 mmoe_status mmoe_config_set_experts(mmoe_config *cfg, size_t n_experts, size_t n_layers,
@@ -771,6 +791,8 @@ mmoe_status mmoe_config_to_string(const mmoe_config *cfg, char **out)
                 else
                     snprintf(key, sizeof key, "%s%zu.%s", sc->prefix, k, d->name);
                 format_member(cfg, sc, k, d, val, sizeof val);
+                if (quiet_key(d) && strcmp(val, d->dflt) == 0)
+                    continue;
                 pos += (size_t)snprintf(s + pos, cap - pos, "%s%s%s\n", key, val[0] ? " " : "",
                                         val);
             }

@@ -11,6 +11,9 @@
 #define MMOE__MAX_INPUT ((size_t)1 << 24)
 #define MMOE__MAX_EXPERTS 1024
 
+/* Architectures of this build: mmoe_arch values 0 .. MMOE__ARCH_COUNT - 1. */
+#define MMOE__ARCH_COUNT ((size_t)MMOE_ARCH_STACKED_MMOE + 1)
+
 typedef struct mmoe__task_cfg {
     char name[MMOE__NAME_MAX];
     mmoe_task_kind kind;
@@ -18,6 +21,7 @@ typedef struct mmoe__task_cfg {
     size_t n_layers;
     size_t widths[MMOE_MAX_LAYERS];
     mmoe_activation act;
+    size_t n_experts; /* cgc, ple: the task's own experts per level */
 } mmoe__task_cfg;
 
 #define MMOE__MAX_SPARSE 256
@@ -52,8 +56,21 @@ struct mmoe_config {
     mmoe_activation dnn_act;
     int dnn_batchnorm;
     double dnn_dropout;
+    /* gates of the gated kinds (keys gate.*, lib/gate.c) */
+    size_t levels; /* ple, stacked_mmoe: levels */
+    int gate_kind; /* index into the gate kinds of lib/gate.c: 0 softmax, 1 topk, 2 hard */
+    double gate_temperature;
+    size_t gate_top_k;
     char err[MMOE__ERRLEN];
 };
+
+/* Architecture by name (-1 when unknown); "mmoe, omoe, ..." into buf (lib/arch.c). */
+int mmoe__arch_parse(const char *name);
+void mmoe__arch_list(char *buf, size_t cap);
+
+/* Gate kinds (rows of the table in lib/gate.c). */
+#define MMOE__GATE_KINDS 3
+
 
 /* Validate into errbuf (may be NULL). */
 mmoe_status mmoe__config_check(const mmoe_config *cfg, char *errbuf);

@@ -17,9 +17,11 @@
 #include "cross_stitch.h"
 #include "dense.h"
 
-void mmoe__cs_setup(mmoe__cstitch *s, const mmoe_config *c, size_t in)
+static mmoe_status cs_setup(mmoe__bottom *b, const mmoe_config *c, char *err)
 {
-    memset(s, 0, sizeof *s);
+    mmoe__cstitch *s = b->impl;
+    const size_t in = b->in;
+    (void)err;
     s->in = in;
     s->n_tasks = c->n_tasks;
     mmoe__pmlp *p = &s->nets;
@@ -30,10 +32,13 @@ void mmoe__cs_setup(mmoe__cstitch *s, const mmoe_config *c, size_t in)
         p->width[l] = c->expert_widths[l];
     p->act = p->out_act = c->expert_act;
     s->h = p->width[p->n_layers - 1];
+    b->h = s->h;
+    return MMOE_OK;
 }
 
-size_t mmoe__cs_buffers(const mmoe__cstitch *s, size_t *widths)
+static size_t cs_buffers(const mmoe__bottom *b, size_t *widths)
 {
+    const mmoe__cstitch *s = b->impl;
     size_t n = 0;
     for (size_t l = 0; l < s->nets.n_layers; l++) {
         widths[n++] = s->n_tasks * s->nets.width[l]; /* A_l */
@@ -42,8 +47,9 @@ size_t mmoe__cs_buffers(const mmoe__cstitch *s, size_t *widths)
     return n;
 }
 
-void mmoe__cs_declare(mmoe__cstitch *s, mmoe__registry *r)
+static void cs_declare(mmoe__bottom *b, mmoe__registry *r)
 {
+    mmoe__cstitch *s = b->impl;
     const size_t T = s->n_tasks;
     mmoe__pmlp_declare(&s->nets, r, "cross_stitch", 1);
     for (size_t l = 0; l < s->nets.n_layers; l++) {
@@ -52,8 +58,9 @@ void mmoe__cs_declare(mmoe__cstitch *s, mmoe__registry *r)
     }
 }
 
-void mmoe__cs_init(const mmoe__cstitch *s, float *params, uint64_t seed)
+static void cs_init(const mmoe__bottom *b, float *params, uint64_t seed)
 {
+    const mmoe__cstitch *s = b->impl;
     const size_t T = s->n_tasks;
     mmoe__pmlp_init(&s->nets, params, seed, 2);
     const float diag = T == 1 ? 1.0f : MMOE__CS_INIT_DIAG;
@@ -69,20 +76,23 @@ void mmoe__cs_init(const mmoe__cstitch *s, float *params, uint64_t seed)
 #define A_BUF(l) (2 * (l))
 #define M_BUF(l) (2 * (l) + 1)
 
-const float *mmoe__cs_task_input(const mmoe__cstitch *s, float *const *fb, size_t k, size_t *ld)
+static const float *cs_task_input(const mmoe__bottom *b, float *const *fb, size_t k, size_t *ld)
 {
+    const mmoe__cstitch *s = b->impl;
     *ld = s->n_tasks * s->h;
     return fb[M_BUF(s->nets.n_layers - 1)] + k * s->h;
 }
 
-float *mmoe__cs_task_grad(const mmoe__cstitch *s, float *const *bb, size_t k, size_t *ld)
+static float *cs_task_grad(const mmoe__bottom *b, float *const *bb, size_t k, size_t *ld)
 {
+    const mmoe__cstitch *s = b->impl;
     *ld = s->n_tasks * s->h;
     return bb[M_BUF(s->nets.n_layers - 1)] + k * s->h;
 }
 
-void mmoe__cs_zero_task_grads(const mmoe__cstitch *s, float *const *bb, size_t B)
+static void cs_zero_task_grads(const mmoe__bottom *b, float *const *bb, size_t B)
 {
+    const mmoe__cstitch *s = b->impl;
     memset(bb[M_BUF(s->nets.n_layers - 1)], 0, B * s->n_tasks * s->h * sizeof(float));
 }
 
@@ -91,9 +101,10 @@ static size_t layer_in(const mmoe__cstitch *s, size_t l)
     return l == 0 ? s->in : s->nets.width[l - 1];
 }
 
-void mmoe__cs_forward(const mmoe__cstitch *s, const float *params, size_t B, const float *X,
+static void cs_forward(const mmoe__bottom *b, const float *params, size_t B, const float *X,
                       size_t ldx, float *const *fb)
 {
+    const mmoe__cstitch *s = b->impl;
     const mmoe__pmlp *p = &s->nets;
     const size_t T = s->n_tasks;
     for (size_t l = 0; l < p->n_layers; l++) {
@@ -126,10 +137,11 @@ void mmoe__cs_forward(const mmoe__cstitch *s, const float *params, size_t B, con
     }
 }
 
-void mmoe__cs_backward(const mmoe__cstitch *s, const float *params, float *grads, size_t B,
+static void cs_backward(const mmoe__bottom *b, const float *params, float *grads, size_t B,
                        const float *X, size_t ldx, float *const *fb, float *const *bb, float *dX,
                        size_t lddx)
 {
+    const mmoe__cstitch *s = b->impl;
     const mmoe__pmlp *p = &s->nets;
     const size_t T = s->n_tasks;
     for (size_t l = p->n_layers; l-- > 0;) {
@@ -170,3 +182,21 @@ void mmoe__cs_backward(const mmoe__cstitch *s, const float *params, float *grads
         }
     }
 }
+
+const mmoe__bottom_ops mmoe__cross_stitch_ops = {
+    .name = "Cross-Stitch",
+    .size = sizeof(mmoe__cstitch),
+    .setup = cs_setup,
+    .buffers = cs_buffers,
+    .declare = cs_declare,
+    .init = cs_init,
+    .forward = cs_forward,
+    .backward = cs_backward,
+    .task_input = cs_task_input,
+    .task_grad = cs_task_grad,
+    .zero_task_grads = cs_zero_task_grads,
+    .num_experts = mmoe__bottom_experts_are_tasks,
+    .num_gates = mmoe__bottom_no_gates,
+    .gate_row = mmoe__bottom_task_routing,
+    .penalty = mmoe__bottom_no_penalty,
+};

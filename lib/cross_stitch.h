@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bottom.h"
 #include "config_impl.h"
 #include "params.h"
 #include "pmlp.h"
@@ -33,26 +34,12 @@ typedef struct mmoe__cstitch {
     size_t unit_off[MMOE_MAX_LAYERS];
 } mmoe__cstitch;
 
-void mmoe__cs_setup(mmoe__cstitch *s, const mmoe_config *cfg, size_t in);
-
 /*
  * Forward buffers, per-row widths: for each layer l, A_l (activations,
  * [B, T*w_l], task k at column k*w_l) then M_l (mixed, same shape).
  * Backward buffers have the same shapes.
  */
-size_t mmoe__cs_buffers(const mmoe__cstitch *s, size_t *widths);
 
-void mmoe__cs_declare(mmoe__cstitch *s, mmoe__registry *r);
-void mmoe__cs_init(const mmoe__cstitch *s, float *params, uint64_t seed);
-
-void mmoe__cs_forward(const mmoe__cstitch *s, const float *params, size_t B, const float *X,
-                      size_t ldx, float *const *fb);
-void mmoe__cs_backward(const mmoe__cstitch *s, const float *params, float *grads, size_t B,
-                       const float *X, size_t ldx, float *const *fb, float *const *bb, float *dX,
-                       size_t lddx);
-
-const float *mmoe__cs_task_input(const mmoe__cstitch *s, float *const *fb, size_t k, size_t *ld);
-float *mmoe__cs_task_grad(const mmoe__cstitch *s, float *const *bb, size_t k, size_t *ld);
-void mmoe__cs_zero_task_grads(const mmoe__cstitch *s, float *const *bb, size_t B);
+extern const mmoe__bottom_ops mmoe__cross_stitch_ops;
 
 #endif

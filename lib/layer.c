@@ -27,6 +27,7 @@
 #include "dnn.h"
 #include "init.h"
 #include "internal.h"
+#include "mix.h"
 #include "mmoe/layer.h"
 #include "params.h"
 #include "tensor_impl.h"
@@ -572,41 +573,6 @@ mmoe_status mmoe_layer_zero_grad(mmoe_layer *layer)
 
 /* ---- forward / backward ------------------------------------------------------------------- */
 
-/* Row softmax in place, stabilised by the row maximum. */
-static void softmax_rows(size_t rows, size_t cols, float *A)
-{
-    for (size_t r = 0; r < rows; r++) {
-        float *a = A + r * cols;
-        float m = a[0];
-        for (size_t j = 1; j < cols; j++)
-            if (a[j] > m)
-                m = a[j];
-        double sum = 0.0;
-        for (size_t j = 0; j < cols; j++) {
-            a[j] = expf(a[j] - m);
-            sum += a[j];
-        }
-        float inv = (float)(1.0 / sum);
-        for (size_t j = 0; j < cols; j++)
-            a[j] *= inv;
-    }
-}
-
-/* dlogit = p * (dp - sum_j p_j dp_j), in place on D. */
-static void softmax_backward_rows(size_t rows, size_t cols, const float *P, float *D)
-{
-    for (size_t r = 0; r < rows; r++) {
-        const float *p = P + r * cols;
-        float *d = D + r * cols;
-        double s = 0.0;
-        for (size_t j = 0; j < cols; j++)
-            s += (double)p[j] * (double)d[j];
-        float fs = (float)s;
-        for (size_t j = 0; j < cols; j++)
-            d[j] = p[j] * (d[j] - fs);
-    }
-}
-
 /* Make room for a batch of B rows (grow only). */
 static mmoe_status ensure_cache(mmoe_layer *l, size_t B, const char *func)
 {
@@ -660,7 +626,7 @@ mmoe_status mmoe_layer_forward(mmoe_layer *layer, const mmoe_tensor *input, mmoe
                                 s->has_b ? layer->params + s->b_off : NULL, s->in, s->out, B, x,
                                 s->in, a, s->out);
             if (layer->kind == MMOE_LAYER_GATE)
-                softmax_rows(B, s->out, a);
+                mmoe__softmax_rows(B, s->out, a, s->out);
             else
                 mmoe__act_forward(s->act, B, s->out, a, s->out);
         }
@@ -705,7 +671,7 @@ mmoe_status mmoe_layer_backward(mmoe_layer *layer, const mmoe_tensor *grad_outpu
         const float *a = c + B * s->col;
         const float *x = k ? c + B * layer->sub[k - 1].col : c;
         if (layer->kind == MMOE_LAYER_GATE)
-            softmax_backward_rows(B, s->out, a, d);
+            mmoe__softmax_backward_rows(B, s->out, a, s->out, d, s->out);
         else
             mmoe__act_backward(s->act, B, s->out, a, s->out, d, s->out);
         float *dx = k ? e : (grad_input ? grad_input->data : NULL);

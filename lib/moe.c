@@ -2,72 +2,99 @@
  * Mixture-of-experts bottom.
  *
  * Forward (GATED):
- *   H_e   = expert_e(x)                    all experts' first layers: one GEMM
  *   Z     = x W_g^T                        all gates: one GEMM, [B, G*E]
- *   P_g   = softmax(Z_g) over experts      per gate g
+ *   P_g   = gate(Z_g) over experts         per gate g: softmax, topk or hard (gate.h)
+ *   H_e   = expert_e(x)                    all experts' first layers: one GEMM
+ *                                          (batch 1, sparse gate: the selected ones)
  *   F_k   = sum_e P_{gate(k), e} H_e       gate(k) = k (MMoE) or 0 (OMoE)
  * Backward:
  *   dH_e  = sum_k P_{gate(k), e} dF_k
  *   dP_{gate(k), e} += <dF_k, H_e>
- *   dZ_g  = P_g * (dP_g - <P_g, dP_g>)     softmax Jacobian
+ *   dZ_g  = P_g * (dP_g - <P_g, dP_g>) / tau   softmax Jacobian (gate.h for hard)
  *   dW_g += dZ^T x ;  dx += dZ W_g
  */
-#include <math.h>
 #include <string.h>
 
+#include "activation.h"
 #include "dense.h"
 #include "init.h"
+#include "mix.h"
 #include "moe.h"
 
-void mmoe__moe_setup(mmoe__moe *m, const mmoe_config *c, size_t in)
+/* Shared part of the five kinds' setup: experts of the description's shape. */
+static mmoe__moe *moe_setup(mmoe__bottom *b, const mmoe_config *c, mmoe__routing routing,
+                            size_t n_experts, size_t n_gates)
 {
-    memset(m, 0, sizeof *m);
-    m->in = in;
+    mmoe__moe *m = b->impl;
+    m->in = b->in;
     m->n_tasks = c->n_tasks;
-    switch (c->arch) {
-    case MMOE_ARCH_MMOE:
-        m->routing = MMOE__ROUTE_GATED;
-        m->n_experts = c->n_experts;
-        m->n_gates = c->n_tasks;
-        break;
-    case MMOE_ARCH_OMOE:
-        m->routing = MMOE__ROUTE_GATED;
-        m->n_experts = c->n_experts;
-        m->n_gates = 1;
-        break;
-    case MMOE_ARCH_SHARED_BOTTOM:
-        m->routing = MMOE__ROUTE_SHARED;
-        m->n_experts = 1;
-        break;
-    default: /* single_task, l2_constrained */
-        m->routing = MMOE__ROUTE_SEPARATE;
-        m->n_experts = c->n_tasks;
-        m->l2 = c->arch == MMOE_ARCH_L2_CONSTRAINED ? c->l2_lambda : 0.0;
-        break;
-    }
+    m->routing = routing;
+    m->n_experts = n_experts;
+    m->n_gates = n_gates;
     mmoe__pmlp *ex = &m->experts;
     ex->copies = m->n_experts;
-    ex->in = in;
+    ex->in = b->in;
     ex->n_layers = c->expert_layers;
     memcpy(ex->width, c->expert_widths, sizeof c->expert_widths);
     ex->act = ex->out_act = c->expert_act;
     m->h = ex->width[ex->n_layers - 1];
+    b->h = m->h;
+    return m;
 }
 
-size_t mmoe__moe_buffers(const mmoe__moe *m, size_t *widths)
+static mmoe_status mmoe_setup(mmoe__bottom *b, const mmoe_config *c, char *err)
 {
+    (void)err;
+    mmoe__gate_setup(&moe_setup(b, c, MMOE__ROUTE_GATED, c->n_experts, c->n_tasks)->gate, c);
+    return MMOE_OK;
+}
+
+static mmoe_status omoe_setup(mmoe__bottom *b, const mmoe_config *c, char *err)
+{
+    (void)err;
+    mmoe__gate_setup(&moe_setup(b, c, MMOE__ROUTE_GATED, c->n_experts, 1)->gate, c);
+    return MMOE_OK;
+}
+
+static mmoe_status shared_bottom_setup(mmoe__bottom *b, const mmoe_config *c, char *err)
+{
+    (void)err;
+    moe_setup(b, c, MMOE__ROUTE_SHARED, 1, 0);
+    return MMOE_OK;
+}
+
+static mmoe_status single_task_setup(mmoe__bottom *b, const mmoe_config *c, char *err)
+{
+    (void)err;
+    moe_setup(b, c, MMOE__ROUTE_SEPARATE, c->n_tasks, 0);
+    return MMOE_OK;
+}
+
+static mmoe_status l2_constrained_setup(mmoe__bottom *b, const mmoe_config *c, char *err)
+{
+    (void)err;
+    moe_setup(b, c, MMOE__ROUTE_SEPARATE, c->n_tasks, 0)->l2 = c->l2_lambda;
+    return MMOE_OK;
+}
+
+static size_t moe_buffers(const mmoe__bottom *b, size_t *widths)
+{
+    const mmoe__moe *m = b->impl;
     size_t n = 0;
     for (size_t l = 0; l < m->experts.n_layers; l++)
         widths[n++] = m->n_experts * m->experts.width[l];
     if (m->routing == MMOE__ROUTE_GATED) {
         widths[n++] = m->n_gates * m->n_experts;
         widths[n++] = m->n_tasks * m->h;
+        if (m->gate.needs_q)
+            widths[n++] = m->n_gates * m->n_experts;
     }
     return n;
 }
 
-void mmoe__moe_declare(mmoe__moe *m, mmoe__registry *r)
+static void moe_declare(mmoe__bottom *b, mmoe__registry *r)
 {
+    mmoe__moe *m = b->impl;
     mmoe__pmlp_declare(&m->experts, r, "experts", 1);
     m->gate_off = 0;
     if (m->n_gates) {
@@ -78,8 +105,9 @@ void mmoe__moe_declare(mmoe__moe *m, mmoe__registry *r)
     }
 }
 
-void mmoe__moe_init(const mmoe__moe *m, float *params, uint64_t seed)
+static void moe_init(const mmoe__bottom *b, float *params, uint64_t seed)
 {
+    const mmoe__moe *m = b->impl;
     mmoe__pmlp_init(&m->experts, params, seed, 1);
     for (size_t g = 0; g < m->n_gates; g++)
         mmoe__init_weights(params + m->gate_off + g * m->n_experts * m->in, m->in, m->n_experts,
@@ -94,89 +122,105 @@ static size_t gate_of(const mmoe__moe *m, size_t k)
 /* Indices of the buffers after the expert layers. */
 #define P_BUF(m) ((m)->experts.n_layers)
 #define F_BUF(m) ((m)->experts.n_layers + 1)
+#define Q_BUF(m) ((m)->experts.n_layers + 2)
 
-const float *mmoe__moe_task_input(const mmoe__moe *m, float *const *fb, size_t k, size_t *ld)
+static float *q_buf(const mmoe__moe *m, float *const *buf)
 {
-    const float *Hl = fb[m->experts.n_layers - 1];
-    switch (m->routing) {
-    case MMOE__ROUTE_GATED:
+    return m->gate.needs_q ? buf[Q_BUF(m)] : NULL;
+}
+
+/* Task k's slot (and its leading dimension) in the buffers of fb / bb. */
+static float *task_slot(const mmoe__moe *m, float *const *buf, size_t k, size_t *ld)
+{
+    float *Hl = buf[m->experts.n_layers - 1];
+    if (m->routing == MMOE__ROUTE_GATED) {
         *ld = m->n_tasks * m->h;
-        return fb[F_BUF(m)] + k * m->h;
-    case MMOE__ROUTE_SHARED:
+        return buf[F_BUF(m)] + k * m->h;
+    }
+    if (m->routing == MMOE__ROUTE_SHARED) {
         *ld = m->h;
         return Hl;
-    default:
-        *ld = m->n_experts * m->h;
-        return Hl + k * m->h;
     }
+    *ld = m->n_experts * m->h; /* MMOE__ROUTE_SEPARATE: expert k */
+    return Hl + k * m->h;
 }
 
-float *mmoe__moe_task_grad(const mmoe__moe *m, float *const *bb, size_t k, size_t *ld)
+static const float *moe_task_input(const mmoe__bottom *b, float *const *fb, size_t k, size_t *ld)
 {
-    float *dHl = bb[m->experts.n_layers - 1];
-    switch (m->routing) {
-    case MMOE__ROUTE_GATED:
-        *ld = m->n_tasks * m->h;
-        return bb[F_BUF(m)] + k * m->h;
-    case MMOE__ROUTE_SHARED:
-        *ld = m->h;
-        return dHl;
-    default:
-        *ld = m->n_experts * m->h;
-        return dHl + k * m->h;
-    }
+    return task_slot(b->impl, fb, k, ld);
 }
 
-void mmoe__moe_zero_task_grads(const mmoe__moe *m, float *const *bb, size_t B)
+static float *moe_task_grad(const mmoe__bottom *b, float *const *bb, size_t k, size_t *ld)
 {
+    return task_slot(b->impl, bb, k, ld);
+}
+
+static void moe_zero_task_grads(const mmoe__bottom *b, float *const *bb, size_t B)
+{
+    const mmoe__moe *m = b->impl;
     float *dst = m->routing == MMOE__ROUTE_GATED ? bb[F_BUF(m)] : bb[m->experts.n_layers - 1];
     size_t w = m->routing == MMOE__ROUTE_GATED ? m->n_tasks * m->h : m->n_experts * m->h;
     memset(dst, 0, B * w * sizeof(float));
 }
 
-void mmoe__moe_forward(const mmoe__moe *m, const float *params, size_t B, const float *X,
-                       size_t ldx, float *const *fb)
+/*
+ * Batch 1 with a sparse gate: only the experts some gate selected (P row
+ * holds G gates of E weights); the others' activations become zero.
+ */
+static void selected_experts_forward(const mmoe__moe *m, const float *params, const float *X,
+                                     const float *P, float *const *fb)
 {
-    mmoe__pmlp_forward(&m->experts, params, B, X, ldx, 1, fb);
-    if (m->routing != MMOE__ROUTE_GATED)
-        return;
-    const size_t E = m->n_experts, G = m->n_gates, T = m->n_tasks, h = m->h;
-    const float *Hl = fb[m->experts.n_layers - 1];
-    float *P = fb[P_BUF(m)], *F = fb[F_BUF(m)];
-    mmoe__dense_forward(params + m->gate_off, NULL, m->in, G * E, B, X, ldx, P, G * E);
-    for (size_t r = 0; r < B; r++) {
-        for (size_t g = 0; g < G; g++) {
-            float *p = P + r * G * E + g * E;
-            float mx = p[0];
-            for (size_t e = 1; e < E; e++)
-                mx = p[e] > mx ? p[e] : mx;
-            float s = 0.0f;
-            for (size_t e = 0; e < E; e++) {
-                p[e] = expf(p[e] - mx);
-                s += p[e];
+    const mmoe__pmlp *ex = &m->experts;
+    const size_t E = m->n_experts, G = m->n_gates, L = ex->n_layers;
+    for (size_t e = 0; e < E; e++) {
+        int used = 0;
+        for (size_t g = 0; g < G && !used; g++)
+            used = P[g * E + e] != 0.0f;
+        for (size_t l = 0; l < L; l++) {
+            const size_t w = ex->width[l], in = l ? ex->width[l - 1] : ex->in;
+            float *A = fb[l] + e * w;
+            if (!used) {
+                memset(A, 0, w * sizeof *A);
+                continue;
             }
-            float inv = 1.0f / s;
-            for (size_t e = 0; e < E; e++)
-                p[e] *= inv;
-        }
-        const float *hr = Hl + r * E * h;
-        for (size_t k = 0; k < T; k++) {
-            const float *p = P + r * G * E + gate_of(m, k) * E;
-            float *fk = F + r * T * h + k * h;
-            memset(fk, 0, h * sizeof *fk);
-            for (size_t e = 0; e < E; e++) {
-                const float pe = p[e], *he = hr + e * h;
-                for (size_t j = 0; j < h; j++)
-                    fk[j] += pe * he[j];
-            }
+            const float *In = l ? fb[l - 1] + e * in : X;
+            mmoe__dense_forward(params + ex->w_off[l] + e * w * in, params + ex->b_off[l] + e * w,
+                                in, w, 1, In, in, A, w);
+            mmoe__act_forward(l + 1 == L ? ex->out_act : ex->act, 1, w, A, w);
         }
     }
 }
 
-void mmoe__moe_backward(const mmoe__moe *m, const float *params, float *grads, size_t B,
-                        const float *X, size_t ldx, float *const *fb, float *const *bb,
-                        float *dX, size_t lddx)
+static void moe_forward(const mmoe__bottom *b, const float *params, size_t B, const float *X,
+                        size_t ldx, float *const *fb)
 {
+    const mmoe__moe *m = b->impl;
+    if (m->routing != MMOE__ROUTE_GATED) {
+        mmoe__pmlp_forward(&m->experts, params, B, X, ldx, 1, fb);
+        return;
+    }
+    const size_t E = m->n_experts, G = m->n_gates, T = m->n_tasks, h = m->h;
+    const float *Hl = fb[m->experts.n_layers - 1];
+    float *P = fb[P_BUF(m)], *F = fb[F_BUF(m)];
+    mmoe__dense_forward(params + m->gate_off, NULL, m->in, G * E, B, X, ldx, P, G * E);
+    mmoe__gate_forward(&m->gate, B * G, E, P, q_buf(m, fb), E);
+    if (B == 1 && m->gate.sparse)
+        selected_experts_forward(m, params, X, P, fb);
+    else
+        mmoe__pmlp_forward(&m->experts, params, B, X, ldx, 1, fb);
+    for (size_t r = 0; r < B; r++)
+        for (size_t k = 0; k < T; k++) {
+            float *fk = F + r * T * h + k * h;
+            memset(fk, 0, h * sizeof *fk);
+            mmoe__mix_forward(E, h, P + r * G * E + gate_of(m, k) * E, Hl + r * E * h, fk);
+        }
+}
+
+static void moe_backward(const mmoe__bottom *b, const float *params, float *grads, size_t B,
+                         const float *X, size_t ldx, float *const *fb, float *const *bb,
+                         float *dX, size_t lddx)
+{
+    const mmoe__moe *m = b->impl;
     const size_t L = m->experts.n_layers;
     if (m->routing == MMOE__ROUTE_GATED) {
         const size_t E = m->n_experts, G = m->n_gates, T = m->n_tasks, h = m->h;
@@ -185,42 +229,32 @@ void mmoe__moe_backward(const mmoe__moe *m, const float *params, float *grads, s
         const float *dF = bb[F_BUF(m)];
         memset(dHl, 0, B * E * h * sizeof(float));
         memset(dP, 0, B * G * E * sizeof(float));
-        for (size_t r = 0; r < B; r++) {
-            const float *hr = Hl + r * E * h;
-            float *dhr = dHl + r * E * h;
+        for (size_t r = 0; r < B; r++)
             for (size_t k = 0; k < T; k++) {
-                size_t g = gate_of(m, k);
-                const float *p = P + r * G * E + g * E;
-                float *dp = dP + r * G * E + g * E;
-                const float *dfk = dF + r * T * h + k * h;
-                for (size_t e = 0; e < E; e++) {
-                    const float *he = hr + e * h;
-                    float *dhe = dhr + e * h, dot = 0.0f, pe = p[e];
-                    for (size_t j = 0; j < h; j++) {
-                        dot += dfk[j] * he[j];
-                        dhe[j] += pe * dfk[j];
-                    }
-                    dp[e] += dot;
-                }
+                size_t off = r * G * E + gate_of(m, k) * E;
+                mmoe__mix_backward(E, h, P + off, Hl + r * E * h, dF + r * T * h + k * h,
+                                   dHl + r * E * h, dP + off);
             }
-            /* softmax backward in place: dZ = P * (dP - <P, dP>) */
-            for (size_t g = 0; g < G; g++) {
-                const float *p = P + r * G * E + g * E;
-                float *dp = dP + r * G * E + g * E, s = 0.0f;
-                for (size_t e = 0; e < E; e++)
-                    s += p[e] * dp[e];
-                for (size_t e = 0; e < E; e++)
-                    dp[e] = p[e] * (dp[e] - s);
-            }
-        }
+        mmoe__gate_backward(&m->gate, B * G, E, P, q_buf(m, fb), dP, E);
         mmoe__dense_backward(params + m->gate_off, m->in, G * E, B, X, ldx, dP, G * E,
                              grads + m->gate_off, NULL, dX, lddx, 1.0f);
     }
     mmoe__pmlp_backward(&m->experts, params, grads, B, X, ldx, 1, fb, bb, dX, lddx);
 }
 
-void mmoe__moe_gate_row(const mmoe__moe *m, float *const *fb, size_t k, size_t r, float *out)
+static size_t moe_num_experts(const mmoe__bottom *b)
 {
+    return ((const mmoe__moe *)b->impl)->n_experts;
+}
+
+static size_t moe_num_gates(const mmoe__bottom *b)
+{
+    return ((const mmoe__moe *)b->impl)->n_gates;
+}
+
+static void moe_gate_row(const mmoe__bottom *b, float *const *fb, size_t k, size_t r, float *out)
+{
+    const mmoe__moe *m = b->impl;
     const size_t E = m->n_experts;
     if (m->routing == MMOE__ROUTE_GATED) {
         memcpy(out, fb[P_BUF(m)] + r * m->n_gates * E + gate_of(m, k) * E, E * sizeof *out);
@@ -236,8 +270,9 @@ void mmoe__moe_gate_row(const mmoe__moe *m, float *const *fb, size_t k, size_t r
  * values v_1..v_T: sum_{i<j} (v_i - v_j)^2 = T sum v_i^2 - (sum v_i)^2, and
  * d/dv_i = 2 (T v_i - sum v).
  */
-double mmoe__moe_penalty(const mmoe__moe *m, const float *params, float *grads)
+static double moe_penalty(const mmoe__bottom *b, const float *params, float *grads)
 {
+    const mmoe__moe *m = b->impl;
     if (m->l2 <= 0.0 || m->n_experts < 2)
         return 0.0;
     const mmoe__pmlp *p = &m->experts;
@@ -265,3 +300,29 @@ double mmoe__moe_penalty(const mmoe__moe *m, const float *params, float *grads)
     }
     return m->l2 * total;
 }
+
+/* The five kinds differ only in their setup. */
+#define MOE_OPS(ident, label, setup_fn)                                                       \
+    const mmoe__bottom_ops ident = {                                                          \
+        .name = label,                                                                        \
+        .size = sizeof(mmoe__moe),                                                            \
+        .setup = setup_fn,                                                                    \
+        .buffers = moe_buffers,                                                               \
+        .declare = moe_declare,                                                               \
+        .init = moe_init,                                                                     \
+        .forward = moe_forward,                                                               \
+        .backward = moe_backward,                                                             \
+        .task_input = moe_task_input,                                                         \
+        .task_grad = moe_task_grad,                                                           \
+        .zero_task_grads = moe_zero_task_grads,                                               \
+        .num_experts = moe_num_experts,                                                       \
+        .num_gates = moe_num_gates,                                                           \
+        .gate_row = moe_gate_row,                                                             \
+        .penalty = moe_penalty,                                                               \
+    }
+
+MOE_OPS(mmoe__mmoe_ops, "MMoE", mmoe_setup);
+MOE_OPS(mmoe__omoe_ops, "OMoE", omoe_setup);
+MOE_OPS(mmoe__shared_bottom_ops, "Shared-Bottom", shared_bottom_setup);
+MOE_OPS(mmoe__single_task_ops, "Single-Task", single_task_setup);
+MOE_OPS(mmoe__l2_constrained_ops, "L2-Constrained", l2_constrained_setup);

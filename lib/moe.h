@@ -10,7 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config_impl.h"
+#include "bottom.h"
+#include "gate.h"
 #include "pmlp.h"
 
 typedef enum mmoe__routing {
@@ -24,35 +25,26 @@ typedef struct mmoe__moe {
     mmoe__routing routing;
     mmoe__pmlp experts;
     size_t gate_off; /* W_g [n_gates * n_experts, in], no bias */
+    mmoe__gate gate; /* GATED: how logits become weights (gate.kind, ...) */
     size_t h;        /* expert output width */
     double l2;       /* L2-Constrained: penalty weight between task networks */
 } mmoe__moe;
 
-/* Configure from the description (arch decides routing, experts, gates). */
-void mmoe__moe_setup(mmoe__moe *m, const mmoe_config *cfg, size_t in);
-
 /*
  * Forward buffers, per-row widths: H_0..H_{L-1} (expert activations
- * [B, E*w_l]), then for GATED routing P (gate probabilities [B, G*E]) and
- * F (mixed, [B, T*h]). Backward buffers have the same shapes.
+ * [B, E*w_l]), then for GATED routing P (gate weights [B, G*E]) and
+ * F (mixed, [B, T*h]), and Q (softmax beside P, [B, G*E]) for gate kinds
+ * that need it (hard). Backward buffers have the same shapes.
+ *
+ * Sparse gates (topk, hard) at batch 1 compute the gates first and then
+ * only the experts some gate selected; the others' activations are set to
+ * zero (their weights are exactly zero, so the outputs and gradients are
+ * those of the full computation).
  */
-size_t mmoe__moe_buffers(const mmoe__moe *m, size_t *widths);
-
-void mmoe__moe_declare(mmoe__moe *m, mmoe__registry *r);
-void mmoe__moe_init(const mmoe__moe *m, float *params, uint64_t seed);
-
-const float *mmoe__moe_task_input(const mmoe__moe *m, float *const *fb, size_t k, size_t *ld);
-float *mmoe__moe_task_grad(const mmoe__moe *m, float *const *bb, size_t k, size_t *ld);
-void mmoe__moe_zero_task_grads(const mmoe__moe *m, float *const *bb, size_t B);
-
-void mmoe__moe_forward(const mmoe__moe *m, const float *params, size_t B, const float *X,
-                       size_t ldx, float *const *fb);
-void mmoe__moe_backward(const mmoe__moe *m, const float *params, float *grads, size_t B,
-                        const float *X, size_t ldx, float *const *fb, float *const *bb,
-                        float *dX, size_t lddx);
-void mmoe__moe_gate_row(const mmoe__moe *m, float *const *fb, size_t k, size_t r, float *out);
-
-/* L2-Constrained penalty over the experts' parameters (0 unless l2 > 0). */
-double mmoe__moe_penalty(const mmoe__moe *m, const float *params, float *grads);
+extern const mmoe__bottom_ops mmoe__mmoe_ops;
+extern const mmoe__bottom_ops mmoe__omoe_ops;
+extern const mmoe__bottom_ops mmoe__shared_bottom_ops;
+extern const mmoe__bottom_ops mmoe__single_task_ops;
+extern const mmoe__bottom_ops mmoe__l2_constrained_ops; /* penalty: see moe_penalty */
 
 #endif

@@ -42,9 +42,11 @@ static size_t layer_copies(const mmoe__tfact *f, size_t l)
     return l == 0 ? 1 : f->n_tasks;
 }
 
-void mmoe__tf_setup(mmoe__tfact *f, const mmoe_config *c, size_t in)
+static mmoe_status tf_setup(mmoe__bottom *bot, const mmoe_config *c, char *err)
 {
-    memset(f, 0, sizeof *f);
+    mmoe__tfact *f = bot->impl;
+    const size_t in = bot->in;
+    (void)err;
     f->in = in;
     f->n_tasks = c->n_tasks;
     f->n_layers = c->expert_layers;
@@ -56,10 +58,13 @@ void mmoe__tf_setup(mmoe__tfact *f, const mmoe_config *c, size_t in)
         f->r3[l] = min_sz(f->n_tasks, c->tf_rank);
     }
     f->h = f->width[f->n_layers - 1];
+    bot->h = f->h;
+    return MMOE_OK;
 }
 
-size_t mmoe__tf_buffers(const mmoe__tfact *f, size_t *widths)
+static size_t tf_buffers(const mmoe__bottom *bot, size_t *widths)
 {
+    const mmoe__tfact *f = bot->impl;
     size_t n = 0;
     for (size_t l = 0; l < f->n_layers; l++) {
         size_t tl = layer_copies(f, l);
@@ -71,8 +76,9 @@ size_t mmoe__tf_buffers(const mmoe__tfact *f, size_t *widths)
     return n;
 }
 
-void mmoe__tf_declare(mmoe__tfact *f, mmoe__registry *r)
+static void tf_declare(mmoe__bottom *bot, mmoe__registry *r)
 {
+    mmoe__tfact *f = bot->impl;
     const size_t T = f->n_tasks;
     for (size_t l = 0; l < f->n_layers; l++) {
         size_t n = layer_in(f, l), m = f->width[l];
@@ -134,8 +140,9 @@ static void orthonormal_columns(float *Q, size_t rows, size_t r)
  * otherwise, the variances mmoe__init_weights gives dense layers. Biases
  * start at zero.
  */
-void mmoe__tf_init(const mmoe__tfact *f, float *params, uint64_t seed)
+static void tf_init(const mmoe__bottom *bot, float *params, uint64_t seed)
 {
+    const mmoe__tfact *f = bot->impl;
     const size_t T = f->n_tasks;
     for (size_t l = 0; l < f->n_layers; l++) {
         const size_t n = layer_in(f, l), m = f->width[l];
@@ -165,26 +172,30 @@ void mmoe__tf_init(const mmoe__tfact *f, float *params, uint64_t seed)
 #define S_BUF(l) (4 * (l) + 2)
 #define A_BUF(l) (4 * (l) + 3)
 
-const float *mmoe__tf_task_input(const mmoe__tfact *f, float *const *fb, size_t k, size_t *ld)
+static const float *tf_task_input(const mmoe__bottom *bot, float *const *fb, size_t k, size_t *ld)
 {
+    const mmoe__tfact *f = bot->impl;
     *ld = f->n_tasks * f->h;
     return fb[A_BUF(f->n_layers - 1)] + k * f->h;
 }
 
-float *mmoe__tf_task_grad(const mmoe__tfact *f, float *const *bb, size_t k, size_t *ld)
+static float *tf_task_grad(const mmoe__bottom *bot, float *const *bb, size_t k, size_t *ld)
 {
+    const mmoe__tfact *f = bot->impl;
     *ld = f->n_tasks * f->h;
     return bb[A_BUF(f->n_layers - 1)] + k * f->h;
 }
 
-void mmoe__tf_zero_task_grads(const mmoe__tfact *f, float *const *bb, size_t B)
+static void tf_zero_task_grads(const mmoe__bottom *bot, float *const *bb, size_t B)
 {
+    const mmoe__tfact *f = bot->impl;
     memset(bb[A_BUF(f->n_layers - 1)], 0, B * f->n_tasks * f->h * sizeof(float));
 }
 
-void mmoe__tf_forward(const mmoe__tfact *f, const float *params, size_t B, const float *X,
+static void tf_forward(const mmoe__bottom *bot, const float *params, size_t B, const float *X,
                       size_t ldx, float *const *fb)
 {
+    const mmoe__tfact *f = bot->impl;
     const size_t T = f->n_tasks;
     for (size_t l = 0; l < f->n_layers; l++) {
         const size_t n = layer_in(f, l), m = f->width[l], tl = layer_copies(f, l);
@@ -217,10 +228,11 @@ void mmoe__tf_forward(const mmoe__tfact *f, const float *params, size_t B, const
     }
 }
 
-void mmoe__tf_backward(const mmoe__tfact *f, const float *params, float *grads, size_t B,
+static void tf_backward(const mmoe__bottom *bot, const float *params, float *grads, size_t B,
                        const float *X, size_t ldx, float *const *fb, float *const *bb, float *dX,
                        size_t lddx)
 {
+    const mmoe__tfact *f = bot->impl;
     const size_t T = f->n_tasks;
     for (size_t l = f->n_layers; l-- > 0;) {
         const size_t n = layer_in(f, l), m = f->width[l], tl = layer_copies(f, l);
@@ -274,3 +286,21 @@ void mmoe__tf_backward(const mmoe__tfact *f, const float *params, float *grads, 
             mmoe__sgemm(0, 1, rows, n, r1, 1.0f, dt, r1, U1, r1, 1.0f, dX, lddx);
     }
 }
+
+const mmoe__bottom_ops mmoe__tensor_factor_ops = {
+    .name = "Tensor-Factorization",
+    .size = sizeof(mmoe__tfact),
+    .setup = tf_setup,
+    .buffers = tf_buffers,
+    .declare = tf_declare,
+    .init = tf_init,
+    .forward = tf_forward,
+    .backward = tf_backward,
+    .task_input = tf_task_input,
+    .task_grad = tf_task_grad,
+    .zero_task_grads = tf_zero_task_grads,
+    .num_experts = mmoe__bottom_experts_are_tasks,
+    .num_gates = mmoe__bottom_no_gates,
+    .gate_row = mmoe__bottom_task_routing,
+    .penalty = mmoe__bottom_no_penalty,
+};

@@ -28,6 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bottom.h"
 #include "config_impl.h"
 #include "params.h"
 
@@ -40,26 +41,12 @@ typedef struct mmoe__tfact {
     size_t u3_off[MMOE_MAX_LAYERS], b_off[MMOE_MAX_LAYERS];
 } mmoe__tfact;
 
-void mmoe__tf_setup(mmoe__tfact *f, const mmoe_config *cfg, size_t in);
-
 /*
  * Forward buffers, per-row widths, for each layer l (Tl = 1 for l = 0,
  * else T): t_l [Tl*r1], u_l [Tl*r2*r3], s_l [T*r2], A_l [T*w_l] (task k's
  * activations at column k*w_l). Backward buffers have the same shapes.
  */
-size_t mmoe__tf_buffers(const mmoe__tfact *f, size_t *widths);
 
-void mmoe__tf_declare(mmoe__tfact *f, mmoe__registry *r);
-void mmoe__tf_init(const mmoe__tfact *f, float *params, uint64_t seed);
-
-void mmoe__tf_forward(const mmoe__tfact *f, const float *params, size_t B, const float *X,
-                      size_t ldx, float *const *fb);
-void mmoe__tf_backward(const mmoe__tfact *f, const float *params, float *grads, size_t B,
-                       const float *X, size_t ldx, float *const *fb, float *const *bb, float *dX,
-                       size_t lddx);
-
-const float *mmoe__tf_task_input(const mmoe__tfact *f, float *const *fb, size_t k, size_t *ld);
-float *mmoe__tf_task_grad(const mmoe__tfact *f, float *const *bb, size_t k, size_t *ld);
-void mmoe__tf_zero_task_grads(const mmoe__tfact *f, float *const *bb, size_t B);
+extern const mmoe__bottom_ops mmoe__tensor_factor_ops;
 
 #endif

@@ -1,7 +1,13 @@
 /* Finite-difference gradient checking (see gradcheck.h). */
 #include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+
+#include <cmocka.h>
+#include <mmoe/mmoe.h>
 
 #include "gradcheck.h"
 
@@ -86,4 +92,14 @@ void gc_fill_uniform(float *x, size_t n, unsigned seed, float lo, float hi)
             v = nextafterf(hi, lo);
         x[i] = v;
     }
+}
+
+double gc_model_loss(void *ctx)
+{
+    const gc_model_batch *c = ctx;
+    float total = 0.0f;
+    assert_int_equal(mmoe_model_forward(c->model, c->batch, c->x, NULL), MMOE_OK);
+    assert_int_equal(mmoe_model_loss(c->model, c->labels, c->sample_weights, NULL, &total),
+                     MMOE_OK);
+    return total;
 }

@@ -43,6 +43,20 @@ double gc_check(float *p, const float *g, size_t n, gc_loss_fn f, void *ctx, dou
 double gc_check_input(float *x, const float *dx, size_t n, gc_loss_fn f, void *ctx, double eps,
                       size_t max_checks, char *report, size_t report_cap);
 
+/*
+ * A whole model's loss on a fixed batch, as a gc_loss_fn: ctx is a
+ * gc_model_batch; each call runs mmoe_model_forward and mmoe_model_loss
+ * (asserting success) and returns the total loss.
+ */
+struct mmoe_model;
+typedef struct gc_model_batch {
+    struct mmoe_model *model;
+    size_t batch;
+    const float *x, *labels, *sample_weights; /* sample_weights may be NULL */
+} gc_model_batch;
+
+double gc_model_loss(void *ctx);
+
 /* Fill x[0..n) with deterministic pseudo-random values in [lo, hi) from seed. */
 void gc_fill_uniform(float *x, size_t n, unsigned seed, float lo, float hi);
 

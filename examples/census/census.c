@@ -41,26 +41,17 @@
 #define QUICK_MIN_AUC 0.90
 #define EVAL_CHUNK 2048
 #define MAX_WIDTHS 8
+#define MAX_SETS 16
 
 #ifndef CENSUS_SOURCE_DATA_DIR
 #define CENSUS_SOURCE_DATA_DIR ""
 #endif
 
-static const char *const model_names[] = {
-    "mmoe", "omoe", "shared_bottom", "single_task", "l2_constrained", "cross_stitch",
-    "tensor_factorization",
-};
-static const mmoe_arch model_archs[] = {
-    MMOE_ARCH_MMOE,           MMOE_ARCH_OMOE,         MMOE_ARCH_SHARED_BOTTOM,
-    MMOE_ARCH_SINGLE_TASK,    MMOE_ARCH_L2_CONSTRAINED, MMOE_ARCH_CROSS_STITCH,
-    MMOE_ARCH_TENSOR_FACTORIZATION,
-};
-#define N_MODELS (sizeof model_names / sizeof model_names[0])
 
 typedef struct options {
     const char *data;
     int group;
-    size_t model;       /* index into model_names */
+    mmoe_arch model;    /* --model, by the library's architecture names */
     int onehot;         /* 1: one-hot dense encoding; 0: embeddings */
     uint64_t seed;
     uint64_t split_seed;
@@ -77,6 +68,8 @@ typedef struct options {
     size_t emb_dim;
     size_t cross_layers;
     const char *dnn;    /* dnn.layers text, NULL = none */
+    const char *sets[MAX_SETS]; /* --set KEY=VALUE: more description keys, in order */
+    size_t n_sets;
     int log1p_money;
     size_t train_rows;  /* 0 = all */
     size_t test_rows;   /* 0 = all */
@@ -85,6 +78,25 @@ typedef struct options {
     /* which flags were given (quick mode keeps them) */
     int set_epochs, set_patience, set_train_rows, set_test_rows;
 } options;
+
+/* The library's architecture names, wrapped, then " [mmoe]". */
+static void print_arch_names(FILE *f, const char *indent)
+{
+    size_t col = 0;
+    for (size_t a = 0; a < mmoe_arch_count(); a++) {
+        const char *n = mmoe_arch_name((mmoe_arch)a);
+        if (col && col + strlen(n) > 52) {
+            fprintf(f, " |\n%s", indent);
+            col = 0;
+        } else if (col) {
+            fprintf(f, " | ");
+            col += 3;
+        }
+        fprintf(f, "%s", n);
+        col += strlen(n);
+    }
+    fprintf(f, " [mmoe]\n");
+}
 
 static void usage(FILE *f)
 {
@@ -110,8 +122,10 @@ static void usage(FILE *f)
         "  --train-rows N      use N random training rows (0 = all) [0]\n"
         "  --test-rows N       use N random test-file rows before the split (0 = all) [0]\n"
         "Model:\n"
-        "  --model M           mmoe | omoe | shared_bottom | single_task |\n"
-        "                      l2_constrained | cross_stitch | tensor_factorization [mmoe]\n"
+        "  --model M           " /* then the names, from the library */
+        );
+    print_arch_names(f, "                      ");
+    fprintf(f,
         "  --experts N         experts of mmoe / omoe [8]\n"
         "  --expert-units L    comma-separated hidden widths of each expert; also the\n"
         "                      shared bottom and the per-task networks [16]\n"
@@ -119,6 +133,8 @@ static void usage(FILE *f)
         "  --cross-layers N    CrossNet layers on the assembled input [0]\n"
         "  --dnn L             widths of a DNN between input and experts [none]\n"
         "  --seed S            seed of initialisation and batch order [1]\n"
+        "  --set KEY=VALUE     any other key of the model description, e.g.\n"
+        "                      --set gate.kind=topk --set gate.top_k=2 (repeatable)\n"
         "Training (Adam, binary cross-entropy):\n"
         "  --epochs E          most passes over the training rows [100]\n"
         "  --patience P        stop after P epochs without a better validation AUC [4]\n"
@@ -243,7 +259,7 @@ static int parse_args(int argc, char **argv, options *o, int *help)
             "--data", "--group", "--model", "--encoding", "--seed", "--split-seed", "--epochs",
             "--patience", "--batch", "--lr", "--weight-decay", "--experts", "--expert-units",
             "--tower-units", "--emb-dim", "--cross-layers", "--dnn", "--log1p", "--train-rows",
-            "--test-rows", "--threads",
+            "--test-rows", "--threads", "--set",
         };
         int known = 0;
         for (size_t k = 0; k < sizeof valued / sizeof valued[0]; k++)
@@ -265,14 +281,10 @@ static int parse_args(int argc, char **argv, options *o, int *help)
             rc = parse_size(a, v, 1, 2, &sz);
             o->group = (int)sz;
         } else if (strcmp(a, "--model") == 0) {
-            size_t m = 0;
-            while (m < N_MODELS && strcmp(v, model_names[m]) != 0)
-                m++;
-            if (m == N_MODELS) {
-                fprintf(stderr, "census: --model: unknown model '%s' (see --help)\n", v);
+            if (mmoe_arch_from_name(v, &o->model) != MMOE_OK) {
+                fprintf(stderr, "census: --model: %s\n", mmoe_last_error());
                 return -1;
             }
-            o->model = m;
         } else if (strcmp(a, "--encoding") == 0) {
             if (strcmp(v, "onehot") == 0)
                 o->onehot = 1;
@@ -312,6 +324,12 @@ static int parse_args(int argc, char **argv, options *o, int *help)
             size_t n = 0, w[MAX_WIDTHS];
             rc = parse_widths(a, v, &n, w);
             o->dnn = v;
+        } else if (strcmp(a, "--set") == 0) {
+            if (!strchr(v, '=') || o->n_sets == MAX_SETS) {
+                fprintf(stderr, "census: --set: want KEY=VALUE (at most %d)\n", MAX_SETS);
+                return -1;
+            }
+            o->sets[o->n_sets++] = v;
         } else if (strcmp(a, "--log1p") == 0) {
             rc = parse_size(a, v, 0, 1, &sz);
             o->log1p_money = (int)sz;
@@ -484,7 +502,7 @@ static mmoe_status build_config(const options *o, const census_encoding *enc,
     if (st != MMOE_OK)
         return st;
     char key[64];
-    if ((st = mmoe_config_set_arch(cfg, model_archs[o->model])) != MMOE_OK ||
+    if ((st = mmoe_config_set_arch(cfg, o->model)) != MMOE_OK ||
         (st = mmoe_config_set_int(cfg, "input.dense", (int64_t)in_dim)) != MMOE_OK ||
         (st = mmoe_config_set_experts(cfg, o->experts, o->n_expert_layers, o->expert_units,
                                       MMOE_ACT_RELU)) != MMOE_OK)
@@ -515,6 +533,18 @@ static mmoe_status build_config(const options *o, const census_encoding *enc,
         goto fail;
     if (o->dnn && (st = mmoe_config_set(cfg, "dnn.layers", o->dnn)) != MMOE_OK)
         goto fail;
+    for (size_t i = 0; i < o->n_sets; i++) {
+        const char *eq = strchr(o->sets[i], '=');
+        size_t klen = (size_t)(eq - o->sets[i]);
+        if (klen >= sizeof key) {
+            st = MMOE_ERR_CONFIG;
+            goto fail;
+        }
+        memcpy(key, o->sets[i], klen);
+        key[klen] = '\0';
+        if ((st = mmoe_config_set(cfg, key, eq + 1)) != MMOE_OK)
+            goto fail;
+    }
     for (size_t k = 0; k < NTASKS; k++)
         if ((st = mmoe_config_add_task(cfg, g->task_name[k], MMOE_TASK_BINARY, o->n_tower_layers,
                                        o->tower_units, MMOE_ACT_RELU, 1.0f)) != MMOE_OK)
@@ -540,7 +570,7 @@ static void print_widths(const size_t *w, size_t n)
 int main(int argc, char **argv)
 {
     options o = {
-        .data = NULL, .group = 1, .model = 0, .onehot = 0, .seed = 1, .split_seed = 2018,
+        .data = NULL, .group = 1, .model = MMOE_ARCH_MMOE, .onehot = 0, .seed = 1, .split_seed = 2018,
         .epochs = 100, .patience = 4, .batch = 256, .lr = 0.001, .weight_decay = 1e-4,
         .experts = 8, .n_expert_layers = 1, .expert_units = {16}, .n_tower_layers = 1,
         .tower_units = {8}, .emb_dim = 4, .cross_layers = 0, .dnn = NULL, .log1p_money = 1,
@@ -699,13 +729,13 @@ int main(int argc, char **argv)
     }
     r.xbuf = xb;
 
-    printf("census: model %s, %s encoding", model_names[o.model],
+    printf("census: model %s, %s encoding", mmoe_arch_name(o.model),
            o.onehot ? "one-hot" : "embedding");
     if (o.onehot)
         printf(" (dense width %zu)", r.in_dim);
     else
         printf(" (dim %zu)", o.emb_dim);
-    if (o.model <= 1)
+    if (mmoe_model_num_gates(r.model) > 0)
         printf(", %zu experts", o.experts);
     printf(", expert units ");
     print_widths(o.expert_units, o.n_expert_layers);
@@ -715,6 +745,8 @@ int main(int argc, char **argv)
         printf(", %zu cross layers", o.cross_layers);
     if (o.dnn)
         printf(", dnn %s", o.dnn);
+    for (size_t i = 0; i < o.n_sets; i++)
+        printf(", %s", o.sets[i]);
     printf(", %zu parameters; Adam lr %g, weight decay %g, batch %zu, seed %llu, BLAS %s\n",
            n_params, o.lr, o.weight_decay, o.batch, (unsigned long long)o.seed, mmoe_blas_name());
     fflush(stdout);

@@ -37,19 +37,76 @@
 /* architectures                                                             */
 /* ------------------------------------------------------------------------ */
 
-static const paper_arch arch_table[PAPER_MAX_ARCHS] = {
-    {"shared_bottom", "Shared-Bottom", MMOE_ARCH_SHARED_BOTTOM, 0},
-    {"omoe", "OMoE", MMOE_ARCH_OMOE, 1},
-    {"mmoe", "MMoE", MMOE_ARCH_MMOE, 1},
-    {"single_task", "Single-Task", MMOE_ARCH_SINGLE_TASK, 0},
-    {"l2_constrained", "L2-Constrained", MMOE_ARCH_L2_CONSTRAINED, 0},
-    {"cross_stitch", "Cross-Stitch", MMOE_ARCH_CROSS_STITCH, 0},
-    {"tensor_factorization", "Tensor-Factorization", MMOE_ARCH_TENSOR_FACTORIZATION, 0},
-};
+/* Filled once from the library's names (mmoe_arch_name / mmoe_arch_label). */
+static paper_arch arch_table[PAPER_MAX_ARCHS];
+static size_t n_table;
+
+/* 1 when the library builds arch with learned gates (a tiny model has gates). */
+static int arch_gated(mmoe_arch arch)
+{
+    mmoe_config *c = NULL;
+    mmoe_model *m = NULL;
+    const size_t w[1] = {2};
+    int gated = 0;
+    if (mmoe_config_create(&c) == MMOE_OK && mmoe_config_set_arch(c, arch) == MMOE_OK &&
+        mmoe_config_set_int(c, "input.dense", 2) == MMOE_OK &&
+        mmoe_config_set_experts(c, 2, 1, w, MMOE_ACT_RELU) == MMOE_OK &&
+        mmoe_config_add_task(c, "y1", MMOE_TASK_REGRESSION, 0, NULL, MMOE_ACT_RELU, 1.0f) ==
+            MMOE_OK &&
+        mmoe_config_add_task(c, "y2", MMOE_TASK_REGRESSION, 0, NULL, MMOE_ACT_RELU, 1.0f) ==
+            MMOE_OK &&
+        mmoe_model_create(c, &m) == MMOE_OK)
+        gated = mmoe_model_num_gates(m) > 0;
+    mmoe_model_free(m);
+    mmoe_config_free(c);
+    return gated;
+}
+
+static void add_arch(mmoe_arch arch)
+{
+    for (size_t i = 0; i < n_table; i++)
+        if (arch_table[i].arch == arch)
+            return;
+    if (n_table < PAPER_MAX_ARCHS && mmoe_arch_name(arch))
+        arch_table[n_table++] = (paper_arch){mmoe_arch_name(arch), mmoe_arch_label(arch), arch,
+                                             arch_gated(arch)};
+}
+
+/* Display order: Shared-Bottom, OMoE, MMoE, then the library's order. */
+static void fill_table(void)
+{
+    if (n_table)
+        return;
+    add_arch(MMOE_ARCH_SHARED_BOTTOM);
+    add_arch(MMOE_ARCH_OMOE);
+    add_arch(MMOE_ARCH_MMOE);
+    for (size_t a = 0; a < mmoe_arch_count(); a++)
+        add_arch((mmoe_arch)a);
+}
+
+/* The names, comma-separated, for messages and --help (wrapped before column `wrap` after indent). */
+static void print_arch_names(FILE *f, const char *indent, size_t wrap)
+{
+    fill_table();
+    size_t col = 0;
+    for (size_t i = 0; i < n_table; i++) {
+        const char *n = arch_table[i].name;
+        if (i && wrap && col + strlen(n) + 2 > wrap) {
+            fprintf(f, ",\n%s", indent);
+            col = 0;
+        } else if (i) {
+            fprintf(f, ", ");
+            col += 2;
+        }
+        fprintf(f, "%s", n);
+        col += strlen(n);
+    }
+}
 
 const paper_arch *paper_arch_find(const char *name)
 {
-    for (size_t i = 0; i < PAPER_MAX_ARCHS; i++)
+    fill_table();
+    for (size_t i = 0; i < n_table; i++)
         if (strcmp(arch_table[i].name, name) == 0)
             return &arch_table[i];
     return NULL;
@@ -57,7 +114,8 @@ const paper_arch *paper_arch_find(const char *name)
 
 const paper_arch *paper_arch_get(mmoe_arch arch)
 {
-    for (size_t i = 0; i < PAPER_MAX_ARCHS; i++)
+    fill_table();
+    for (size_t i = 0; i < n_table; i++)
         if (arch_table[i].arch == arch)
             return &arch_table[i];
     return NULL;
@@ -65,12 +123,14 @@ const paper_arch *paper_arch_get(mmoe_arch arch)
 
 const paper_arch *paper_arch_at(size_t i)
 {
-    return i < PAPER_MAX_ARCHS ? &arch_table[i] : NULL;
+    fill_table();
+    return i < n_table ? &arch_table[i] : NULL;
 }
 
 size_t paper_arch_count(void)
 {
-    return PAPER_MAX_ARCHS;
+    fill_table();
+    return n_table;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -195,10 +255,9 @@ static int parse_arch_list(const char *prog, const char *s, paper_options *o)
             *comma = '\0';
         const paper_arch *a = paper_arch_find(p);
         if (!a) {
-            fprintf(stderr,
-                    "%s: --models: unknown model '%s' (shared_bottom, omoe, mmoe, single_task, "
-                    "l2_constrained, cross_stitch, tensor_factorization)\n",
-                    prog, p);
+            fprintf(stderr, "%s: --models: unknown model '%s' (", prog, p);
+            print_arch_names(stderr, "", 0);
+            fprintf(stderr, ")\n");
             return -1;
         }
         for (size_t i = 0; i < n; i++)
@@ -305,9 +364,10 @@ void paper_print_option_help(FILE *f)
         "  --sin-terms M      number m of sin terms [10]\n"
         "  --noise S          label noise standard deviation sigma [0.1]\n"
         "Models:\n"
-        "  --models LIST      comma-separated subset of shared_bottom, omoe, mmoe,\n"
-        "                     single_task, l2_constrained, cross_stitch,\n"
-        "                     tensor_factorization [shared_bottom,omoe,mmoe]\n"
+        "  --models LIST      comma-separated subset of ");
+    print_arch_names(f, "                     ", 36);
+    fprintf(f, "\n"
+        "                     [shared_bottom,omoe,mmoe]\n"
         "  --all              every model above (those this libmmoe cannot build are\n"
         "                     skipped with a message)\n"
         "  --experts N        experts of MMoE/OMoE [8]\n"
@@ -338,12 +398,12 @@ void paper_finish_arch_list(paper_options *o)
 {
     if (o->all_archs) {
         /* keep the user's order for the ones given, then append the rest */
-        for (size_t i = 0; i < PAPER_MAX_ARCHS; i++) {
+        for (size_t i = 0; i < paper_arch_count(); i++) {
             int have = 0;
             for (size_t j = 0; j < o->n_archs; j++)
-                have |= o->archs[j] == &arch_table[i];
-            if (!have)
-                o->archs[o->n_archs++] = &arch_table[i];
+                have |= o->archs[j] == paper_arch_at(i);
+            if (!have && o->n_archs < PAPER_MAX_ARCHS)
+                o->archs[o->n_archs++] = paper_arch_at(i);
         }
     } else if (o->n_archs == 0) {
         o->archs[0] = paper_arch_find("shared_bottom");

@@ -19,8 +19,8 @@
 /** The synthetic benchmark has two regression tasks. */
 #define PAPER_TASKS 2
 
-/** Most architectures one run may compare (all of mmoe_arch). */
-#define PAPER_MAX_ARCHS 7
+/** Most architectures one run may compare (at least all of mmoe_arch). */
+#define PAPER_MAX_ARCHS 16
 
 /** Most correlations in a --corr list. */
 #define PAPER_MAX_CORRS 16
@@ -36,7 +36,7 @@ typedef struct paper_arch {
     const char *name;  /* command-line and CSV name: "shared_bottom" */
     const char *label; /* name in tables and plots: "Shared-Bottom" */
     mmoe_arch arch;
-    int gated;         /* has learned gates (MMoE, OMoE) */
+    int gated;         /* has learned gates (MMoE, OMoE, ...): uses --experts experts */
 } paper_arch;
 
 /** Architecture by command-line name, or NULL. */

@@ -31,7 +31,8 @@
  *
  * Keys (defaults in brackets):
  *   arch                mmoe | omoe | shared_bottom | single_task |
- *                       l2_constrained | cross_stitch | tensor_factorization [mmoe]
+ *                       l2_constrained | cross_stitch | tensor_factorization |
+ *                       cgc | ple | stacked_mmoe [mmoe] (mmoe_arch_name lists them)
  *   input.dense         width of the dense input, >= 1 [required]
  *   experts.count       experts for mmoe/omoe, 1..1024 [8]; shared_bottom
  *                       uses one expert (the shared bottom), single_task
@@ -43,6 +44,27 @@
  *   seed                initialisation seed, unsigned 64-bit [1]
  *   l2.lambda           l2_constrained penalty weight, finite, >= 0 [0.001]
  *   tf.rank             tensor_factorization rank of the shared core, 1..4096 [4]
+ *   gate.kind           softmax | topk | hard: how the gates of the gated
+ *                       kinds (mmoe, omoe, cgc, ple, stacked_mmoe) turn
+ *                       logits z into weights [softmax]
+ *                       softmax: softmax(z / tau); topk: softmax over the
+ *                       gate.top_k largest logits, the other weights exactly
+ *                       0 (mmoe/omoe batch-1 predict skips unselected experts);
+ *                       hard: one-hot of the largest logit, trained with the
+ *                       straight-through gradient of softmax(z / tau)
+ *                       (docs/models.md)
+ *   gate.temperature    tau, in [1e-6, 1e6] [1]
+ *   gate.top_k          experts a topk gate keeps, 1..1024; a gate over
+ *                       fewer experts keeps them all [2]
+ *                       (the gate.* keys are written by mmoe_config_to_string
+ *                       only when they differ from their defaults; the
+ *                       gateless kinds ignore them)
+ *   levels              ple: extraction levels; stacked_mmoe: MMoE levels;
+ *                       1..16 [2] (cgc is one level)
+ *   task.K.experts      cgc, ple: task K's own experts per level, 0..1024 [1]
+ *                       (experts.count is then the shared experts per level;
+ *                       levels and task.K.experts are written only when not
+ *                       at their defaults)
  *   input.sparse        number of sparse (categorical) features 0..256 [0]
  *   sparse.K.name       feature name, like task names [sparseK]
  *   sparse.K.vocab      vocabulary size (ids 0..vocab-1), 1..2^31 [1000]
@@ -89,8 +111,38 @@ typedef enum mmoe_arch {
     MMOE_ARCH_SINGLE_TASK = 3,    /**< an independent network per task */
     MMOE_ARCH_L2_CONSTRAINED = 4, /**< single-task nets + L2 penalty tying their parameters */
     MMOE_ARCH_CROSS_STITCH = 5,   /**< single-task nets mixed by cross-stitch units */
-    MMOE_ARCH_TENSOR_FACTORIZATION = 6 /**< task layers from a shared Tucker factorisation */
+    MMOE_ARCH_TENSOR_FACTORIZATION = 6, /**< task layers from a shared Tucker factorisation */
+    MMOE_ARCH_CGC = 7, /**< shared + task-specific experts, a gate per task (PLE, one level) */
+    MMOE_ARCH_PLE = 8, /**< CGC levels stacked, with shared gates between them */
+    MMOE_ARCH_STACKED_MMOE = 9 /**< MMoE levels, each reading the previous level's task outputs */
 } mmoe_arch;
+
+/**
+ * Name of an architecture as the model description (key `arch`) and the
+ * example programs spell it: "mmoe", "omoe", "shared_bottom", ...; NULL for
+ * a value this build does not know. The string is static. Thread-safe.
+ */
+MMOE_API const char *mmoe_arch_name(mmoe_arch arch);
+
+/**
+ * Display name of an architecture for tables and plots: "MMoE", "OMoE",
+ * "Shared-Bottom", ...; NULL for an unknown value. Static. Thread-safe.
+ */
+MMOE_API const char *mmoe_arch_label(mmoe_arch arch);
+
+/**
+ * Architecture by name (the names of mmoe_arch_name, exact match).
+ * @return MMOE_OK; MMOE_ERR_NULL (name or out NULL); MMOE_ERR_INVALID_ARG
+ *         (unknown name; the message lists the known ones). *out is
+ *         unchanged on failure. Thread-safe.
+ */
+MMOE_API mmoe_status mmoe_arch_from_name(const char *name, mmoe_arch *out);
+
+/**
+ * Number of architectures this build knows: they are the mmoe_arch values
+ * 0 .. mmoe_arch_count() - 1 (so a program can list them all). Thread-safe.
+ */
+MMOE_API size_t mmoe_arch_count(void);
 
 /** Task kinds. Values are stable. */
 typedef enum mmoe_task_kind {

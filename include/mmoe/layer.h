@@ -66,6 +66,21 @@ typedef enum mmoe_activation {
     MMOE_ACT_TANH = 3
 } mmoe_activation;
 
+/**
+ * Name of an activation as the model description writes it: "identity",
+ * "relu", "sigmoid", "tanh"; NULL for a value that is not an activation.
+ * The string is static. Thread-safe.
+ */
+MMOE_API const char *mmoe_activation_name(mmoe_activation act);
+
+/**
+ * Activation by name (the names of mmoe_activation_name, exact match).
+ * @return MMOE_OK; MMOE_ERR_NULL (name or out NULL); MMOE_ERR_INVALID_ARG
+ *         (unknown name; the message lists the known ones). *out is
+ *         unchanged on failure. Thread-safe.
+ */
+MMOE_API mmoe_status mmoe_activation_from_name(const char *name, mmoe_activation *out);
+
 /** Kinds of layer handle. */
 typedef enum mmoe_layer_kind {
     MMOE_LAYER_DENSE = 0,

@@ -75,7 +75,7 @@ static void fill(float *x, size_t n, uint64_t seed, float scale)
     }
 }
 
-static mmoe_model *make_model(const char *arch, int with_input_stage)
+static mmoe_model *make_model(const char *arch, int with_input_stage, const char *gate_kind)
 {
     mmoe_config *c;
     assert_int_equal(mmoe_config_create(&c), MMOE_OK);
@@ -84,6 +84,8 @@ static mmoe_model *make_model(const char *arch, int with_input_stage)
     assert_int_equal(mmoe_config_set_int(c, "seed", 7), MMOE_OK);
     size_t w[2] = {24, 12};
     assert_int_equal(mmoe_config_set_experts(c, 4, 2, w, MMOE_ACT_RELU), MMOE_OK);
+    if (gate_kind)
+        assert_int_equal(mmoe_config_set(c, "gate.kind", gate_kind), MMOE_OK);
     if (with_input_stage) {
         assert_int_equal(mmoe_config_set(c, "dnn.layers", "20"), MMOE_OK);
         assert_int_equal(mmoe_config_set(c, "dnn.batchnorm", "1"), MMOE_OK);
@@ -201,9 +203,9 @@ static void *read_model(void *arg)
     return NULL;
 }
 
-static void run_threads(const char *arch, int with_input_stage)
+static void run_threads(const char *arch, int with_input_stage, const char *gate_kind)
 {
-    mmoe_model *orig = make_model(arch, with_input_stage);
+    mmoe_model *orig = make_model(arch, with_input_stage, gate_kind);
     if (!orig)
         skip();
     mmoe_model *m = reload(orig);
@@ -285,25 +287,57 @@ static void run_threads(const char *arch, int with_input_stage)
 static void test_mmoe(void **state)
 {
     (void)state;
-    run_threads("mmoe", 0);
+    run_threads("mmoe", 0, NULL);
 }
 
 static void test_mmoe_input_stage(void **state)
 {
     (void)state;
-    run_threads("mmoe", 1);
+    run_threads("mmoe", 1, NULL);
 }
 
 static void test_omoe(void **state)
 {
     (void)state;
-    run_threads("omoe", 0);
+    run_threads("omoe", 0, NULL);
 }
 
 static void test_tensor_factorization(void **state)
 {
     (void)state;
-    run_threads("tensor_factorization", 0);
+    run_threads("tensor_factorization", 0, NULL);
+}
+
+/* Sparse gates: batch 1 computes only the selected experts (a different path per call). */
+static void test_mmoe_topk(void **state)
+{
+    (void)state;
+    run_threads("mmoe", 0, "topk");
+}
+
+static void test_omoe_hard(void **state)
+{
+    (void)state;
+    run_threads("omoe", 0, "hard");
+}
+
+static void test_cgc(void **state)
+{
+    (void)state;
+    run_threads("cgc", 0, NULL);
+}
+
+static void test_stacked_mmoe(void **state)
+{
+    (void)state;
+    run_threads("stacked_mmoe", 0, NULL);
+}
+
+/* Two levels (the default), top-k gates. */
+static void test_ple_topk(void **state)
+{
+    (void)state;
+    run_threads("ple", 0, "topk");
 }
 
 int main(void)
@@ -323,6 +357,11 @@ int main(void)
         cmocka_unit_test(test_mmoe_input_stage),
         cmocka_unit_test(test_omoe),
         cmocka_unit_test(test_tensor_factorization),
+        cmocka_unit_test(test_mmoe_topk),
+        cmocka_unit_test(test_omoe_hard),
+        cmocka_unit_test(test_cgc),
+        cmocka_unit_test(test_ple_topk),
+        cmocka_unit_test(test_stacked_mmoe),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

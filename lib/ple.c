@@ -1,0 +1,405 @@
+/*
+ * Progressive Layered Extraction (Tang et al., RecSys 2020) and its
+ * one-level form, Customized Gate Control (CGC).
+ *
+ * Level l = 0 .. L-1 (L = `levels` for ple, 1 for cgc) has E_s shared
+ * experts (`experts.count`) and E_k experts of task k (`task.K.experts`),
+ * all shaped by experts.layers (output width h). Inputs: t_k^{-1} = s^{-1}
+ * = x; at level l task k's experts and gate read t_k^{l-1}, the shared
+ * experts and the shared gate read s^{l-1}.
+ *
+ *   task gate k   g_k = gate(W_k^l t_k^{l-1})  over [task k's experts, shared experts]
+ *   t_k^l         = sum_j g_k,j e_j
+ *   shared gate   g_s = gate(W_s^l s^{l-1})   over [shared, task 0's, task 1's, ...]
+ *   s^l           = sum_j g_s,j e_j            (levels 0 .. L-2 only)
+ *   f_k           = t_k^{L-1}
+ *
+ * Each expert group is one parallel MLP (one GEMM for its first layer);
+ * at level 0 all gates read x and run as one GEMM. Gates go through the
+ * gate kinds of gate.h (softmax, top-k, hard).
+ *
+ * Buffers (per-row widths), level by level: for every group (shared, then
+ * task 0 .. T-1) its expert layers [E_g * w_j]; the gate weights P
+ * [sum of the gates' widths] (and Q for gate kinds that need it); the
+ * outputs O [(T+1) h] (task k at k h, shared at T h).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "bottom.h"
+#include "dense.h"
+#include "gate.h"
+#include "init.h"
+#include "mix.h"
+#include "pmlp.h"
+
+#define PLE_MAX_LEVELS 16
+
+typedef struct ple_level {
+    size_t in;                            /* width of every input of this level */
+    mmoe__pmlp group[MMOE_MAX_TASKS + 1]; /* 0: shared, 1 + k: task k */
+    size_t group_buf[MMOE_MAX_TASKS + 1]; /* index of the group's first buffer */
+    size_t n_gates;                       /* T task gates, + 1 shared gate below the top */
+    size_t gate_n[MMOE_MAX_TASKS + 1];    /* experts a gate mixes */
+    size_t gate_col[MMOE_MAX_TASKS + 1];  /* its first column in P */
+    size_t gate_width;                    /* sum of gate_n */
+    size_t gate_off;                      /* W: [gate_width, in], gate g's rows from gate_col[g] */
+    size_t p_buf, q_buf, o_buf;           /* buffer indices (q_buf only with gate.needs_q) */
+} ple_level;
+
+typedef struct ple {
+    size_t T, L, h, n_bufs;
+    size_t n_shared, n_task[MMOE_MAX_TASKS], total; /* experts per level */
+    mmoe__gate gate;
+    ple_level lv[PLE_MAX_LEVELS];
+} ple;
+
+static size_t group_size(const ple *p, size_t g)
+{
+    return g == 0 ? p->n_shared : p->n_task[g - 1];
+}
+
+static mmoe_status setup_levels(mmoe__bottom *b, const mmoe_config *c, size_t levels, char *err)
+{
+    ple *p = b->impl;
+    p->T = c->n_tasks;
+    p->L = levels;
+    p->h = c->expert_widths[c->expert_layers - 1];
+    p->n_shared = c->n_experts;
+    p->total = p->n_shared;
+    for (size_t k = 0; k < p->T; k++) {
+        p->n_task[k] = c->tasks[k].n_experts;
+        p->total += p->n_task[k];
+    }
+    if (p->total > MMOE__MAX_EXPERTS)
+        return MMOE_FAIL(err, MMOE_ERR_CONFIG, "%zu experts per level; at most %d", p->total,
+                         MMOE__MAX_EXPERTS);
+    for (size_t k = 0; k < p->T; k++)
+        if (p->n_task[k] + p->n_shared == 0)
+            return MMOE_FAIL(err, MMOE_ERR_CONFIG, "task %zu's gate has no expert to mix "
+                             "(experts.count and task.%zu.experts both 0)", k, k);
+    mmoe__gate_setup(&p->gate, c);
+    size_t nb = 0;
+    for (size_t l = 0; l < p->L; l++) {
+        ple_level *v = &p->lv[l];
+        v->in = l == 0 ? b->in : p->h;
+        for (size_t g = 0; g <= p->T; g++) {
+            mmoe__pmlp *ex = &v->group[g];
+            ex->copies = group_size(p, g);
+            ex->in = v->in;
+            ex->n_layers = c->expert_layers;
+            memcpy(ex->width, c->expert_widths, sizeof c->expert_widths);
+            ex->act = ex->out_act = c->expert_act;
+            v->group_buf[g] = nb;
+            nb += ex->n_layers;
+        }
+        v->n_gates = p->T + (l + 1 < p->L);
+        v->gate_width = 0;
+        for (size_t g = 0; g < v->n_gates; g++) {
+            v->gate_n[g] = g < p->T ? p->n_task[g] + p->n_shared : p->total;
+            v->gate_col[g] = v->gate_width;
+            v->gate_width += v->gate_n[g];
+        }
+        v->p_buf = nb++;
+        v->q_buf = p->gate.needs_q ? nb++ : 0;
+        v->o_buf = nb++;
+    }
+    if (nb > MMOE__BOTTOM_MAX_BUFS)
+        return MMOE_FAIL(err, MMOE_ERR_CONFIG, "%zu tasks x %zu levels need %zu buffers; at most %d",
+                         p->T, p->L, nb, MMOE__BOTTOM_MAX_BUFS);
+    p->n_bufs = nb;
+    b->h = p->h;
+    return MMOE_OK;
+}
+
+static mmoe_status cgc_setup(mmoe__bottom *b, const mmoe_config *c, char *err)
+{
+    return setup_levels(b, c, 1, err);
+}
+
+static mmoe_status ple_setup(mmoe__bottom *b, const mmoe_config *c, char *err)
+{
+    if (c->levels > PLE_MAX_LEVELS)
+        return MMOE_FAIL(err, MMOE_ERR_CONFIG, "levels %zu; ple takes 1..%d", c->levels,
+                         PLE_MAX_LEVELS);
+    return setup_levels(b, c, c->levels, err);
+}
+
+static size_t ple_buffers(const mmoe__bottom *b, size_t *widths)
+{
+    const ple *p = b->impl;
+    size_t n = 0;
+    for (size_t l = 0; l < p->L; l++) {
+        const ple_level *v = &p->lv[l];
+        for (size_t g = 0; g <= p->T; g++)
+            for (size_t j = 0; j < v->group[g].n_layers; j++)
+                widths[n++] = v->group[g].copies * v->group[g].width[j];
+        widths[n++] = v->gate_width;
+        if (p->gate.needs_q)
+            widths[n++] = v->gate_width;
+        widths[n++] = (p->T + 1) * p->h;
+    }
+    return n;
+}
+
+static void ple_declare(mmoe__bottom *b, mmoe__registry *r)
+{
+    ple *p = b->impl;
+    char prefix[48];
+    for (size_t l = 0; l < p->L; l++) {
+        ple_level *v = &p->lv[l];
+        for (size_t g = 0; g <= p->T; g++) {
+            if (g == 0)
+                snprintf(prefix, sizeof prefix, "ple.%zu.shared", l);
+            else
+                snprintf(prefix, sizeof prefix, "ple.%zu.task.%zu", l, g - 1);
+            mmoe__pmlp_declare(&v->group[g], r, prefix, 1);
+        }
+        v->gate_off = mmoe__reg_block(r, v->gate_width, v->in);
+        for (size_t g = 0; g < v->n_gates; g++) {
+            size_t off = v->gate_off + v->gate_col[g] * v->in;
+            if (g < p->T)
+                mmoe__reg_name(r, off, v->gate_n[g], v->in, "ple.%zu.gates.%zu.weight", l, g);
+            else
+                mmoe__reg_name(r, off, v->gate_n[g], v->in, "ple.%zu.shared_gate.weight", l);
+        }
+    }
+}
+
+static void ple_init(const mmoe__bottom *b, float *params, uint64_t seed)
+{
+    const ple *p = b->impl;
+    for (size_t l = 0; l < p->L; l++) {
+        const ple_level *v = &p->lv[l];
+        for (size_t g = 0; g <= p->T; g++)
+            mmoe__pmlp_init(&v->group[g], params, seed, 1000 + 100 * l + g);
+        for (size_t g = 0; g < v->n_gates; g++)
+            mmoe__init_weights(params + v->gate_off + v->gate_col[g] * v->in, v->in, v->gate_n[g],
+                               MMOE_ACT_IDENTITY, seed, 0x6a7f0000u + 256 * l + g);
+    }
+}
+
+/* Input of group / gate g at level l (g = T: the shared one), with its leading dimension. */
+static const float *level_input(const ple *p, size_t l, size_t g_task, const float *X, size_t ldx,
+                                float *const *buf, size_t *ld)
+{
+    if (l == 0) {
+        *ld = ldx;
+        return X;
+    }
+    *ld = (p->T + 1) * p->h;
+    return buf[p->lv[l - 1].o_buf] + g_task * p->h;
+}
+
+/* Group index (0 shared, 1 + k task k) -> the output slot its input comes from. */
+static size_t group_slot(const ple *p, size_t g)
+{
+    return g == 0 ? p->T : g - 1;
+}
+
+/* The j-th expert a gate mixes: its group and index in the group. */
+static void gate_expert(const ple *p, size_t gate, size_t j, size_t *group, size_t *e)
+{
+    if (gate < p->T) { /* own experts, then the shared ones */
+        size_t own = p->n_task[gate];
+        *group = j < own ? 1 + gate : 0;
+        *e = j < own ? j : j - own;
+        return;
+    }
+    size_t g = 0; /* shared gate: shared, task 0, task 1, ... */
+    while (j >= group_size(p, g)) {
+        j -= group_size(p, g);
+        g++;
+    }
+    *group = g;
+    *e = j;
+}
+
+/* The runs of consecutive experts of one group a gate mixes: (group, first j, count). */
+static size_t gate_runs(const ple *p, size_t gate, size_t runs[][3])
+{
+    size_t n = 0;
+    if (gate < p->T) {
+        runs[n][0] = 1 + gate, runs[n][1] = 0, runs[n][2] = p->n_task[gate], n++;
+        runs[n][0] = 0, runs[n][1] = p->n_task[gate], runs[n][2] = p->n_shared, n++;
+        return n;
+    }
+    size_t j = 0;
+    for (size_t g = 0; g <= p->T; g++) {
+        runs[n][0] = g, runs[n][1] = j, runs[n][2] = group_size(p, g), n++;
+        j += group_size(p, g);
+    }
+    return n;
+}
+
+static void ple_forward(const mmoe__bottom *b, const float *params, size_t B, const float *X,
+                        size_t ldx, float *const *fb)
+{
+    const ple *p = b->impl;
+    const size_t h = p->h, ldo = (p->T + 1) * h;
+    size_t runs[MMOE_MAX_TASKS + 1][3];
+    for (size_t l = 0; l < p->L; l++) {
+        const ple_level *v = &p->lv[l];
+        const size_t GW = v->gate_width;
+        for (size_t g = 0; g <= p->T; g++) {
+            size_t ld;
+            const float *in = level_input(p, l, group_slot(p, g), X, ldx, fb, &ld);
+            mmoe__pmlp_forward(&v->group[g], params, B, in, ld, 1, fb + v->group_buf[g]);
+        }
+        float *P = fb[v->p_buf], *Q = p->gate.needs_q ? fb[v->q_buf] : NULL, *O = fb[v->o_buf];
+        if (l == 0) /* every gate reads x: one GEMM */
+            mmoe__dense_forward(params + v->gate_off, NULL, v->in, GW, B, X, ldx, P, GW);
+        for (size_t g = 0; g < v->n_gates; g++) {
+            const size_t col = v->gate_col[g], n = v->gate_n[g];
+            if (l > 0) {
+                size_t ld;
+                const float *in = level_input(p, l, g, X, ldx, fb, &ld);
+                mmoe__dense_forward(params + v->gate_off + col * v->in, NULL, v->in, n, B, in, ld,
+                                    P + col, GW);
+            }
+            mmoe__gate_forward(&p->gate, B, n, P + col, Q ? Q + col : NULL, GW);
+            size_t nr = gate_runs(p, g, runs);
+            for (size_t r = 0; r < B; r++) {
+                float *f = O + r * ldo + g * h;
+                memset(f, 0, h * sizeof *f);
+                for (size_t i = 0; i < nr; i++) {
+                    const mmoe__pmlp *ex = &v->group[runs[i][0]];
+                    const float *H = fb[v->group_buf[runs[i][0]] + ex->n_layers - 1];
+                    mmoe__mix_forward(runs[i][2], h, P + r * GW + col + runs[i][1],
+                                      H + r * ex->copies * h, f);
+                }
+            }
+        }
+    }
+}
+
+static void ple_backward(const mmoe__bottom *b, const float *params, float *grads, size_t B,
+                         const float *X, size_t ldx, float *const *fb, float *const *bb,
+                         float *dX, size_t lddx)
+{
+    const ple *p = b->impl;
+    const size_t h = p->h, ldo = (p->T + 1) * h;
+    size_t runs[MMOE_MAX_TASKS + 1][3];
+    for (size_t l = p->L; l-- > 0;) {
+        const ple_level *v = &p->lv[l];
+        const size_t GW = v->gate_width;
+        const float *P = fb[v->p_buf], *Q = p->gate.needs_q ? fb[v->q_buf] : NULL;
+        float *dP = bb[v->p_buf];
+        const float *dO = bb[v->o_buf];
+        memset(dP, 0, B * GW * sizeof *dP);
+        for (size_t g = 0; g <= p->T; g++) {
+            const mmoe__pmlp *ex = &v->group[g];
+            memset(bb[v->group_buf[g] + ex->n_layers - 1], 0,
+                   B * ex->copies * h * sizeof(float));
+        }
+        if (l > 0) /* this level's inputs: the previous level's outputs */
+            memset(bb[p->lv[l - 1].o_buf], 0, B * ldo * sizeof(float));
+        for (size_t g = 0; g < v->n_gates; g++) {
+            const size_t col = v->gate_col[g];
+            size_t nr = gate_runs(p, g, runs);
+            for (size_t r = 0; r < B; r++)
+                for (size_t i = 0; i < nr; i++) {
+                    const mmoe__pmlp *ex = &v->group[runs[i][0]];
+                    const size_t hb = v->group_buf[runs[i][0]] + ex->n_layers - 1;
+                    const size_t off = r * GW + col + runs[i][1];
+                    mmoe__mix_backward(runs[i][2], h, P + off, fb[hb] + r * ex->copies * h,
+                                       dO + r * ldo + g * h, bb[hb] + r * ex->copies * h,
+                                       dP + off);
+                }
+            mmoe__gate_backward(&p->gate, B, v->gate_n[g], P + col, Q ? Q + col : NULL, dP + col,
+                                GW);
+            if (l > 0) {
+                size_t ld;
+                const float *in = level_input(p, l, g, X, ldx, fb, &ld);
+                float *din = bb[p->lv[l - 1].o_buf] + g * h;
+                mmoe__dense_backward(params + v->gate_off + col * v->in, v->in, v->gate_n[g], B,
+                                     in, ld, dP + col, GW, grads + v->gate_off + col * v->in, NULL,
+                                     din, ldo, 1.0f);
+            }
+        }
+        if (l == 0)
+            mmoe__dense_backward(params + v->gate_off, v->in, GW, B, X, ldx, dP, GW,
+                                 grads + v->gate_off, NULL, dX, lddx, 1.0f);
+        for (size_t g = 0; g <= p->T; g++) {
+            size_t ld;
+            const float *in = level_input(p, l, group_slot(p, g), X, ldx, fb, &ld);
+            float *din = l == 0 ? dX : bb[p->lv[l - 1].o_buf] + group_slot(p, g) * h;
+            mmoe__pmlp_backward(&v->group[g], params, grads, B, in, ld, 1, fb + v->group_buf[g],
+                                bb + v->group_buf[g], din, l == 0 ? lddx : ldo);
+        }
+    }
+}
+
+static float *task_slot(const ple *p, float *const *buf, size_t k, size_t *ld)
+{
+    *ld = (p->T + 1) * p->h;
+    return buf[p->lv[p->L - 1].o_buf] + k * p->h;
+}
+
+static const float *ple_task_input(const mmoe__bottom *b, float *const *fb, size_t k, size_t *ld)
+{
+    return task_slot(b->impl, fb, k, ld);
+}
+
+static float *ple_task_grad(const mmoe__bottom *b, float *const *bb, size_t k, size_t *ld)
+{
+    return task_slot(b->impl, bb, k, ld);
+}
+
+static void ple_zero_task_grads(const mmoe__bottom *b, float *const *bb, size_t B)
+{
+    const ple *p = b->impl;
+    memset(bb[p->lv[p->L - 1].o_buf], 0, B * (p->T + 1) * p->h * sizeof(float));
+}
+
+static size_t ple_num_experts(const mmoe__bottom *b)
+{
+    return ((const ple *)b->impl)->total;
+}
+
+static size_t ple_num_gates(const mmoe__bottom *b)
+{
+    return ((const ple *)b->impl)->T;
+}
+
+/*
+ * Task k's gate at the top level, in the experts' numbering of
+ * mmoe_model_gate_weights: shared experts 0 .. E_s - 1, then task 0's,
+ * task 1's, ... (zero for the experts the gate does not mix).
+ */
+static void ple_gate_row(const mmoe__bottom *b, float *const *fb, size_t k, size_t r, float *out)
+{
+    const ple *p = b->impl;
+    const ple_level *v = &p->lv[p->L - 1];
+    const float *P = fb[v->p_buf] + r * v->gate_width + v->gate_col[k];
+    memset(out, 0, p->total * sizeof *out);
+    for (size_t j = 0; j < v->gate_n[k]; j++) {
+        size_t g, e, first = 0;
+        gate_expert(p, k, j, &g, &e);
+        for (size_t i = 0; i < g; i++)
+            first += group_size(p, i);
+        out[first + e] = P[j];
+    }
+}
+
+#define PLE_OPS(ident, label, setup_fn)                                                       \
+    const mmoe__bottom_ops ident = {                                                          \
+        .name = label,                                                                        \
+        .size = sizeof(ple),                                                                  \
+        .setup = setup_fn,                                                                    \
+        .buffers = ple_buffers,                                                               \
+        .declare = ple_declare,                                                               \
+        .init = ple_init,                                                                     \
+        .forward = ple_forward,                                                               \
+        .backward = ple_backward,                                                             \
+        .task_input = ple_task_input,                                                         \
+        .task_grad = ple_task_grad,                                                           \
+        .zero_task_grads = ple_zero_task_grads,                                               \
+        .num_experts = ple_num_experts,                                                       \
+        .num_gates = ple_num_gates,                                                           \
+        .gate_row = ple_gate_row,                                                             \
+        .penalty = mmoe__bottom_no_penalty,                                                   \
+    }
+
+PLE_OPS(mmoe__cgc_ops, "CGC", cgc_setup);
+PLE_OPS(mmoe__ple_ops, "PLE", ple_setup);
