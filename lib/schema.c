@@ -372,7 +372,7 @@ static int parse_feature(parser *p, mmoe_feature_kind kind)
             f->slots = (size_t)u;
             have_slots = 1;
         } else if (kind == MMOE_FEATURE_MULTI && strcmp(k, "pooling") == 0) {
-            if (word_is(o, "mean") || (o->quoted && strcmp(o->text, "mean") == 0))
+            if (strcmp(o->text, "mean") == 0)
                 f->pool_sum = 0;
             else if (strcmp(o->text, "sum") == 0)
                 f->pool_sum = 1;

@@ -116,7 +116,13 @@ static void test_schema_good(void **state)
     mmoe_schema_free(s);
     /* TSV, names, header */
     s = schema_of("mmoe-schema 1\ndelimiter tab\nheader yes\nquote none\n"
-                  "dense a \"col a\"\nbinary y label threshold=0.5\n");
+                  "dense a \"col a\"\nbinary y label threshold=0.5\n"
+                  "multi m m separator=\";\" pooling=mean\n");
+    char *t3 = NULL;
+    assert_int_equal(mmoe_schema_to_string(s, &t3), MMOE_OK);
+    mmoe_schema *s3 = schema_of(t3); /* every option written parses back */
+    mmoe_schema_free(s3);
+    mmoe_string_free(t3);
     mmoe_schema_free(s);
     mmoe_schema_free(NULL);
 }
