@@ -159,17 +159,30 @@ mmoe_status mmoe_fit_header(mmoe_fit *fit, const char *record, size_t len)
         col[i] = hit;
     }
     mmoe__free(sp);
+    /* check and allocate everything before the schema changes */
+    if (s->fields && s->fields != nf) {
+        mmoe__free(col);
+        return MMOE_FAIL(fit->err, MMOE_ERR_FORMAT, "header has %zu fields, the schema says %zu",
+                         nf, s->fields);
+    }
+    size_t need = 0;
+    for (size_t i = 0; i < s->n; i++)
+        if (col[i] + 1 > need)
+            need = col[i] + 1;
+    mmoe__span *nsp = mmoe__calloc(need ? need : 1, sizeof *nsp);
+    if (!nsp) {
+        mmoe__free(col);
+        return MMOE_FAIL(fit->err, MMOE_ERR_NOMEM, "out of memory");
+    }
     for (size_t i = 0; i < s->n; i++)
         s->f[i].column = col[i];
     mmoe__free(col);
     mmoe__schema_layout(s);
-    if (s->fields && s->fields != nf)
-        return MMOE_FAIL(fit->err, MMOE_ERR_FORMAT, "header has %zu fields, the schema says %zu",
-                         nf, s->fields);
-    st = alloc_spans(fit, s->min_fields);
-    if (st == MMOE_OK)
-        mmoe__clear(fit->err);
-    return st;
+    mmoe__free(fit->sp);
+    fit->sp = nsp;
+    fit->ncols = need;
+    mmoe__clear(fit->err);
+    return MMOE_OK;
 }
 
 /* Read the record in fit->sp (nf fields) into the statistics. */
