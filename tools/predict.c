@@ -26,6 +26,9 @@ static void usage(FILE *f)
         "  --data FILE        records to predict (- = standard input) [-]\n"
         "  --out FILE         output (- = standard output) [-]\n"
         "  --header           first write a line with the task names\n"
+        "  --check            only transform the records (no prediction, no output):\n"
+        "                     checks a file against the model's schema, reports the\n"
+        "                     count of records and malformed ones and the rate\n"
         "  --batch B          records per prediction call [1024]\n"
         "  --on-error E       malformed records: fail (exit 3) | skip (write NA for each\n"
         "                     task, report the count on stderr) [fail]\n"
@@ -40,12 +43,12 @@ int cmd_predict(int argc, char **argv)
 {
     const char *model_path = NULL, *data = "-", *out_path = "-", *on_error = "fail";
     size_t batch = 1024, threads = 1;
-    int header = 0, help = 0;
+    int header = 0, help = 0, check_only = 0;
     const cli_opt opts[] = {
         {"--model", OPT_STR, &model_path, 0, 0}, {"--data", OPT_STR, &data, 0, 0},
         {"--out", OPT_STR, &out_path, 0, 0},     {"--header", OPT_FLAG, &header, 0, 0},
         {"--batch", OPT_SIZE, &batch, 1, 1 << 20}, {"--on-error", OPT_STR, &on_error, 0, 0},
-        {"--threads", OPT_SIZE, &threads, 0, 1024},
+        {"--threads", OPT_SIZE, &threads, 0, 1024}, {"--check", OPT_FLAG, &check_only, 0, 0},
     };
     int rc = parse_opts(CMD, argc, argv, opts, sizeof opts / sizeof opts[0], &help);
     if (rc)
@@ -118,7 +121,9 @@ int cmd_predict(int argc, char **argv)
         rc = EXIT_FAIL;
         goto done;
     }
-    if (header)
+    uint64_t records = 0;
+    const double t0 = now_seconds();
+    if (header && !check_only)
         for (size_t k = 0; k < T; k++) {
             const char *name;
             mmoe_model_task(m, k, &name, NULL);
@@ -142,6 +147,9 @@ int cmd_predict(int argc, char **argv)
             skipped += n_skip;
             snprintf(last_bad, sizeof last_bad, "%s", mmoe_transform_workspace_last_error(tws));
         }
+        records += n;
+        if (check_only)
+            continue;
         if (n_out && (st = mmoe_model_predict(m, ws, n_out, x, I ? ids : NULL, pred)) != MMOE_OK) {
             rc = report(CMD, "mmoe_model_predict", st, mmoe_workspace_last_error(ws));
             goto done;
@@ -163,7 +171,11 @@ int cmd_predict(int argc, char **argv)
         rc = EXIT_FAIL;
         goto done;
     }
-    if (skipped)
+    if (check_only)
+        fprintf(stderr, "mmoe predict: %llu records, %llu malformed%s%s%s, %.0f records/s\n",
+                (unsigned long long)records, (unsigned long long)skipped, skipped ? " (last: " : "",
+                last_bad, skipped ? ")" : "", (double)records / (now_seconds() - t0 + 1e-9));
+    else if (skipped)
         fprintf(stderr, "mmoe predict: %llu malformed records written as NA (last: %s)\n",
                 (unsigned long long)skipped, last_bad);
     rc = EXIT_OK;

@@ -139,6 +139,9 @@ regression spend spend
     out, err = expect(0, "predict --on-error skip", "predict", "--model", model,
                       "--on-error", "skip", stdin=mixed, needle="1 malformed")
     check(out.split("\n")[1] == "NA,NA", "predict: a malformed record gives an NA line")
+    out, err = expect(0, "predict --check", "predict", "--model", model, "--on-error", "skip",
+                      "--check", stdin=mixed, needle="3 records, 1 malformed")
+    check(out == "", "predict --check writes no output")
     expect(3, "predict --on-error fail", "predict", "--model", model, stdin=mixed,
            needle="line 3, column 1")
     expect(3, "predict: wrong header", "predict", "--model", model,
