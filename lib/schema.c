@@ -875,3 +875,8 @@ mmoe_status mmoe_schema_feature(const mmoe_schema *schema, size_t i, mmoe_featur
         *column = f->column == SIZE_MAX ? 0 : f->column + 1;
     return MMOE_OK;
 }
+
+int mmoe_schema_has_header(const mmoe_schema *schema)
+{
+    return schema ? schema->header : 0;
+}

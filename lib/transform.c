@@ -138,6 +138,9 @@ mmoe_status mmoe_transform_check_header(const mmoe_transform *tf, const char *re
             const mmoe__feature *f = &s->f[i];
             if (!f->colname)
                 continue;
+            if (f->column >= nf &&
+                (mmoe__feature_is_label(f) || f->kind == MMOE_FEATURE_WEIGHT))
+                continue; /* serving data may end before the label columns */
             if (f->column >= nf)
                 st = MMOE_FAIL(NULL, MMOE_ERR_FORMAT,
                                "header has %zu fields; '%.60s' was column %zu", nf, f->colname,

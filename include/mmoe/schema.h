@@ -107,6 +107,9 @@ MMOE_API mmoe_status mmoe_schema_feature(const mmoe_schema *schema, size_t i,
                                          mmoe_feature_kind *kind, const char **name,
                                          size_t *column);
 
+/** 1 when records start with a header record (`header yes`), 0 otherwise or for NULL. */
+MMOE_API int mmoe_schema_has_header(const mmoe_schema *schema);
+
 #ifdef __cplusplus
 }
 #endif

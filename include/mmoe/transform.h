@@ -189,7 +189,8 @@ MMOE_API mmoe_status mmoe_transform_configure(const mmoe_transform *tf, mmoe_con
 
 /**
  * Check the header record of a file against the names the schema used
- * (each named column must carry its name at the fitted position).
+ * (each named column must carry its name at the fitted position; label
+ * and weight columns may be missing from the end, as in serving data).
  * @return MMOE_OK; MMOE_ERR_NULL; MMOE_ERR_FORMAT (a name differs or is
  *         missing; the message says which).
  */

@@ -118,6 +118,8 @@ static void test_schema_good(void **state)
     s = schema_of("mmoe-schema 1\ndelimiter tab\nheader yes\nquote none\n"
                   "dense a \"col a\"\nbinary y label threshold=0.5\n"
                   "multi m m separator=\";\" pooling=mean\n");
+    assert_int_equal(mmoe_schema_has_header(s), 1);
+    assert_int_equal(mmoe_schema_has_header(NULL), 0);
     char *t3 = NULL;
     assert_int_equal(mmoe_schema_to_string(s, &t3), MMOE_OK);
     mmoe_schema *s3 = schema_of(t3); /* every option written parses back */
