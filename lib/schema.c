@@ -388,6 +388,17 @@ static int parse_feature(parser *p, mmoe_feature_kind kind)
             if (f->has_threshold)
                 return PFAIL(p, "line %zu: threshold given twice", line);
             f->has_threshold = 1;
+        } else if (p->fitted && strcmp(k, "header") == 0) {
+            if (f->colname || o->len == 0 || memchr(o->text, '\0', o->len))
+                return PFAIL(p, "line %zu: bad or repeated header=", line);
+            f->colname = mmoe__malloc(o->len + 1);
+            if (!f->colname) {
+                p->st = MMOE_ERR_NOMEM;
+                snprintf(p->err, sizeof p->err, "out of memory");
+                return -1;
+            }
+            memcpy(f->colname, o->text, o->len + 1);
+            f->colname_len = o->len;
         } else if (p->fitted && kind == MMOE_FEATURE_DENSE && strcmp(k, "mean") == 0) {
             if (parse_real(p, o, &f->mean))
                 return -1;
@@ -433,36 +444,6 @@ static int parse_feature(parser *p, mmoe_feature_kind kind)
         if (f->column == SIZE_MAX)
             return PFAIL(p, "line %zu: a fitted transformation names columns by number", line);
     }
-    return 0;
-}
-
-/* "column N NAME" (fitted form): the header name column N had. */
-static int parse_colname(parser *p)
-{
-    const mmoe__word *w = p->lx.w;
-    if (p->lx.n != 3 || w[1].key || w[2].key)
-        return PFAIL(p, "line %zu: column needs a number and a name", p->lx.line);
-    uint64_t c;
-    if (parse_uint(p, &w[1], 1, MMOE__MAX_COLUMN, &c))
-        return -1;
-    int found = 0;
-    for (size_t i = 0; i < p->s->n; i++) {
-        mmoe__feature *f = &p->s->f[i];
-        if (f->column != (size_t)(c - 1) || f->colname)
-            continue;
-        f->colname = mmoe__malloc(w[2].len + 1);
-        if (!f->colname) {
-            p->st = MMOE_ERR_NOMEM;
-            snprintf(p->err, sizeof p->err, "out of memory");
-            return -1;
-        }
-        memcpy(f->colname, w[2].text, w[2].len + 1);
-        f->colname_len = w[2].len;
-        found = 1;
-    }
-    if (!found)
-        return PFAIL(p, "line %zu: column %llu is used by no statement", p->lx.line,
-                     (unsigned long long)c);
     return 0;
 }
 
@@ -550,10 +531,8 @@ static int parse_statement(parser *p, int first)
     }
     if (p->fitted && strcmp(k, "rows") == 0 && n == 2)
         return parse_uint(p, &w[1], 0, UINT64_MAX, &s->rows);
-    if (p->fitted && strcmp(k, "column") == 0)
-        return parse_colname(p);
     static const char *const settings[] = {"delimiter", "quote", "header", "trim", "fields",
-                                           "embedding_dim", "missing", "rows", "column"};
+                                           "embedding_dim", "missing", "rows"};
     for (size_t i = 0; i < sizeof settings / sizeof settings[0]; i++)
         if (strcmp(k, settings[i]) == 0)
             return PFAIL(p, "line %zu: wrong arguments for %s", line, k);
@@ -740,6 +719,11 @@ mmoe_status mmoe__schema_write(const mmoe_schema *s, char **out, size_t *len)
         default:
             break;
         }
+        if (f->colname && f->column != SIZE_MAX) {
+            /* fitted form: the header name the column was resolved from */
+            mmoe__sb_str(&b, " header=");
+            mmoe__sb_quoted(&b, f->colname, f->colname_len);
+        }
         mmoe__sb_str(&b, "\n");
         if (s->fitted && mmoe__feature_is_sparse(f) && !f->hash)
             for (size_t j = 0; j < f->vocab.n; j++) {
@@ -750,13 +734,6 @@ mmoe_status mmoe__schema_write(const mmoe_schema *s, char **out, size_t *len)
                 mmoe__sb_str(&b, "\n");
             }
     }
-    if (s->fitted)
-        for (size_t i = 0; i < s->n; i++)
-            if (s->f[i].colname) {
-                mmoe__sb_printf(&b, "column %zu ", s->f[i].column + 1);
-                mmoe__sb_quoted(&b, s->f[i].colname, s->f[i].colname_len);
-                mmoe__sb_str(&b, "\n");
-            }
     if (b.failed) {
         mmoe__free(b.p);
         return MMOE_FAIL(NULL, MMOE_ERR_NOMEM, "out of memory writing a schema");
