@@ -39,9 +39,16 @@
  * Exit status: 0 success, 1 a malformed row or a failed prediction, 2 bad
  * usage or a model that cannot be loaded.
  *
+ * A model file written by `mmoe train` (or any model given a transformation
+ * with mmoe_model_set_transform) carries its preprocessing: serve then reads
+ * raw records in the layout of the model's schema (CSV/TSV fields, sparse
+ * categorical values included; label columns may be absent; a header line
+ * first when the schema has one) and turns each into the model's inputs
+ * with mmoe_transform_line, the call a C/C++ server makes.
+ *
  * Only the public API (<mmoe/mmoe.h>) is used. Models with sparse
- * (categorical) inputs are not served by this example: it reads dense
- * rows only.
+ * (categorical) inputs and no stored transformation are refused, as is
+ * --bench on a model with sparse inputs (it draws dense random rows).
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -210,15 +217,17 @@ static mmoe_model *open_model(const options *o)
         mmoe_model_free(m);
         return NULL;
     }
-    /* This example reads dense rows only. */
+    /* Sparse inputs come through the model's stored transformation only. */
     mmoe_config *cfg = NULL;
     char sparse[32] = "0";
     if (mmoe_model_get_config(m, &cfg) == MMOE_OK)
         (void)mmoe_config_get(cfg, "input.sparse", sparse, sizeof sparse);
     mmoe_config_free(cfg);
-    if (strcmp(sparse, "0") != 0) {
-        fprintf(stderr, "serve: the model has %s sparse input features; serve reads dense rows "
-                        "only\n", sparse);
+    if (strcmp(sparse, "0") != 0 && (!mmoe_model_get_transform(m) || o->bench)) {
+        fprintf(stderr, "serve: the model has %s sparse input features; %s\n", sparse,
+                o->bench ? "--bench draws dense random rows only"
+                         : "without a stored transformation (mmoe train writes one) serve "
+                           "reads dense rows only");
         mmoe_model_free(m);
         return NULL;
     }
@@ -279,34 +288,56 @@ static int parse_row(char *line, size_t d, float *x, char *why, size_t why_cap)
 
 static int serve_stdin(const mmoe_model *m, int keep_going)
 {
+    /* A model with a stored transformation reads raw records in its schema's
+       layout (sparse features included); others read rows of dense floats. */
+    const mmoe_transform *tf = mmoe_model_get_transform(m);
     const size_t d = mmoe_model_input_dim(m), T = mmoe_model_num_tasks(m);
+    const size_t n_ids = mmoe_model_num_ids(m);
     float *x = malloc(d * sizeof *x), *y = malloc(T * sizeof *y);
+    int64_t *ids = malloc((n_ids ? n_ids : 1) * sizeof *ids);
     mmoe_workspace *ws = NULL;
-    if (!x || !y || mmoe_workspace_create(m, 1, &ws) != MMOE_OK) {
+    mmoe_transform_workspace *tws = NULL;
+    if (!x || !y || !ids || mmoe_workspace_create(m, 1, &ws) != MMOE_OK ||
+        (tf && mmoe_transform_workspace_create(tf, 0, &tws) != MMOE_OK)) {
         fprintf(stderr, "serve: cannot set up: %s\n", mmoe_last_error());
+        mmoe_workspace_free(ws);
         free(x);
         free(y);
+        free(ids);
         return 2;
     }
+    const mmoe_schema *schema = tf ? mmoe_transform_schema(tf) : NULL;
     char *line = NULL;
     size_t cap = 0, lineno = 0;
     ssize_t len;
     int failed = 0;
-    char why[128];
+    char why[256];
     while ((len = getline(&line, &cap, stdin)) != -1) {
         lineno++;
         while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
             line[--len] = '\0';
         int ok = 0;
+        if (tf && lineno == 1 && mmoe_schema_has_header(schema)) {
+            /* the first line names the columns, as in the training data */
+            if (mmoe_transform_check_header(tf, line, (size_t)len) == MMOE_OK)
+                continue;
+            fprintf(stderr, "serve: stdin line 1: %s\n", mmoe_last_error());
+            failed = 1;
+            break;
+        }
         if (memchr(line, '\0', (size_t)len) != NULL) {
             snprintf(why, sizeof why, "NUL byte at column %zu",
                      (size_t)((const char *)memchr(line, '\0', (size_t)len) - line) + 1);
-        } else if (parse_row(line, d, x, why, sizeof why) == 0) {
-            mmoe_status st = mmoe_model_predict(m, ws, 1, x, NULL, y);
+        } else if (tf ? mmoe_transform_line(tf, tws, line, (size_t)len, lineno, x, n_ids ? ids : NULL,
+                                            NULL, NULL) == MMOE_OK
+                      : parse_row(line, d, x, why, sizeof why) == 0) {
+            mmoe_status st = mmoe_model_predict(m, ws, 1, x, n_ids ? ids : NULL, y);
             if (st == MMOE_OK)
                 ok = 1;
             else
                 snprintf(why, sizeof why, "%s", mmoe_workspace_last_error(ws));
+        } else if (tf) {
+            snprintf(why, sizeof why, "%s", mmoe_transform_workspace_last_error(tws));
         }
         if (ok) {
             for (size_t k = 0; k < T; k++)
@@ -326,9 +357,11 @@ static int serve_stdin(const mmoe_model *m, int keep_going)
         failed = 1;
     }
     free(line);
+    mmoe_transform_workspace_free(tws);
     mmoe_workspace_free(ws);
     free(x);
     free(y);
+    free(ids);
     return failed;
 }
 

@@ -7,6 +7,7 @@
 #include "activation.h"
 #include "loss_impl.h"
 #include "model_impl.h"
+#include "mmoe/transform.h"
 
 static size_t sum_widths(const size_t *w, size_t n)
 {
@@ -141,6 +142,7 @@ void mmoe_model_free(mmoe_model *m)
     mmoe__free(m->grads);
     mmoe__free(m->stats);
     mmoe__free(m->train_arena);
+    mmoe_transform_free(m->transform);
     mmoe__free(m);
 }
 

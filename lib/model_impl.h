@@ -51,6 +51,7 @@ struct mmoe_model {
     uint64_t rng;  /* dropout stream */
     size_t batch;
     int have_forward, have_loss;
+    struct mmoe_transform *transform; /* attached preprocessing (transform.h), or NULL */
     char err[MMOE__ERRLEN];
 };
 

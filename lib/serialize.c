@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "mmoe/io.h"
+#include "mmoe/transform.h"
 #include "mmoe/version.h"
 #include "model_impl.h"
 #include "numtext.h"
@@ -106,10 +107,12 @@ mmoe_status mmoe_model_file_tensor(mmoe_model *model, size_t i, const char **nam
 /* Save to a file (path) or a buffer (buf/len). */
 static mmoe_status model_save(const mmoe_model *m, const char *path, void **buf, size_t *len)
 {
-    char *cfg = NULL;
+    char *cfg = NULL, *tft = NULL;
     mmoe__st_tensor *t = NULL;
     size_t nt = 0;
     mmoe_status st = mmoe_config_to_string(m->cfg, &cfg);
+    if (st == MMOE_OK && m->transform)
+        st = mmoe_transform_to_string(m->transform, &tft);
     if (st == MMOE_OK)
         st = model_tensors(m, &t, &nt);
     if (st == MMOE_OK)
@@ -120,12 +123,14 @@ static mmoe_status model_save(const mmoe_model *m, const char *path, void **buf,
             {"format_version", MMOE_FILE_FORMAT_VERSION == 1 ? "1" : "?"},
             {"libmmoe_version", mmoe_version_string()},
             {"config", cfg},
+            {"transform", tft}, /* last: left out when the model has none */
         };
-        size_t nm = sizeof meta / sizeof *meta;
+        size_t nm = sizeof meta / sizeof *meta - (tft ? 0 : 1);
         st = mmoe__st_write(meta, nm, t, nt, path, buf, len);
     }
     mmoe__free(t);
     mmoe_string_free(cfg);
+    mmoe_string_free(tft);
     return st;
 }
 
@@ -177,6 +182,23 @@ static mmoe_status with_path(char *err, mmoe_status st, const char *func, const 
 /* Largest described model the loader builds just to say which tensor is wrong (256 MiB). */
 #define DIAGNOSE_MAX_FLOATS ((size_t)1 << 26)
 
+/* The "transform" metadata: parse it and check that it feeds the model. */
+static mmoe_status attach_transform(mmoe_model *m, const char *text)
+{
+    mmoe_transform *tf = NULL;
+    mmoe_status st = mmoe_transform_parse(text, strlen(text), &tf);
+    if (st == MMOE_OK)
+        st = mmoe_model_set_transform(m, tf);
+    mmoe_transform_free(tf);
+    if (st != MMOE_OK && st != MMOE_ERR_NOMEM && st != MMOE_ERR_VERSION) {
+        char inner[MMOE__ERRLEN];
+        memcpy(inner, mmoe_last_error(), sizeof inner);
+        inner[sizeof inner - 1] = '\0';
+        st = MMOE_FAIL(NULL, MMOE_ERR_FORMAT, "stored transformation: %.200s", inner);
+    }
+    return st;
+}
+
 static mmoe_status model_load(const void *buf, size_t len, mmoe_model **out)
 {
     mmoe__st_file f;
@@ -226,6 +248,9 @@ static mmoe_status model_load(const void *buf, size_t len, mmoe_model **out)
         st = model_tensors(m, &t, &nt);
     if (st == MMOE_OK)
         st = mmoe__st_read_tensors(&f, t, nt, NULL);
+    const char *tft = st == MMOE_OK ? mmoe__st_meta_get(&f, "transform") : NULL;
+    if (tft)
+        st = attach_transform(m, tft);
     mmoe__free(t);
     mmoe_config_free(cfg);
     mmoe__st_close(&f);

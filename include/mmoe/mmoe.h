@@ -32,6 +32,9 @@
 #include "mmoe/runtime.h"
 #include "mmoe/io.h"
 #include "mmoe/metrics.h"
+#include "mmoe/schema.h"
+#include "mmoe/transform.h"
+#include "mmoe/reader.h"
 
 #ifdef __cplusplus
 extern "C" {
