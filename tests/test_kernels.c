@@ -137,6 +137,11 @@ static void test_dense(void **state)
     (void)state;
     for (int t = 0; t < TRIALS; t++) {
         size_t B = t % 7 == 0 ? 1 : rsize(2, 40), in = rsize(1, 70), out = rsize(1, 90);
+        if (t % 7 == 3) { /* batch 1, large enough for the blocked matrix-vector path */
+            B = 1;
+            in = rsize(100, 180);
+            out = rsize(100, 200);
+        }
         size_t ldx = in + rsize(0, 4), ldy = out + rsize(0, 4), lddx = in + rsize(0, 4);
         mmoe_activation act = acts[t % 4];
         float *W = rand_buf(out * in, 1.0f), *b = rand_buf(out, 1.0f);
