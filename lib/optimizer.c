@@ -361,11 +361,20 @@ mmoe_status mmoe_optimizer_step(mmoe_optimizer *opt)
                          "the step counter is at its maximum (%llu); reset the optimizer",
                          (unsigned long long)opt->steps);
 
-    /* 1. Refuse non-finite gradients before writing anything. */
-    double sumsq;
+    /*
+     * 1. Refuse non-finite gradients before writing anything. The sum of
+     * squares (in double) is only needed for clipping.
+     */
+    double sumsq = 0.0;
     float gmax;
-    mmoe__sumsq_absmax(opt->grads, opt->n, &sumsq, &gmax);
-    if (!isfinite(sumsq)) {
+    int finite;
+    if (opt->clip_norm > 0.0) {
+        mmoe__sumsq_absmax(opt->grads, opt->n, &sumsq, &gmax);
+        finite = isfinite(sumsq);
+    } else {
+        finite = mmoe__absmax_finite(opt->grads, opt->n, &gmax);
+    }
+    if (!finite) {
         size_t i = first_nonfinite(opt->grads, opt->n);
         return MMOE_FAIL(opt->err, MMOE_ERR_NONFINITE,
                          "gradient %zu of %zu is %s; step refused, nothing changed", i, opt->n,

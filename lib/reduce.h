@@ -19,4 +19,11 @@
 void mmoe__sumsq_absmax(const float *x, size_t n, double *sumsq, float *absmax);
 void mmoe__sumsq_absmax_ref(const float *x, size_t n, double *sumsq, float *absmax);
 
+/*
+ * Largest |x| of n floats (NaNs ignored) into *absmax; returns nonzero when
+ * every value is finite. Cheaper than the sum of squares: no widening.
+ */
+int mmoe__absmax_finite(const float *x, size_t n, float *absmax);
+int mmoe__absmax_finite_ref(const float *x, size_t n, float *absmax);
+
 #endif

@@ -216,13 +216,21 @@ static void test_sumsq_absmax(void **state)
         /* both sum exact double products; only the order of n additions differs */
         assert_true(fabs(s - sr) <= 2.0 * (double)n * DBL_EPSILON * sr);
         assert_true(m == mr);
+        float m2, m2r;
+        int f2 = mmoe__absmax_finite(x, n, &m2), f2r = mmoe__absmax_finite_ref(x, n, &m2r);
+        assert_true(f2 && f2r && m2 == mr && m2r == mr);
         if (n > 2) {
             x[n / 2] = NAN;
             mmoe__sumsq_absmax(x, n, &s, &m);
             assert_false(isfinite(s));
+            assert_false(mmoe__absmax_finite(x, n, &m2));
             x[n / 2] = INFINITY;
             mmoe__sumsq_absmax(x, n, &s, &m);
             assert_false(isfinite(s));
+            assert_false(mmoe__absmax_finite(x, n, &m2));
+            x[n - 1] = NAN; /* in the scalar tail */
+            x[n / 2] = 0.0f;
+            assert_false(mmoe__absmax_finite(x, n, &m2));
         }
         free(x);
     }
