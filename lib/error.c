@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "reduce.h"
 #include "mmoe/mmoe.h"
 
 static _Thread_local char tls_last_error[MMOE__ERRLEN];
@@ -47,9 +48,6 @@ const char *mmoe_last_error(void)
 
 int mmoe__all_finite(const float *x, size_t n)
 {
-    /* Sum of x*0 is NaN exactly when some x is NaN or infinite; branch-free. */
-    float acc = 0.0f;
-    for (size_t i = 0; i < n; i++)
-        acc += x[i] * 0.0f;
-    return acc == 0.0f;
+    float unused;
+    return mmoe__absmax_finite(x, n, &unused); /* one vectorised pass (reduce.c) */
 }
