@@ -2,6 +2,7 @@
 #include <math.h>
 
 #include "mix.h"
+#include "reduce.h"
 
 void mmoe__softmax_rows(size_t rows, size_t n, float *P, size_t ld)
 {
@@ -48,11 +49,9 @@ void mmoe__mix_backward(size_t n, size_t h, const float *p, const float *H, cons
 {
     for (size_t e = 0; e < n; e++) {
         const float *he = H + e * h;
-        float *dhe = dH + e * h, dot = 0.0f, pe = p[e];
-        for (size_t j = 0; j < h; j++) {
-            dot += df[j] * he[j];
+        float *dhe = dH + e * h, pe = p[e];
+        for (size_t j = 0; j < h; j++)
             dhe[j] += pe * df[j];
-        }
-        dp[e] += dot;
+        dp[e] += mmoe__dotf(df, he, h); /* a vectorised reduction (reduce.c) */
     }
 }

@@ -78,7 +78,32 @@ MMOE__VECTORIZED int mmoe__absmax_finite(const float *x, size_t n, float *absmax
     *absmax = mx;
     return !bad && mx <= FLT_MAX;
 }
+
+MMOE__VECTORIZED float mmoe__dotf(const float *a, const float *b, size_t n)
+{
+    v8f s0 = {0}, s1 = {0};
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        v8f a0, a1, b0, b1;
+        memcpy(&a0, a + i, sizeof a0);
+        memcpy(&a1, a + i + 8, sizeof a1);
+        memcpy(&b0, b + i, sizeof b0);
+        memcpy(&b1, b + i + 8, sizeof b1);
+        s0 += a0 * b0;
+        s1 += a1 * b1;
+    }
+    s0 += s1;
+    float s = ((s0[0] + s0[4]) + (s0[1] + s0[5])) + ((s0[2] + s0[6]) + (s0[3] + s0[7]));
+    for (; i < n; i++)
+        s += a[i] * b[i];
+    return s;
+}
 #else
+float mmoe__dotf(const float *a, const float *b, size_t n)
+{
+    return mmoe__dotf_ref(a, b, n);
+}
+
 void mmoe__sumsq_absmax(const float *x, size_t n, double *sumsq, float *absmax)
 {
     mmoe__sumsq_absmax_ref(x, n, sumsq, absmax);
@@ -115,4 +140,12 @@ void mmoe__sumsq_absmax_ref(const float *x, size_t n, double *sumsq, float *absm
     }
     *sumsq = s;
     *absmax = mx;
+}
+
+float mmoe__dotf_ref(const float *a, const float *b, size_t n)
+{
+    float s = 0.0f;
+    for (size_t i = 0; i < n; i++)
+        s += a[i] * b[i];
+    return s;
 }

@@ -26,4 +26,8 @@ void mmoe__sumsq_absmax_ref(const float *x, size_t n, double *sumsq, float *absm
 int mmoe__absmax_finite(const float *x, size_t n, float *absmax);
 int mmoe__absmax_finite_ref(const float *x, size_t n, float *absmax);
 
+/* Dot product of n floats in float (the fast one sums in 16 lanes). */
+float mmoe__dotf(const float *a, const float *b, size_t n);
+float mmoe__dotf_ref(const float *a, const float *b, size_t n);
+
 #endif

@@ -216,6 +216,18 @@ static void test_sumsq_absmax(void **state)
         /* both sum exact double products; only the order of n additions differs */
         assert_true(fabs(s - sr) <= 2.0 * (double)n * DBL_EPSILON * sr);
         assert_true(m == mr);
+        if (n > 0) {
+            float *y = rand_buf(n, 1.0f);
+            double exact = 0.0, mag = 0.0;
+            for (size_t i = 0; i < n; i++) {
+                exact += (double)x[i] * y[i];
+                mag += fabs((double)x[i] * y[i]);
+            }
+            /* any summation order: within 2 n eps32 sum|x y| of the exact value */
+            assert_true(fabs(mmoe__dotf(x, y, n) - exact) <= dot_bound(mag, n));
+            assert_true(fabs(mmoe__dotf_ref(x, y, n) - exact) <= dot_bound(mag, n));
+            free(y);
+        }
         float m2, m2r;
         int f2 = mmoe__absmax_finite(x, n, &m2), f2r = mmoe__absmax_finite_ref(x, n, &m2r);
         assert_true(f2 && f2r && m2 == mr && m2r == mr);
