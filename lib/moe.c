@@ -27,7 +27,7 @@ static mmoe__moe *moe_setup(mmoe__bottom *b, const mmoe_config *c, mmoe__routing
 {
     mmoe__moe *m = b->impl;
     m->in = b->in;
-    m->n_tasks = c->n_tasks;
+    m->n_tasks = b->n_tasks;
     m->routing = routing;
     m->n_experts = n_experts;
     m->n_gates = n_gates;
@@ -45,7 +45,7 @@ static mmoe__moe *moe_setup(mmoe__bottom *b, const mmoe_config *c, mmoe__routing
 static mmoe_status mmoe_setup(mmoe__bottom *b, const mmoe_config *c, char *err)
 {
     (void)err;
-    mmoe__gate_setup(&moe_setup(b, c, MMOE__ROUTE_GATED, c->n_experts, c->n_tasks)->gate, c);
+    mmoe__gate_setup(&moe_setup(b, c, MMOE__ROUTE_GATED, c->n_experts, b->n_tasks)->gate, c);
     return MMOE_OK;
 }
 
@@ -66,14 +66,14 @@ static mmoe_status shared_bottom_setup(mmoe__bottom *b, const mmoe_config *c, ch
 static mmoe_status single_task_setup(mmoe__bottom *b, const mmoe_config *c, char *err)
 {
     (void)err;
-    moe_setup(b, c, MMOE__ROUTE_SEPARATE, c->n_tasks, 0);
+    moe_setup(b, c, MMOE__ROUTE_SEPARATE, b->n_tasks, 0);
     return MMOE_OK;
 }
 
 static mmoe_status l2_constrained_setup(mmoe__bottom *b, const mmoe_config *c, char *err)
 {
     (void)err;
-    moe_setup(b, c, MMOE__ROUTE_SEPARATE, c->n_tasks, 0)->l2 = c->l2_lambda;
+    moe_setup(b, c, MMOE__ROUTE_SEPARATE, b->n_tasks, 0)->l2 = c->l2_lambda;
     return MMOE_OK;
 }
 

@@ -62,7 +62,7 @@ static size_t group_size(const ple *p, size_t g)
 static mmoe_status setup_levels(mmoe__bottom *b, const mmoe_config *c, size_t levels, char *err)
 {
     ple *p = b->impl;
-    p->T = c->n_tasks;
+    p->T = b->n_tasks;
     p->L = levels;
     p->h = c->expert_widths[c->expert_layers - 1];
     p->n_shared = c->n_experts;

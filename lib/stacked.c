@@ -45,7 +45,7 @@ static mmoe_status stacked_setup(mmoe__bottom *b, const mmoe_config *c, char *er
     if (c->levels > STACK_MAX_LEVELS)
         return MMOE_FAIL(err, MMOE_ERR_CONFIG, "levels %zu; stacked_mmoe takes 1..%d", c->levels,
                          STACK_MAX_LEVELS);
-    s->T = c->n_tasks;
+    s->T = b->n_tasks;
     s->E = c->n_experts;
     s->L = c->levels;
     s->h = c->expert_widths[c->expert_layers - 1];
