@@ -74,18 +74,7 @@ static mmoe_model *make(const char *arch, const char *kind, const char *temp, co
         fail_msg("mmoe_model_create: %s", mmoe_last_error());
     mmoe_config_free(cfg);
     /* Non-zero biases; larger gate weights so that the gates are far from uniform. */
-    for (size_t i = 0; i < mmoe_model_param_count(m); i++) {
-        const char *name;
-        mmoe_tensor *v;
-        assert_int_equal(mmoe_model_param(m, i, &name, &v, NULL), MMOE_OK);
-        float *d = mmoe_tensor_data(v);
-        size_t n = mmoe_tensor_numel(v);
-        if (strstr(name, ".bias"))
-            gc_fill_uniform(d, n, 100 + (unsigned)i, 0.05f, 0.3f);
-        else if (strncmp(name, "gates.", 6) == 0)
-            for (size_t j = 0; j < n; j++)
-                d[j] *= 4.0f;
-    }
+    gc_model_prepare(m, 100, "gates.", 4.0f);
     return m;
 }
 

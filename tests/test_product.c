@@ -55,14 +55,7 @@ static mmoe_model *make(const char *arch)
     if (mmoe_model_create(c, &m) != MMOE_OK)
         fail_msg("create: %s", mmoe_last_error());
     mmoe_config_free(c);
-    for (size_t i = 0; i < mmoe_model_param_count(m); i++) {
-        const char *name;
-        mmoe_tensor *v;
-        assert_int_equal(mmoe_model_param(m, i, &name, &v, NULL), MMOE_OK);
-        if (strstr(name, ".bias"))
-            gc_fill_uniform(mmoe_tensor_data(v), mmoe_tensor_numel(v), 30 + (unsigned)i, 0.05f,
-                            0.3f);
-    }
+    gc_model_prepare(m, 30, NULL, 1.0f);
     return m;
 }
 
