@@ -51,7 +51,7 @@ static mmoe_model *build(const shape *s, const char *gate, size_t k)
 {
     mmoe_config *c;
     mmoe_model *m = NULL;
-    char kk[16];
+    char kk[32];
     snprintf(kk, sizeof kk, "%zu", k);
     if (mmoe_config_create(&c) != MMOE_OK)
         return NULL;

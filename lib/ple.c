@@ -145,7 +145,7 @@ static size_t ple_buffers(const mmoe__bottom *b, size_t *widths)
 static void ple_declare(mmoe__bottom *b, mmoe__registry *r)
 {
     ple *p = b->impl;
-    char prefix[48];
+    char prefix[64];
     for (size_t l = 0; l < p->L; l++) {
         ple_level *v = &p->lv[l];
         for (size_t g = 0; g <= p->T; g++) {

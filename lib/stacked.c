@@ -92,7 +92,7 @@ static size_t stacked_buffers(const mmoe__bottom *b, size_t *widths)
 static void stacked_declare(mmoe__bottom *b, mmoe__registry *r)
 {
     stacked *s = b->impl;
-    char prefix[40];
+    char prefix[64];
     for (size_t l = 0; l < s->L; l++) {
         stack_level *v = &s->lv[l];
         snprintf(prefix, sizeof prefix, "stack.%zu.experts", l);

@@ -44,7 +44,7 @@ static mmoe_model *make(const char *arch, size_t T, size_t levels, size_t n_shar
     assert_int_equal(mmoe_config_set(cfg, "gate.kind", gate), MMOE_OK);
     assert_int_equal(mmoe_config_set_int(cfg, "seed", 9), MMOE_OK);
     for (size_t k = 0; k < T; k++) {
-        char name[16], key[32];
+        char name[32], key[48];
         snprintf(name, sizeof name, "t%zu", k);
         size_t tw[1] = {3};
         assert_int_equal(mmoe_config_add_task(cfg, name,
