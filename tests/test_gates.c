@@ -7,7 +7,8 @@
  *     derivative, which is zero almost everywhere);
  *   - the weights: top-k rows have exactly k nonzero entries summing to 1,
  *     hard rows are one-hot on the largest softmax weight;
- *   - batch-1 predict of a sparse gate skips the unselected experts: an
+ *   - batch-1 predict of a sparse gate skips the unselected experts (MMoE,
+ *     stacked MMoE): an
  *     unselected expert filled with NaN changes nothing, and batch 1
  *     agrees with the batch path;
  *   - description text (keys written only when not at their default) and
@@ -294,11 +295,15 @@ static void test_topk_weights(void **state)
     mmoe_model_free(soft);
 }
 
-/* Batch-1 predict with a sparse gate computes only the selected experts. */
-static void check_skip(const char *kind)
+/*
+ * Batch-1 predict with a sparse gate computes only the selected experts
+ * (experts named <pre>I.layers...; for stacked MMoE those of the top level,
+ * whose gates mmoe_model_gate_weights reports).
+ */
+static void check_skip(const char *arch, const char *kind, const char *pre)
 {
     ctx c;
-    c.m = make("mmoe", kind, "1", "2");
+    c.m = make(arch, kind, "1", "2");
     fill_data(&c);
     mmoe_workspace *ws;
     assert_int_equal(mmoe_workspace_create(c.m, B, &ws), MMOE_OK);
@@ -324,8 +329,8 @@ static void check_skip(const char *kind)
     }
     assert_true(unused < E);
     assert_int_equal(mmoe_model_predict(c.m, ws, 1, c.x, NULL, one), MMOE_OK);
-    char prefix[32];
-    snprintf(prefix, sizeof prefix, "experts.%zu.", unused);
+    char prefix[64];
+    snprintf(prefix, sizeof prefix, "%s%zu.", pre, unused);
     size_t poisoned = 0;
     for (size_t i = 0; i < mmoe_model_param_count(c.m); i++) {
         const char *name;
@@ -350,8 +355,9 @@ static void check_skip(const char *kind)
 static void test_batch1_skips_unselected_experts(void **state)
 {
     (void)state;
-    check_skip("topk");
-    check_skip("hard");
+    check_skip("mmoe", "topk", "experts.");
+    check_skip("mmoe", "hard", "experts.");
+    check_skip("stacked_mmoe", "topk", "stack.1.experts."); /* two levels, the default */
 }
 
 static void test_description_and_files(void **state)

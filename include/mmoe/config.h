@@ -49,7 +49,8 @@
  *                       logits z into weights [softmax]
  *                       softmax: softmax(z / tau); topk: softmax over the
  *                       gate.top_k largest logits, the other weights exactly
- *                       0 (mmoe/omoe batch-1 predict skips unselected experts);
+ *                       0 (batch-1 predict of mmoe, omoe and stacked_mmoe
+ *                       skips the unselected experts);
  *                       hard: one-hot of the largest logit, trained with the
  *                       straight-through gradient of softmax(z / tau)
  *                       (docs/models.md)
