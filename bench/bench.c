@@ -9,6 +9,8 @@
  *   config B  input 512, 16 experts 512->256->128 relu, 4 binary tasks,
  *             gates 512->16 softmax (arch mmoe), towers 128->64 relu->1
  *   A-top2, B-top2  the same with gate.kind topk, gate.top_k 2
+ *   A-ple, B-ple    arch ple (2 levels; the experts above are the shared
+ *                   ones, plus one expert of its own per task and level)
  *
  * Metrics (per config):
  *   train_throughput       samples/s of mmoe_model_train_step (forward,
@@ -68,14 +70,18 @@ typedef struct bench_config {
     mmoe_task_kind kind;
     size_t tower_hidden;
     const char *top_k; /* gate.top_k of a top-k gate; NULL: softmax gates */
+    const char *arch;  /* NULL: mmoe */
 } bench_config;
 
 static const bench_config bench_configs[] = {
-    {"A", 100, 8, 1, {16, 0}, 2, MMOE_TASK_REGRESSION, 8, NULL},
-    {"B", 512, 16, 2, {256, 128}, 4, MMOE_TASK_BINARY, 64, NULL},
+    {"A", 100, 8, 1, {16, 0}, 2, MMOE_TASK_REGRESSION, 8, NULL, NULL},
+    {"B", 512, 16, 2, {256, 128}, 4, MMOE_TASK_BINARY, 64, NULL, NULL},
     /* the same shapes with top-2 gates (batch-1 predict computes only the selected experts) */
-    {"A-top2", 100, 8, 1, {16, 0}, 2, MMOE_TASK_REGRESSION, 8, "2"},
-    {"B-top2", 512, 16, 2, {256, 128}, 4, MMOE_TASK_BINARY, 64, "2"},
+    {"A-top2", 100, 8, 1, {16, 0}, 2, MMOE_TASK_REGRESSION, 8, "2", NULL},
+    {"B-top2", 512, 16, 2, {256, 128}, 4, MMOE_TASK_BINARY, 64, "2", NULL},
+    /* PLE, two levels: n_experts shared + one own expert per task at each level */
+    {"A-ple", 100, 8, 1, {16, 0}, 2, MMOE_TASK_REGRESSION, 8, NULL, "ple"},
+    {"B-ple", 512, 16, 2, {256, 128}, 4, MMOE_TASK_BINARY, 64, NULL, "ple"},
 };
 
 typedef struct bench_opts {
@@ -183,7 +189,7 @@ static mmoe_status build_model(const bench_config *bc, mmoe_model **out)
 
     if (st != MMOE_OK)
         return st;
-    st = mmoe_config_set_arch(cfg, MMOE_ARCH_MMOE);
+    st = mmoe_config_set(cfg, "arch", bc->arch ? bc->arch : "mmoe");
     if (st == MMOE_OK)
         st = mmoe_config_set_int(cfg, "input.dense", (int64_t)bc->input);
     if (st == MMOE_OK)
@@ -532,7 +538,8 @@ static void usage(FILE *f)
             "(mmoe_model_predict) of two fixed MMoE shapes and prints one JSON\n"
             "object per measurement on stdout.\n"
             "\n"
-            "  --config NAME     A, B, A-top2, B-top2 (A and B with top-2 gates) or all [all]\n"
+            "  --config NAME     A, B, A-top2, B-top2 (A and B with top-2 gates), A-ple,\n"
+            "                    B-ple (A and B as two-level PLE) or all [all]\n"
             "                    A: input 100, 8 experts 16 relu, 2 regression tasks\n"
             "                    B: input 512, 16 experts 256-128 relu, 4 binary tasks\n"
             "  --threads N       BLAS threads (mmoe_set_num_threads); default: the\n"

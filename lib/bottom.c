@@ -76,7 +76,8 @@ double mmoe__bottom_no_penalty(const mmoe__bottom *b, const float *params, float
 
 /* ---- forwarding ------------------------------------------------------ */
 
-mmoe_status mmoe__bottom_setup(mmoe__bottom *b, const mmoe_config *c, size_t in, char *err)
+mmoe_status mmoe__bottom_setup(mmoe__bottom *b, const mmoe_config *c, size_t in, size_t n_tasks,
+                               char *err)
 {
     memset(b, 0, sizeof *b);
     const mmoe__bottom_ops *ops = mmoe__bottom_ops_of(c->arch);
@@ -89,7 +90,7 @@ mmoe_status mmoe__bottom_setup(mmoe__bottom *b, const mmoe_config *c, size_t in,
     b->ops = ops;
     b->impl = impl;
     b->in = in;
-    b->n_tasks = c->n_tasks;
+    b->n_tasks = n_tasks;
     return ops->setup(b, c, err);
 }
 

@@ -90,8 +90,13 @@ double mmoe__bottom_no_penalty(const mmoe__bottom *b, const float *params, float
 
 /* ---- the model's entry points (forwarded to b->ops) ------------------ */
 
-/* Set up from the description (input width in). Fails with CONFIG/NOMEM/UNSUPPORTED. */
-mmoe_status mmoe__bottom_setup(mmoe__bottom *b, const mmoe_config *cfg, size_t in, char *err);
+/*
+ * Set up from the description for input width in and the first n_tasks
+ * tasks (those with a tower; kinds read b->n_tasks, not cfg->n_tasks).
+ * Fails with CONFIG/NOMEM/UNSUPPORTED.
+ */
+mmoe_status mmoe__bottom_setup(mmoe__bottom *b, const mmoe_config *cfg, size_t in, size_t n_tasks,
+                               char *err);
 void mmoe__bottom_free(mmoe__bottom *b);
 
 size_t mmoe__bottom_buffers(const mmoe__bottom *b, size_t *widths);

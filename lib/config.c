@@ -19,6 +19,7 @@
 #include "activation.h"
 #include "config_impl.h"
 #include "gate.h"
+#include "product.h"
 #include "numtext.h"
 
 static const char *const pooling_names[] = {"mean", "sum"};
@@ -138,7 +139,7 @@ static const key_def global_keys[] = {
 static int quiet_key(const key_def *d)
 {
     return strncmp(d->tmpl, "gate.", 5) == 0 || strcmp(d->tmpl, "levels") == 0 ||
-           strcmp(d->tmpl, "task.K.experts") == 0;
+           strcmp(d->tmpl, "task.K.experts") == 0 || strcmp(d->tmpl, "task.K.product") == 0;
 }
 
 static const key_def sparse_keys[] = {
@@ -158,6 +159,8 @@ static const key_def task_keys[] = {
      0, NULL, "8"},
     {"activation", "task.K.activation", K_CHOICE, T(act), 0, 0, 0, 0, act_word, "relu"},
     {"experts", "task.K.experts", K_INT, T(n_experts), 0, 0, MMOE__MAX_EXPERTS, 0, NULL, "1"},
+    {"product", "task.K.product", K_WIDTHS, T(factors), offsetof(mmoe__task_cfg, n_factors), 0,
+     MMOE_MAX_TASKS - 1, 0, NULL, ""},
 };
 
 #undef MEMBER
@@ -992,7 +995,7 @@ mmoe_status mmoe__config_check(const mmoe_config *c, char *err)
             if (strcmp(c->tasks[i].name, c->tasks[j].name) == 0)
                 return MMOE_FAIL(err, MMOE_ERR_CONFIG, "tasks %zu and %zu share the name '%s'", i, j,
                                  c->tasks[i].name);
-    return MMOE_OK;
+    return mmoe__product_check(c, err);
 }
 
 mmoe_status mmoe_config_validate(const mmoe_config *cfg)

@@ -22,6 +22,8 @@ typedef struct mmoe__task_cfg {
     size_t widths[MMOE_MAX_LAYERS];
     mmoe_activation act;
     size_t n_experts; /* cgc, ple: the task's own experts per level */
+    size_t n_factors; /* product task (ESMM): the tasks it multiplies; 0: a tower task */
+    size_t factors[MMOE_MAX_LAYERS];
 } mmoe__task_cfg;
 
 #define MMOE__MAX_SPARSE 256

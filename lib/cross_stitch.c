@@ -23,9 +23,9 @@ static mmoe_status cs_setup(mmoe__bottom *b, const mmoe_config *c, char *err)
     const size_t in = b->in;
     (void)err;
     s->in = in;
-    s->n_tasks = c->n_tasks;
+    s->n_tasks = b->n_tasks;
     mmoe__pmlp *p = &s->nets;
-    p->copies = c->n_tasks;
+    p->copies = b->n_tasks;
     p->in = in;
     p->n_layers = c->expert_layers;
     for (size_t l = 0; l < c->expert_layers; l++)

@@ -1,6 +1,8 @@
 /* Gate kinds: softmax (with temperature), top-k sparse, hard; see gate.h. */
 #include <string.h>
 
+#include "activation.h"
+#include "dense.h"
 #include "gate.h"
 #include "mix.h"
 
@@ -127,4 +129,27 @@ void mmoe__gate_backward(const mmoe__gate *g, size_t rows, size_t n, const float
 {
     for (size_t r = 0; r < rows; r++)
         g->kind->backward(g, n, P + r * ld, Q ? Q + r * ld : NULL, D + r * ld);
+}
+
+void mmoe__gate_experts_forward(const mmoe__pmlp *ex, const float *params, const float *X,
+                                const float *P, size_t G, float *const *A)
+{
+    const size_t E = ex->copies, L = ex->n_layers;
+    for (size_t e = 0; e < E; e++) {
+        int used = 0;
+        for (size_t g = 0; g < G && !used; g++)
+            used = P[g * E + e] != 0.0f;
+        for (size_t l = 0; l < L; l++) {
+            const size_t w = ex->width[l], in = l ? ex->width[l - 1] : ex->in;
+            float *a = A[l] + e * w;
+            if (!used) {
+                memset(a, 0, w * sizeof *a);
+                continue;
+            }
+            const float *In = l ? A[l - 1] + e * in : X;
+            mmoe__dense_forward(params + ex->w_off[l] + e * w * in, params + ex->b_off[l] + e * w,
+                                in, w, 1, In, in, a, w);
+            mmoe__act_forward(l + 1 == L ? ex->out_act : ex->act, 1, w, a, w);
+        }
+    }
 }

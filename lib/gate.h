@@ -21,6 +21,7 @@
 #include <stddef.h>
 
 #include "config_impl.h"
+#include "pmlp.h"
 
 typedef struct mmoe__gate_kind mmoe__gate_kind;
 
@@ -48,6 +49,16 @@ void mmoe__gate_forward(const mmoe__gate *g, size_t rows, size_t n, float *P, fl
  */
 void mmoe__gate_backward(const mmoe__gate *g, size_t rows, size_t n, const float *P,
                          const float *Q, float *D, size_t ld);
+
+/*
+ * Batch 1 with a sparse gate: run only the experts (copies of ex, all
+ * reading the row X) that one of G gates selected (P: G rows of
+ * ex->copies weights, side by side); the other experts' activations in
+ * A[0 .. n_layers) are set to zero, which is what their exactly-zero
+ * weights make of them.
+ */
+void mmoe__gate_experts_forward(const mmoe__pmlp *ex, const float *params, const float *X,
+                                const float *P, size_t G, float *const *A);
 
 /* Names of the kinds for the description ("softmax", ...); -1 / NULL when unknown. */
 int mmoe__gate_kind_parse(const char *name);

@@ -8,6 +8,7 @@
 #include "loss_impl.h"
 #include "model_impl.h"
 #include "mmoe/transform.h"
+#include "product.h"
 
 static size_t sum_widths(const size_t *w, size_t n)
 {
@@ -24,7 +25,8 @@ static mmoe_status build_layout(mmoe_model *m, char *err)
     size_t widths[MMOE__BOTTOM_MAX_BUFS + MMOE__INPUT_MAX_BUFS];
     if ((st = mmoe__input_setup(&m->input, c, err)))
         return st;
-    if ((st = mmoe__bottom_setup(&m->bottom, c, m->input.out, err)))
+    m->n_towers = mmoe__product_tower_tasks(c);
+    if ((st = mmoe__bottom_setup(&m->bottom, c, m->input.out, m->n_towers, err)))
         return st;
     mmoe__input_declare(&m->input, &m->reg, &m->sreg);
     mmoe__bottom_declare(&m->bottom, &m->reg);
@@ -32,7 +34,7 @@ static mmoe_status build_layout(mmoe_model *m, char *err)
     size_t fwd = sum_widths(widths, mmoe__input_buffers(&m->input, widths)) +
                  sum_widths(widths, mmoe__bottom_buffers(&m->bottom, widths));
     size_t bwd = fwd + (m->input.active ? m->input.out : 0);
-    for (size_t k = 0; k < c->n_tasks; k++) {
+    for (size_t k = 0; k < m->n_towers; k++) {
         const mmoe__task_cfg *t = &c->tasks[k];
         mmoe__pmlp *tw = &m->towers[k];
         tw->copies = 1;
@@ -195,7 +197,7 @@ const float *mmoe__model_forward(const mmoe_model *m, size_t B, const float *x, 
     const float *X = mmoe__input_forward(&m->input, m->params, stats, B, x, ids, training, rng,
                                          f->input, &ld);
     mmoe__bottom_forward(&m->bottom, m->params, B, X, ld, f->bottom);
-    for (size_t k = 0; k < T; k++) {
+    for (size_t k = 0; k < m->n_towers; k++) {
         size_t ldk;
         const float *in = mmoe__bottom_task_input(&m->bottom, f->bottom, k, &ldk);
         const mmoe__pmlp *tw = &m->towers[k];
@@ -207,6 +209,8 @@ const float *mmoe__model_forward(const mmoe_model *m, size_t B, const float *x, 
             f->Y[r * T + k] = binary ? mmoe__sigmoid(z[r]) : z[r];
         }
     }
+    for (size_t r = 0; r < B && m->n_towers < T; r++) /* product tasks (ESMM) */
+        mmoe__product_forward(m->cfg, f->Z + r * T, f->Z + r * T, f->Y + r * T);
     if (ldX)
         *ldX = ld;
     return X;
@@ -316,6 +320,12 @@ mmoe_status mmoe_model_loss(mmoe_model *m, const float *labels, const float *sw,
         double acc = 0.0;
         for (size_t r = 0; r < B; r++) {
             float s = sw ? sw[r] : 1.0f;
+            if (k >= m->n_towers) { /* a product: its gradient goes to the factors' logits */
+                acc += s * mmoe__product_loss(t, m->tf.Z + r * T, labels[r * T + k],
+                                              (float)t->weight * s * invB, m->tb.dZ + r * T);
+                m->tb.dZ[r * T + k] = 0.0f;
+                continue;
+            }
             double dz;
             acc += s * mmoe__loss_elem(t->kind, m->tf.Z[r * T + k], labels[r * T + k], &dz);
             m->tb.dZ[r * T + k] = (float)t->weight * s * (float)dz * invB;
@@ -341,7 +351,7 @@ mmoe_status mmoe_model_backward(mmoe_model *m)
         return MMOE_FAIL(m->err, MMOE_ERR_STATE, "call mmoe_model_loss after the forward first");
     const size_t B = m->batch, T = m->n_tasks;
     mmoe__bottom_zero_task_grads(&m->bottom, m->tb.bottom, B);
-    for (size_t k = 0; k < T; k++) {
+    for (size_t k = 0; k < m->n_towers; k++) {
         const mmoe__pmlp *tw = &m->towers[k];
         float *dout = m->tb.tower[k][tw->n_layers - 1];
         for (size_t r = 0; r < B; r++)
@@ -396,6 +406,9 @@ mmoe_status mmoe_model_gate_weights(const mmoe_model *m, size_t k, float *out, s
         return MMOE_FAIL(NULL, MMOE_ERR_STATE, "no forward pass yet");
     if (k >= m->n_tasks)
         return MMOE_FAIL(NULL, MMOE_ERR_RANGE, "task %zu of %zu", k, m->n_tasks);
+    if (k >= m->n_towers)
+        return MMOE_FAIL(NULL, MMOE_ERR_INVALID_ARG,
+                         "task %zu is a product of other tasks: it has no gate", k);
     const size_t E = mmoe__bottom_num_experts(&m->bottom);
     if (cap < m->batch * E)
         return MMOE_FAIL(NULL, MMOE_ERR_RANGE, "out holds %zu floats, %zu needed", cap,

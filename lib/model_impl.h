@@ -32,6 +32,7 @@ struct mmoe_model {
     uint64_t id;          /* unique within the process: never reused, unlike the address */
     mmoe_config *cfg;
     size_t n_tasks, in;
+    size_t n_towers; /* tasks with a tower (and a bottom output); the rest are products */
     mmoe__registry reg;   /* trainable parameters */
     mmoe__registry sreg;  /* non-trainable state (batch-norm statistics) */
     float *params, *grads, *stats;

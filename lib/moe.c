@@ -15,7 +15,6 @@
  */
 #include <string.h>
 
-#include "activation.h"
 #include "dense.h"
 #include "init.h"
 #include "mix.h"
@@ -27,7 +26,7 @@ static mmoe__moe *moe_setup(mmoe__bottom *b, const mmoe_config *c, mmoe__routing
 {
     mmoe__moe *m = b->impl;
     m->in = b->in;
-    m->n_tasks = c->n_tasks;
+    m->n_tasks = b->n_tasks;
     m->routing = routing;
     m->n_experts = n_experts;
     m->n_gates = n_gates;
@@ -45,7 +44,7 @@ static mmoe__moe *moe_setup(mmoe__bottom *b, const mmoe_config *c, mmoe__routing
 static mmoe_status mmoe_setup(mmoe__bottom *b, const mmoe_config *c, char *err)
 {
     (void)err;
-    mmoe__gate_setup(&moe_setup(b, c, MMOE__ROUTE_GATED, c->n_experts, c->n_tasks)->gate, c);
+    mmoe__gate_setup(&moe_setup(b, c, MMOE__ROUTE_GATED, c->n_experts, b->n_tasks)->gate, c);
     return MMOE_OK;
 }
 
@@ -66,14 +65,14 @@ static mmoe_status shared_bottom_setup(mmoe__bottom *b, const mmoe_config *c, ch
 static mmoe_status single_task_setup(mmoe__bottom *b, const mmoe_config *c, char *err)
 {
     (void)err;
-    moe_setup(b, c, MMOE__ROUTE_SEPARATE, c->n_tasks, 0);
+    moe_setup(b, c, MMOE__ROUTE_SEPARATE, b->n_tasks, 0);
     return MMOE_OK;
 }
 
 static mmoe_status l2_constrained_setup(mmoe__bottom *b, const mmoe_config *c, char *err)
 {
     (void)err;
-    moe_setup(b, c, MMOE__ROUTE_SEPARATE, c->n_tasks, 0)->l2 = c->l2_lambda;
+    moe_setup(b, c, MMOE__ROUTE_SEPARATE, b->n_tasks, 0)->l2 = c->l2_lambda;
     return MMOE_OK;
 }
 
@@ -163,34 +162,6 @@ static void moe_zero_task_grads(const mmoe__bottom *b, float *const *bb, size_t 
     memset(dst, 0, B * w * sizeof(float));
 }
 
-/*
- * Batch 1 with a sparse gate: only the experts some gate selected (P row
- * holds G gates of E weights); the others' activations become zero.
- */
-static void selected_experts_forward(const mmoe__moe *m, const float *params, const float *X,
-                                     const float *P, float *const *fb)
-{
-    const mmoe__pmlp *ex = &m->experts;
-    const size_t E = m->n_experts, G = m->n_gates, L = ex->n_layers;
-    for (size_t e = 0; e < E; e++) {
-        int used = 0;
-        for (size_t g = 0; g < G && !used; g++)
-            used = P[g * E + e] != 0.0f;
-        for (size_t l = 0; l < L; l++) {
-            const size_t w = ex->width[l], in = l ? ex->width[l - 1] : ex->in;
-            float *A = fb[l] + e * w;
-            if (!used) {
-                memset(A, 0, w * sizeof *A);
-                continue;
-            }
-            const float *In = l ? fb[l - 1] + e * in : X;
-            mmoe__dense_forward(params + ex->w_off[l] + e * w * in, params + ex->b_off[l] + e * w,
-                                in, w, 1, In, in, A, w);
-            mmoe__act_forward(l + 1 == L ? ex->out_act : ex->act, 1, w, A, w);
-        }
-    }
-}
-
 static void moe_forward(const mmoe__bottom *b, const float *params, size_t B, const float *X,
                         size_t ldx, float *const *fb)
 {
@@ -205,7 +176,7 @@ static void moe_forward(const mmoe__bottom *b, const float *params, size_t B, co
     mmoe__dense_forward(params + m->gate_off, NULL, m->in, G * E, B, X, ldx, P, G * E);
     mmoe__gate_forward(&m->gate, B * G, E, P, q_buf(m, fb), E);
     if (B == 1 && m->gate.sparse)
-        selected_experts_forward(m, params, X, P, fb);
+        mmoe__gate_experts_forward(&m->experts, params, X, P, G, fb);
     else
         mmoe__pmlp_forward(&m->experts, params, B, X, ldx, 1, fb);
     for (size_t r = 0; r < B; r++)

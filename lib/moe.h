@@ -37,9 +37,9 @@ typedef struct mmoe__moe {
  * that need it (hard). Backward buffers have the same shapes.
  *
  * Sparse gates (topk, hard) at batch 1 compute the gates first and then
- * only the experts some gate selected; the others' activations are set to
- * zero (their weights are exactly zero, so the outputs and gradients are
- * those of the full computation).
+ * only the experts some gate selected (mmoe__gate_experts_forward); the
+ * others' activations are set to zero (their weights are exactly zero, so
+ * the outputs and gradients are those of the full computation).
  */
 extern const mmoe__bottom_ops mmoe__mmoe_ops;
 extern const mmoe__bottom_ops mmoe__omoe_ops;

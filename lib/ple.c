@@ -62,7 +62,7 @@ static size_t group_size(const ple *p, size_t g)
 static mmoe_status setup_levels(mmoe__bottom *b, const mmoe_config *c, size_t levels, char *err)
 {
     ple *p = b->impl;
-    p->T = c->n_tasks;
+    p->T = b->n_tasks;
     p->L = levels;
     p->h = c->expert_widths[c->expert_layers - 1];
     p->n_shared = c->n_experts;
@@ -145,7 +145,7 @@ static size_t ple_buffers(const mmoe__bottom *b, size_t *widths)
 static void ple_declare(mmoe__bottom *b, mmoe__registry *r)
 {
     ple *p = b->impl;
-    char prefix[48];
+    char prefix[64];
     for (size_t l = 0; l < p->L; l++) {
         ple_level *v = &p->lv[l];
         for (size_t g = 0; g <= p->T; g++) {

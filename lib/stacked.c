@@ -45,7 +45,7 @@ static mmoe_status stacked_setup(mmoe__bottom *b, const mmoe_config *c, char *er
     if (c->levels > STACK_MAX_LEVELS)
         return MMOE_FAIL(err, MMOE_ERR_CONFIG, "levels %zu; stacked_mmoe takes 1..%d", c->levels,
                          STACK_MAX_LEVELS);
-    s->T = c->n_tasks;
+    s->T = b->n_tasks;
     s->E = c->n_experts;
     s->L = c->levels;
     s->h = c->expert_widths[c->expert_layers - 1];
@@ -92,7 +92,7 @@ static size_t stacked_buffers(const mmoe__bottom *b, size_t *widths)
 static void stacked_declare(mmoe__bottom *b, mmoe__registry *r)
 {
     stacked *s = b->impl;
-    char prefix[40];
+    char prefix[64];
     for (size_t l = 0; l < s->L; l++) {
         stack_level *v = &s->lv[l];
         snprintf(prefix, sizeof prefix, "stack.%zu.experts", l);
@@ -138,9 +138,12 @@ static void stacked_forward(const mmoe__bottom *b, const float *params, size_t B
         const float *in = level_input(s, l, X, ldx, fb, &ld);
         float *P = fb[P_BUF(s, v)], *F = fb[F_BUF(s, v)];
         const float *H = fb[v->buf + v->experts.n_layers - 1];
-        mmoe__pmlp_forward(&v->experts, params, B, in, ld, 1, fb + v->buf);
         mmoe__dense_forward(params + v->gate_off, NULL, v->in, T * E, B, in, ld, P, T * E);
         mmoe__gate_forward(&s->gate, B * T, E, P, s->gate.needs_q ? fb[Q_BUF(s, v)] : NULL, E);
+        if (B == 1 && s->gate.sparse) /* only the experts some gate selected */
+            mmoe__gate_experts_forward(&v->experts, params, in, P, T, fb + v->buf);
+        else
+            mmoe__pmlp_forward(&v->experts, params, B, in, ld, 1, fb + v->buf);
         for (size_t r = 0; r < B; r++)
             for (size_t k = 0; k < T; k++) {
                 float *f = F + r * T * h + k * h;

@@ -48,7 +48,7 @@ static mmoe_status tf_setup(mmoe__bottom *bot, const mmoe_config *c, char *err)
     const size_t in = bot->in;
     (void)err;
     f->in = in;
-    f->n_tasks = c->n_tasks;
+    f->n_tasks = bot->n_tasks;
     f->n_layers = c->expert_layers;
     f->act = c->expert_act;
     for (size_t l = 0; l < f->n_layers; l++) {

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 #include <cmocka.h>
 #include <mmoe/mmoe.h>
@@ -102,4 +103,20 @@ double gc_model_loss(void *ctx)
     assert_int_equal(mmoe_model_loss(c->model, c->labels, c->sample_weights, NULL, &total),
                      MMOE_OK);
     return total;
+}
+
+void gc_model_prepare(struct mmoe_model *m, unsigned seed, const char *scale_name, float scale)
+{
+    for (size_t i = 0; i < mmoe_model_param_count(m); i++) {
+        const char *name;
+        mmoe_tensor *v;
+        assert_int_equal(mmoe_model_param(m, i, &name, &v, NULL), MMOE_OK);
+        float *d = mmoe_tensor_data(v);
+        size_t n = mmoe_tensor_numel(v);
+        if (strstr(name, ".bias"))
+            gc_fill_uniform(d, n, seed + (unsigned)i, 0.05f, 0.3f);
+        else if (scale_name && strstr(name, scale_name))
+            for (size_t j = 0; j < n; j++)
+                d[j] *= scale;
+    }
 }

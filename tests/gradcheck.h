@@ -57,6 +57,14 @@ typedef struct gc_model_batch {
 
 double gc_model_loss(void *ctx);
 
+/*
+ * Give every ".bias" parameter of a model values in [0.05, 0.3) (fresh
+ * biases are zero, which puts ReLU units exactly on their kink) and
+ * multiply the parameters whose name contains scale_name (may be NULL)
+ * by scale.
+ */
+void gc_model_prepare(struct mmoe_model *m, unsigned seed, const char *scale_name, float scale);
+
 /* Fill x[0..n) with deterministic pseudo-random values in [lo, hi) from seed. */
 void gc_fill_uniform(float *x, size_t n, unsigned seed, float lo, float hi);
 

@@ -311,7 +311,7 @@ static void test_key_query(void **state)
         mmoe_config_free(c);
         n++;
     }
-    assert_int_equal(n, 16 + 4 + 6 + 6); /* global keys (+ gate.*, levels), sparse, task (+ experts) */
+    assert_int_equal(n, 16 + 4 + 6 + 7); /* global (+ gate.*, levels), sparse, task (+ experts, product) */
     assert_null(mmoe_config_key_choice("seed", 0));
     assert_string_equal(mmoe_config_key_choice("arch", 1), "omoe");
     char small[4];

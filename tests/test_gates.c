@@ -7,7 +7,8 @@
  *     derivative, which is zero almost everywhere);
  *   - the weights: top-k rows have exactly k nonzero entries summing to 1,
  *     hard rows are one-hot on the largest softmax weight;
- *   - batch-1 predict of a sparse gate skips the unselected experts: an
+ *   - batch-1 predict of a sparse gate skips the unselected experts (MMoE,
+ *     stacked MMoE): an
  *     unselected expert filled with NaN changes nothing, and batch 1
  *     agrees with the batch path;
  *   - description text (keys written only when not at their default) and
@@ -74,18 +75,7 @@ static mmoe_model *make(const char *arch, const char *kind, const char *temp, co
         fail_msg("mmoe_model_create: %s", mmoe_last_error());
     mmoe_config_free(cfg);
     /* Non-zero biases; larger gate weights so that the gates are far from uniform. */
-    for (size_t i = 0; i < mmoe_model_param_count(m); i++) {
-        const char *name;
-        mmoe_tensor *v;
-        assert_int_equal(mmoe_model_param(m, i, &name, &v, NULL), MMOE_OK);
-        float *d = mmoe_tensor_data(v);
-        size_t n = mmoe_tensor_numel(v);
-        if (strstr(name, ".bias"))
-            gc_fill_uniform(d, n, 100 + (unsigned)i, 0.05f, 0.3f);
-        else if (strncmp(name, "gates.", 6) == 0)
-            for (size_t j = 0; j < n; j++)
-                d[j] *= 4.0f;
-    }
+    gc_model_prepare(m, 100, "gates.", 4.0f);
     return m;
 }
 
@@ -305,11 +295,15 @@ static void test_topk_weights(void **state)
     mmoe_model_free(soft);
 }
 
-/* Batch-1 predict with a sparse gate computes only the selected experts. */
-static void check_skip(const char *kind)
+/*
+ * Batch-1 predict with a sparse gate computes only the selected experts
+ * (experts named <pre>I.layers...; for stacked MMoE those of the top level,
+ * whose gates mmoe_model_gate_weights reports).
+ */
+static void check_skip(const char *arch, const char *kind, const char *pre)
 {
     ctx c;
-    c.m = make("mmoe", kind, "1", "2");
+    c.m = make(arch, kind, "1", "2");
     fill_data(&c);
     mmoe_workspace *ws;
     assert_int_equal(mmoe_workspace_create(c.m, B, &ws), MMOE_OK);
@@ -335,8 +329,8 @@ static void check_skip(const char *kind)
     }
     assert_true(unused < E);
     assert_int_equal(mmoe_model_predict(c.m, ws, 1, c.x, NULL, one), MMOE_OK);
-    char prefix[32];
-    snprintf(prefix, sizeof prefix, "experts.%zu.", unused);
+    char prefix[64];
+    snprintf(prefix, sizeof prefix, "%s%zu.", pre, unused);
     size_t poisoned = 0;
     for (size_t i = 0; i < mmoe_model_param_count(c.m); i++) {
         const char *name;
@@ -361,8 +355,9 @@ static void check_skip(const char *kind)
 static void test_batch1_skips_unselected_experts(void **state)
 {
     (void)state;
-    check_skip("topk");
-    check_skip("hard");
+    check_skip("mmoe", "topk", "experts.");
+    check_skip("mmoe", "hard", "experts.");
+    check_skip("stacked_mmoe", "topk", "stack.1.experts."); /* two levels, the default */
 }
 
 static void test_description_and_files(void **state)

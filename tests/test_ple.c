@@ -44,7 +44,7 @@ static mmoe_model *make(const char *arch, size_t T, size_t levels, size_t n_shar
     assert_int_equal(mmoe_config_set(cfg, "gate.kind", gate), MMOE_OK);
     assert_int_equal(mmoe_config_set_int(cfg, "seed", 9), MMOE_OK);
     for (size_t k = 0; k < T; k++) {
-        char name[16], key[32];
+        char name[32], key[48];
         snprintf(name, sizeof name, "t%zu", k);
         size_t tw[1] = {3};
         assert_int_equal(mmoe_config_add_task(cfg, name,
@@ -58,20 +58,8 @@ static mmoe_model *make(const char *arch, size_t T, size_t levels, size_t n_shar
     if (mmoe_model_create(cfg, &m) != MMOE_OK)
         fail_msg("mmoe_model_create: %s", mmoe_last_error());
     mmoe_config_free(cfg);
-    for (size_t i = 0; i < mmoe_model_param_count(m); i++) {
-        const char *name;
-        mmoe_tensor *v;
-        assert_int_equal(mmoe_model_param(m, i, &name, &v, NULL), MMOE_OK);
-        if (strstr(name, ".bias"))
-            gc_fill_uniform(mmoe_tensor_data(v), mmoe_tensor_numel(v), 50 + (unsigned)i, 0.05f,
-                            0.3f);
-        else if (strcmp(gate, "topk") == 0 && strstr(name, "gate")) {
-            /* Spread the logits: a probe must not change a top-k selection (a jump, not a slope). */
-            float *d = mmoe_tensor_data(v);
-            for (size_t j = 0; j < mmoe_tensor_numel(v); j++)
-                d[j] *= 4.0f;
-        }
-    }
+    /* Top-k: spread the logits so that a probe does not change a selection (a jump, not a slope). */
+    gc_model_prepare(m, 50, strcmp(gate, "topk") == 0 ? "gate" : NULL, 4.0f);
     return m;
 }
 

@@ -736,7 +736,7 @@ int main(int argc, char **argv)
     else
         printf(" (dim %zu)", o.emb_dim);
     if (mmoe_model_num_gates(r.model) > 0)
-        printf(", %zu experts", o.experts);
+        printf(", %zu experts", mmoe_model_num_experts(r.model)); /* per level */
     printf(", expert units ");
     print_widths(o.expert_units, o.n_expert_layers);
     printf(", tower units ");

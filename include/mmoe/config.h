@@ -49,7 +49,8 @@
  *                       logits z into weights [softmax]
  *                       softmax: softmax(z / tau); topk: softmax over the
  *                       gate.top_k largest logits, the other weights exactly
- *                       0 (mmoe/omoe batch-1 predict skips unselected experts);
+ *                       0 (batch-1 predict of mmoe, omoe and stacked_mmoe
+ *                       skips the unselected experts);
  *                       hard: one-hot of the largest logit, trained with the
  *                       straight-through gradient of softmax(z / tau)
  *                       (docs/models.md)
@@ -61,6 +62,13 @@
  *                       gateless kinds ignore them)
  *   levels              ple: extraction levels; stacked_mmoe: MMoE levels;
  *                       1..16 [2] (cgc is one level)
+ *   task.K.product      ESMM: comma-separated indices of binary tower tasks;
+ *                       task K (binary) then predicts the product of their
+ *                       probabilities, has no tower and no gate, and trains
+ *                       on its own labels (BCE of the product; the gradient
+ *                       reaches every factor). Product tasks come after all
+ *                       tower tasks. Empty: a task with a tower [] (written
+ *                       only when set)
  *   task.K.experts      cgc, ple: task K's own experts per level, 0..1024 [1]
  *                       (experts.count is then the shared experts per level;
  *                       levels and task.K.experts are written only when not

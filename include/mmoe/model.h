@@ -174,7 +174,8 @@ MMOE_API mmoe_status mmoe_model_outputs(const mmoe_model *model, float *out, siz
  * Gate weights of task k from the last forward: [batch, num_experts], each
  * row sums to 1. For gateless architectures the fixed routing is reported
  * (all weight on the expert the task reads).
- * @return MMOE_OK; MMOE_ERR_NULL; MMOE_ERR_STATE; MMOE_ERR_RANGE (k or cap).
+ * @return MMOE_OK; MMOE_ERR_NULL; MMOE_ERR_STATE; MMOE_ERR_RANGE (k or cap);
+ *         MMOE_ERR_INVALID_ARG (task k is a product task, which has no gate).
  */
 MMOE_API mmoe_status mmoe_model_gate_weights(const mmoe_model *model, size_t k, float *out,
                                              size_t cap);
