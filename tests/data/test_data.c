@@ -435,6 +435,21 @@ static void test_model_round_trip(void **state)
     assert_int_equal(mmoe_workspace_create(m2, 4, &ws2), MMOE_OK);
     assert_int_equal(mmoe_model_predict(m2, ws2, NROWS, x2, ids2, p2), MMOE_OK);
     assert_memory_equal(p1, p2, sizeof p1);
+    /* a model file whose stored transformation is corrupt does not load */
+    void *buf = NULL;
+    size_t blen = 0;
+    assert_int_equal(mmoe_model_save_buffer(m, &buf, &blen), MMOE_OK);
+    char *hit = NULL;
+    for (size_t i = 0; i + 6 < blen && !hit; i++)
+        if (memcmp((char *)buf + i, "size=2", 6) == 0)
+            hit = (char *)buf + i;
+    assert_non_null(hit);
+    hit[5] = '3';
+    mmoe_model *m3 = (mmoe_model *)1;
+    assert_int_equal(mmoe_model_load_buffer(buf, blen, &m3), MMOE_ERR_FORMAT);
+    assert_null(m3);
+    assert_non_null(strstr(mmoe_last_error(), "stored transformation"));
+    mmoe_buffer_free(buf);
     /* a transformation that does not fit is refused and changes nothing */
     mmoe_schema *s3 = schema_of("mmoe-schema 1\ndense a 1\nbinary y 2\n");
     const char *r3[] = {"1,1", "2,0"};
