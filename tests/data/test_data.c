@@ -455,6 +455,21 @@ static void test_model_round_trip(void **state)
     const char *r3[] = {"1,1", "2,0"};
     mmoe_transform *tf3 = fit_rows(s3, r3, 2);
     assert_int_equal(mmoe_model_set_transform(m2, tf3), MMOE_ERR_SHAPE);
+    /* with fields N, serving records may stop before the label columns */
+    mmoe_schema *s4 = schema_of("mmoe-schema 1\nfields 3\ndense a 1\nbinary y 3\n");
+    const char *r4[] = {"1,x,1", "2,y,0"};
+    mmoe_transform *tf4 = fit_rows(s4, r4, 2);
+    mmoe_transform_workspace *tws4;
+    assert_int_equal(mmoe_transform_workspace_create(tf4, 0, &tws4), MMOE_OK);
+    float x4, y4;
+    assert_int_equal(mmoe_transform_line(tf4, tws4, "3,z", 3, 1, &x4, NULL, NULL, NULL), MMOE_OK);
+    assert_int_equal(mmoe_transform_line(tf4, tws4, "3,z", 3, 1, &x4, NULL, &y4, NULL),
+                     MMOE_ERR_FORMAT);
+    assert_int_equal(mmoe_transform_line(tf4, tws4, "3,z,1,9", 7, 1, &x4, NULL, NULL, NULL),
+                     MMOE_ERR_FORMAT);
+    mmoe_transform_workspace_free(tws4);
+    mmoe_transform_free(tf4);
+    mmoe_schema_free(s4);
     assert_ptr_equal(mmoe_model_get_transform(m2), tf2);
     assert_int_equal(mmoe_model_set_transform(m2, NULL), MMOE_OK);
     assert_null(mmoe_model_get_transform(m2));
