@@ -251,7 +251,8 @@ static mmoe_status apply(const mmoe_transform *tf, mmoe_transform_workspace *ws,
     const mmoe_schema *s = tf->s;
     const int want_targets = labels || weight;
     size_t need = want_targets ? tf->need_all : tf->need_inputs;
-    if (s->fields && nf != s->fields) {
+    /* serving records (no labels asked for) may end before the label columns */
+    if (s->fields && (want_targets ? nf != s->fields : nf > s->fields)) {
         char why[96];
         snprintf(why, sizeof why, "%zu fields, expected %zu", nf, s->fields);
         return malformed(ws, line, 0, NULL, why, (mmoe__span){NULL, 0});

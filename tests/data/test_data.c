@@ -435,11 +435,41 @@ static void test_model_round_trip(void **state)
     assert_int_equal(mmoe_workspace_create(m2, 4, &ws2), MMOE_OK);
     assert_int_equal(mmoe_model_predict(m2, ws2, NROWS, x2, ids2, p2), MMOE_OK);
     assert_memory_equal(p1, p2, sizeof p1);
+    /* a model file whose stored transformation is corrupt does not load */
+    void *buf = NULL;
+    size_t blen = 0;
+    assert_int_equal(mmoe_model_save_buffer(m, &buf, &blen), MMOE_OK);
+    char *hit = NULL;
+    for (size_t i = 0; i + 6 < blen && !hit; i++)
+        if (memcmp((char *)buf + i, "size=2", 6) == 0)
+            hit = (char *)buf + i;
+    assert_non_null(hit);
+    hit[5] = '3';
+    mmoe_model *m3 = (mmoe_model *)1;
+    assert_int_equal(mmoe_model_load_buffer(buf, blen, &m3), MMOE_ERR_FORMAT);
+    assert_null(m3);
+    assert_non_null(strstr(mmoe_last_error(), "stored transformation"));
+    mmoe_buffer_free(buf);
     /* a transformation that does not fit is refused and changes nothing */
     mmoe_schema *s3 = schema_of("mmoe-schema 1\ndense a 1\nbinary y 2\n");
     const char *r3[] = {"1,1", "2,0"};
     mmoe_transform *tf3 = fit_rows(s3, r3, 2);
     assert_int_equal(mmoe_model_set_transform(m2, tf3), MMOE_ERR_SHAPE);
+    /* with fields N, serving records may stop before the label columns */
+    mmoe_schema *s4 = schema_of("mmoe-schema 1\nfields 3\ndense a 1\nbinary y 3\n");
+    const char *r4[] = {"1,x,1", "2,y,0"};
+    mmoe_transform *tf4 = fit_rows(s4, r4, 2);
+    mmoe_transform_workspace *tws4;
+    assert_int_equal(mmoe_transform_workspace_create(tf4, 0, &tws4), MMOE_OK);
+    float x4, y4;
+    assert_int_equal(mmoe_transform_line(tf4, tws4, "3,z", 3, 1, &x4, NULL, NULL, NULL), MMOE_OK);
+    assert_int_equal(mmoe_transform_line(tf4, tws4, "3,z", 3, 1, &x4, NULL, &y4, NULL),
+                     MMOE_ERR_FORMAT);
+    assert_int_equal(mmoe_transform_line(tf4, tws4, "3,z,1,9", 7, 1, &x4, NULL, NULL, NULL),
+                     MMOE_ERR_FORMAT);
+    mmoe_transform_workspace_free(tws4);
+    mmoe_transform_free(tf4);
+    mmoe_schema_free(s4);
     assert_ptr_equal(mmoe_model_get_transform(m2), tf2);
     assert_int_equal(mmoe_model_set_transform(m2, NULL), MMOE_OK);
     assert_null(mmoe_model_get_transform(m2));
