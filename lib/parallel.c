@@ -42,6 +42,11 @@ mmoe_status mmoe_model_stats(mmoe_model *m, float **stats, size_t *n)
     return MMOE_OK;
 }
 
+mmoe_model *mmoe_optimizer_model(const mmoe_optimizer *opt)
+{
+    return opt ? opt->model : NULL;
+}
+
 mmoe_status mmoe_optimizer_kind_of(const mmoe_optimizer *opt, mmoe_optimizer_kind *kind)
 {
     if (!opt || !kind)

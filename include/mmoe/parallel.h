@@ -229,6 +229,9 @@ MMOE_API mmoe_status mmoe_model_fed_grads(const mmoe_model *model, size_t k, con
 
 /* ---- optimizer state --------------------------------------------------------------------- */
 
+/** The model an optimizer updates (NULL for NULL). Read-only. */
+MMOE_API mmoe_model *mmoe_optimizer_model(const mmoe_optimizer *opt);
+
 /** Kind of an optimizer. @return MMOE_OK; MMOE_ERR_NULL. Read-only. */
 MMOE_API mmoe_status mmoe_optimizer_kind_of(const mmoe_optimizer *opt, mmoe_optimizer_kind *kind);
 
