@@ -98,6 +98,15 @@ static size_t rows_of(const mmoe_mpi *ctx, const int64_t *all, int r, size_t k)
 
 /* ---- sharded tables -------------------------------------------------------------------- */
 
+/* Float offset, in a buffer laid out by peer then table, of peer p's rows of table k. */
+static size_t block_start(const mmoe_mpi *ctx, const int *displ, int p, size_t k)
+{
+    size_t off = (size_t)displ[p];
+    for (size_t j = 0; j < k; j++)
+        off += (size_t)ctx->kcnt_s[(size_t)p * ctx->n_tables + j] * ctx->tables[j].dim;
+    return off;
+}
+
 /*
  * Step 2: request the rows of sharded tables this rank's batch uses from
  * their owners (row mod size), serve the requests made to this rank, and
@@ -182,13 +191,9 @@ static mmoe_status shard_fetch(mmoe_mpi *ctx)
             continue;
         if (mpi_grow((void **)&ctx->fed, &ctx->fed_cap, t->n_rows * t->dim, sizeof *ctx->fed))
             return mpi_fail(ctx, MMOE_ERR_NOMEM, "no memory for fed rows");
-        /* sc doubles as the cursor of each owner's block for this table */
-        for (int p = 0; p < P; p++) {
-            size_t off = (size_t)vrd[p];
-            for (size_t j = 0; j < k; j++)
-                off += (size_t)ctx->kcnt_s[(size_t)p * K + j] * ctx->tables[j].dim;
-            sc[p] = (int)off; /* <= n_vec_r <= INT_MAX */
-        }
+        /* sc doubles as the cursor of each owner's block for this table (<= INT_MAX) */
+        for (int p = 0; p < P; p++)
+            sc[p] = (int)block_start(ctx, vrd, p, k);
         for (size_t i = 0; i < t->n_rows; i++) {
             int p = (int)(t->rows[i] % P);
             memcpy(ctx->fed + i * t->dim, ctx->vec_r + sc[p], t->dim * sizeof *ctx->fed);
@@ -220,12 +225,8 @@ static mmoe_status shard_return(mmoe_mpi *ctx, double share)
         const float *g;
         size_t n;
         mmoe_model_fed_grads(ctx->model, k, &rows, &g, &n);
-        for (int p = 0; p < P; p++) {
-            size_t off = (size_t)vrd[p];
-            for (size_t j = 0; j < k; j++)
-                off += (size_t)ctx->kcnt_s[(size_t)p * K + j] * ctx->tables[j].dim;
-            cur[p] = (int)off;
-        }
+        for (int p = 0; p < P; p++)
+            cur[p] = (int)block_start(ctx, vrd, p, k);
         for (size_t i = 0; i < n; i++) {
             int p = (int)(rows[i] % P);
             float *dst = ctx->vec_r + cur[p];
