@@ -64,8 +64,8 @@ typedef enum mmoe_mpi_option {
     MMOE_MPI_EMBEDDING_EXCHANGE = 1,
     /**
      * Cost of one byte of the sparse exchange relative to one byte of the
-     * dense allreduce, > 0, used by the choice (docs/distributed.md);
-     * default 2 (measured).
+     * dense allreduce, > 0, used by the choice; default 2 (the
+     * measurements behind it are in docs/distributed.md).
      */
     MMOE_MPI_SPARSE_COST = 2
 } mmoe_mpi_option;
