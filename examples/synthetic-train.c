@@ -16,6 +16,12 @@
  *
  * Exit status: 0 on success, 1 on a libmmoe error (the message names the
  * failing call), 2 on a bad command line.
+ *
+ * Built a second time as synthetic-train-mpi (MMOE_EXAMPLE_MPI, when
+ * libmmoe-mpi is built): under mpirun every rank trains on its own stride
+ * of the training rows (row i on rank i mod ranks) with --batch / ranks
+ * rows per step (the global batch stays --batch), through
+ * mmoe_mpi_train_step; rank 0 prints and evaluates (docs/distributed.md).
  */
 #include <errno.h>
 #include <math.h>
@@ -27,6 +33,9 @@
 
 #include <mmoe/mmoe.h>
 #include <mmoe/synth.h>
+#ifdef MMOE_EXAMPLE_MPI
+#include <mmoe/mpi.h>
+#endif
 
 #define NTASKS 2
 
@@ -267,6 +276,15 @@ int main(int argc, char **argv)
         .n_train = 10000, .n_test = 2000, .seed = 1, .dim = 100, .threads = 0,
     };
     int help = 0;
+    int rank = 0, ranks = 1;
+#ifdef MMOE_EXAMPLE_MPI
+    MPI_Init(&argc, &argv);
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &ranks);
+    mmoe_mpi *mpi = NULL;
+    if (rank != 0 && !freopen("/dev/null", "w", stdout))
+        return 1;
+#endif
     if (parse_args(argc, argv, &o, &help) != 0)
         return 2;
     if (help) {
@@ -325,8 +343,8 @@ int main(int argc, char **argv)
     x_test = malloc(o.n_test * o.dim * sizeof(float));
     y_test = malloc(o.n_test * NTASKS * sizeof(float));
     pred = malloc(o.n_test * NTASKS * sizeof(float));
-    xb = malloc(o.batch * o.dim * sizeof(float));
-    yb = malloc(o.batch * NTASKS * sizeof(float));
+    xb = malloc((o.batch + 1) * o.dim * sizeof(float));
+    yb = malloc((o.batch + 1) * NTASKS * sizeof(float));
     idx = malloc(o.n_train * sizeof(size_t));
     if (!x_train || !y_train || !x_test || !y_test || !pred || !xb || !yb || !idx) {
         rc = report("allocating the data", MMOE_ERR_NOMEM, NULL, NULL);
@@ -380,38 +398,68 @@ int main(int argc, char **argv)
     fflush(stdout);
 
     /* ---- training ---- */
-    for (size_t i = 0; i < o.n_train; i++)
-        idx[i] = i;
+    size_t n_local = 0, bsz = o.batch, steps;
+    for (size_t i = (size_t)rank; i < o.n_train; i += (size_t)ranks)
+        idx[n_local++] = i;
+#ifdef MMOE_EXAMPLE_MPI
+    bsz = (o.batch + (size_t)ranks - 1) / (size_t)ranks;
+    steps = (o.n_train / (size_t)ranks + bsz - 1) / bsz; /* the same on every rank */
+    if (o.n_train < (size_t)ranks) {
+        fprintf(stderr, "synthetic-train: fewer training rows than ranks\n");
+        goto done;
+    }
+    if ((st = mmoe_mpi_create(MPI_COMM_WORLD, model, &mpi)) != MMOE_OK ||
+        (st = mmoe_mpi_broadcast(mpi, opt)) != MMOE_OK) {
+        rc = report("mmoe_mpi_create/broadcast", st, mmoe_mpi_last_error(mpi), NULL);
+        goto done;
+    }
+#else
+    steps = (o.n_train + bsz - 1) / bsz;
+#endif
     uint64_t shuffle_state = o.seed * 0x9E3779B97F4A7C15ULL + 0x2545F4914F6CDD1DULL;
     if (shuffle_state == 0)
         shuffle_state = 1;
     const double t0 = now_seconds();
     for (size_t epoch = 1; epoch <= o.epochs; epoch++) {
-        shuffle(idx, o.n_train, &shuffle_state);
-        double sum[NTASKS] = {0.0, 0.0};
-        for (size_t start = 0; start < o.n_train; start += o.batch) {
-            size_t b = o.n_train - start < o.batch ? o.n_train - start : o.batch;
+        shuffle(idx, n_local, &shuffle_state);
+        double sum[NTASKS] = {0.0, 0.0}, seen = 0.0;
+        for (size_t step = 0; step < steps; step++) {
+            size_t start = step * bsz; /* the last step takes the rest of this rank's rows */
+            size_t b = step + 1 == steps ? n_local - start : bsz;
             for (size_t r = 0; r < b; r++) {
                 size_t s = idx[start + r];
                 memcpy(xb + r * o.dim, x_train + s * o.dim, o.dim * sizeof(float));
                 memcpy(yb + r * NTASKS, y_train + s * NTASKS, NTASKS * sizeof(float));
             }
             float task_loss[NTASKS];
+#ifdef MMOE_EXAMPLE_MPI
+            st = mmoe_mpi_train_step(mpi, opt, b, xb, NULL, yb, NULL, task_loss, NULL);
+            if (st != MMOE_OK) {
+                rc = report("mmoe_mpi_train_step", st, mmoe_mpi_last_error(mpi), NULL);
+                goto done;
+            }
+#else
             st = mmoe_model_train_step(model, opt, b, xb, NULL, yb, NULL, task_loss, NULL);
             if (st != MMOE_OK) {
                 rc = report("mmoe_model_train_step", st, mmoe_model_last_error(model),
                             mmoe_optimizer_last_error(opt));
                 goto done;
             }
-            for (size_t k = 0; k < NTASKS; k++)
-                sum[k] += (double)task_loss[k] * (double)b;
+#endif
+            for (size_t k = 0; k < NTASKS; k++) /* losses are the global batch's */
+                sum[k] += (double)task_loss[k] * (double)(b * (size_t)ranks);
+            seen += (double)(b * (size_t)ranks);
         }
         printf("epoch %3zu/%zu  train mse y1 %.5f  y2 %.5f  elapsed %.2f s\n", epoch, o.epochs,
-               sum[0] / (double)o.n_train, sum[1] / (double)o.n_train, now_seconds() - t0);
+               sum[0] / seen, sum[1] / seen, now_seconds() - t0);
         fflush(stdout);
     }
 
-    /* ---- evaluation ---- */
+    /* ---- evaluation (every rank holds the same model; rank 0 reports) ---- */
+    if (rank != 0) {
+        rc = 0;
+        goto done;
+    }
     if ((st = mmoe_workspace_create(model, 256, &ws)) != MMOE_OK) {
         rc = report("mmoe_workspace_create", st, mmoe_model_last_error(model), mmoe_last_error());
         goto done;
@@ -442,6 +490,9 @@ int main(int argc, char **argv)
     rc = 0;
 
 done:
+#ifdef MMOE_EXAMPLE_MPI
+    mmoe_mpi_free(mpi);
+#endif
     mmoe_workspace_free(ws);
     mmoe_optimizer_free(opt);
     mmoe_model_free(model);
@@ -456,5 +507,10 @@ done:
     free(xb);
     free(yb);
     free(idx);
+#ifdef MMOE_EXAMPLE_MPI
+    if (rc)
+        MPI_Abort(MPI_COMM_WORLD, rc); /* a failure on one rank must not leave the others waiting */
+    MPI_Finalize();
+#endif
     return rc;
 }

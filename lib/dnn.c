@@ -76,6 +76,35 @@ void mmoe__dnn_init(const mmoe__dnn *d, float *params, float *stats, uint64_t se
     }
 }
 
+mmoe_status mmoe__dnn_alloc(mmoe__dnn *d)
+{
+    if (!d->bn)
+        return MMOE_OK;
+    size_t maxw = 0, sum = 0;
+    for (size_t l = 0; l < d->n_layers; l++) {
+        maxw = d->width[l] > maxw ? d->width[l] : maxw;
+        sum += d->width[l]; /* widths <= 2^20, layers <= 16: no overflow */
+    }
+    d->acc = mmoe__calloc(2 * maxw + 2, sizeof *d->acc);
+    d->inv = mmoe__calloc(sum, sizeof *d->inv);
+    if (!d->acc || !d->inv) {
+        mmoe__dnn_free(d);
+        return MMOE_ERR_NOMEM;
+    }
+    d->total = d->acc + 2 * maxw + 1;
+    *d->total = 1.0;
+    return MMOE_OK;
+}
+
+void mmoe__dnn_free(mmoe__dnn *d)
+{
+    mmoe__free(d->acc);
+    mmoe__free(d->inv);
+    d->acc = NULL;
+    d->inv = NULL;
+    d->total = NULL;
+}
+
 size_t mmoe__dnn_buffers(const mmoe__dnn *d, size_t *widths)
 {
     for (size_t l = 0; l < d->n_layers; l++) {
@@ -92,26 +121,50 @@ size_t mmoe__dnn_buffers(const mmoe__dnn *d, size_t *widths)
     return d->n_bufs;
 }
 
-/* Batch mean and biased variance of column j of A [B, w]. */
-static void column_moments(const float *A, size_t B, size_t w, size_t j, double *mean,
-                           double *var)
-{
-    double s = 0.0;
-    for (size_t r = 0; r < B; r++)
-        s += A[r * w + j];
-    double mu = s / (double)B, q = 0.0;
-    for (size_t r = 0; r < B; r++) {
-        double c = A[r * w + j] - mu;
-        q += c * c;
-    }
-    *mean = mu;
-    *var = q / (double)B;
-}
-
 /* 1 / sqrt(var + eps), rounded once so forward and backward agree. */
 static float bn_inv(double var)
 {
     return (float)(1.0 / sqrt(var + BN_EPS));
+}
+
+/*
+ * Training statistics of A [B, w]: column means (left in d->acc[0..w)),
+ * biased variances over the batch (of all replicas with a reducer: sums
+ * and row count are reduced, then the centred sums of squares), running
+ * statistics moved towards them, and inv[j] = 1 / sqrt(var_j + eps). The
+ * rows counted go to *d->total.
+ */
+static void bn_batch_moments(const mmoe__dnn *d, const float *A, size_t B, size_t w, float *rm,
+                             float *rv, float *inv)
+{
+    double *mu = d->acc, *q = d->acc + w + 1;
+    for (size_t j = 0; j < w; j++) {
+        double s = 0.0;
+        for (size_t r = 0; r < B; r++)
+            s += A[r * w + j];
+        mu[j] = s;
+    }
+    mu[w] = (double)B;
+    mmoe__reduce(d->red, mu, w + 1);
+    const double n = mu[w];
+    for (size_t j = 0; j < w; j++) {
+        mu[j] /= n;
+        double acc = 0.0;
+        for (size_t r = 0; r < B; r++) {
+            double c = A[r * w + j] - mu[j];
+            acc += c * c;
+        }
+        q[j] = acc;
+    }
+    mmoe__reduce(d->red, q, w);
+    for (size_t j = 0; j < w; j++) {
+        double var = q[j] / n;
+        double unbiased = n > 1.0 ? var * n / (n - 1.0) : var;
+        rm[j] = (float)(BN_MOMENTUM * rm[j] + (1.0 - BN_MOMENTUM) * mu[j]);
+        rv[j] = (float)(BN_MOMENTUM * rv[j] + (1.0 - BN_MOMENTUM) * unbiased);
+        inv[j] = bn_inv(var);
+    }
+    *d->total = n;
 }
 
 const float *mmoe__dnn_forward(const mmoe__dnn *d, const float *params, float *stats, size_t B,
@@ -121,6 +174,7 @@ const float *mmoe__dnn_forward(const mmoe__dnn *d, const float *params, float *s
     const float *In = X;
     size_t ldi = ldx;
     int drop = training && d->dropout > 0.0;
+    size_t inv_off = 0; /* this layer's columns in d->inv */
     mmoe__rng r;
     if (drop)
         mmoe__rng_seed(&r, rng ? *rng : 0, 0xd50u);
@@ -132,18 +186,17 @@ const float *mmoe__dnn_forward(const mmoe__dnn *d, const float *params, float *s
             const float *gamma = params + d->g_off[l], *beta = params + d->be_off[l];
             float *rm = stats + d->mean_off[l], *rv = stats + d->var_off[l];
             float *XH = fb[d->iXH[l]];
+            if (training)
+                bn_batch_moments(d, A, B, w, rm, rv, d->inv + inv_off);
             for (size_t j = 0; j < w; j++) {
-                double mu, var;
+                float m, inv;
                 if (training) {
-                    column_moments(A, B, w, j, &mu, &var);
-                    double unbiased = B > 1 ? var * (double)B / (double)(B - 1) : var;
-                    rm[j] = (float)(BN_MOMENTUM * rm[j] + (1.0 - BN_MOMENTUM) * mu);
-                    rv[j] = (float)(BN_MOMENTUM * rv[j] + (1.0 - BN_MOMENTUM) * unbiased);
+                    m = (float)d->acc[j];
+                    inv = d->inv[inv_off + j];
                 } else {
-                    mu = rm[j];
-                    var = rv[j];
+                    m = rm[j];
+                    inv = bn_inv(rv[j]);
                 }
-                float m = (float)mu, inv = bn_inv(var);
                 for (size_t i = 0; i < B; i++) {
                     float xh = (A[i * w + j] - m) * inv;
                     if (training)
@@ -151,6 +204,7 @@ const float *mmoe__dnn_forward(const mmoe__dnn *d, const float *params, float *s
                     H[i * w + j] = gamma[j] * xh + beta[j];
                 }
             }
+            inv_off += w;
         }
         mmoe__act_forward(d->act, B, w, H, w);
         In = H;
@@ -171,11 +225,59 @@ const float *mmoe__dnn_forward(const mmoe__dnn *d, const float *params, float *s
     return In;
 }
 
+/*
+ * Batch-norm backward of layer l: with xh the normalised values and
+ * gx = dL/dxhat = gamma * dH,
+ *   dA_i = inv * (gx_i - S_g / B - xh_i * S_gx / B),
+ * S_g = sum gx and S_gx = sum gx * xh over the batch. With replicas, the
+ * loss differentiated is the global mean, sum_r (B_r / N) L_r, and each
+ * replica's gradients stay those of its own mean loss L_r (the caller
+ * weights them by B_r / N): the sums are then reduced as
+ * S = sum_r (B_r / N) * S_r, and the formula above with the local B holds
+ * unchanged (alone: N == B, S == S_r). Adds dgamma, dbeta.
+ */
+static void bn_backward(const mmoe__dnn *d, const float *params, float *grads, size_t l,
+                        size_t B, const float *XH, const float *dH, float *dA, const float *inv)
+{
+    const size_t w = d->width[l];
+    const float *gamma = params + d->g_off[l];
+    float *dgamma = grads + d->g_off[l], *dbeta = grads + d->be_off[l];
+    double *sg = d->acc, *sgx = d->acc + w;
+    const double share = (double)B / *d->total; /* exactly 1 alone */
+    for (size_t j = 0; j < w; j++) {
+        double s1 = 0.0, s2 = 0.0, dg = 0.0, dbt = 0.0;
+        for (size_t i = 0; i < B; i++) {
+            double g = dH[i * w + j], xh = XH[i * w + j];
+            dg += g * xh;
+            dbt += g;
+            double gx = g * gamma[j]; /* dL/dxhat */
+            s1 += gx;
+            s2 += gx * xh;
+        }
+        dgamma[j] += (float)dg;
+        dbeta[j] += (float)dbt;
+        sg[j] = share * s1;
+        sgx[j] = share * s2;
+    }
+    mmoe__reduce(d->red, d->acc, 2 * w);
+    const double invB = 1.0 / (double)B;
+    for (size_t j = 0; j < w; j++) {
+        double iv = inv[j];
+        for (size_t i = 0; i < B; i++) {
+            double gx = (double)dH[i * w + j] * gamma[j], xh = XH[i * w + j];
+            dA[i * w + j] = (float)(iv * (gx - sg[j] * invB - xh * sgx[j] * invB));
+        }
+    }
+}
+
 void mmoe__dnn_backward(const mmoe__dnn *d, const float *params, float *grads, size_t B,
                         const float *X, size_t ldx, float *const *fb, float *const *bb,
                         const float *dOut, size_t ldd, float *dX, size_t lddx)
 {
     const size_t L = d->n_layers, wl = d->width[L - 1];
+    size_t inv_off = 0;
+    for (size_t l = 0; d->bn && l < L; l++)
+        inv_off += d->width[l];
     float *top = bb[out_buf(d, L - 1)];
     if (dOut != top)
         for (size_t r = 0; r < B; r++)
@@ -191,29 +293,8 @@ void mmoe__dnn_backward(const mmoe__dnn *d, const float *params, float *grads, s
         mmoe__act_backward(d->act, B, w, fb[d->iH[l]], w, dH, w);
         float *dA = bb[d->iA[l]];
         if (d->bn) {
-            const float *A = fb[d->iA[l]], *XH = fb[d->iXH[l]];
-            const float *gamma = params + d->g_off[l];
-            float *dgamma = grads + d->g_off[l], *dbeta = grads + d->be_off[l];
-            for (size_t j = 0; j < w; j++) {
-                double mu, var, sg = 0.0, sgx = 0.0, dg = 0.0, dbt = 0.0;
-                column_moments(A, B, w, j, &mu, &var);
-                double inv = bn_inv(var);
-                for (size_t i = 0; i < B; i++) {
-                    double g = dH[i * w + j], xh = XH[i * w + j];
-                    dg += g * xh;
-                    dbt += g;
-                    double gx = g * gamma[j]; /* dL/dxhat */
-                    sg += gx;
-                    sgx += gx * xh;
-                }
-                dgamma[j] += (float)dg;
-                dbeta[j] += (float)dbt;
-                const double invB = 1.0 / (double)B;
-                for (size_t i = 0; i < B; i++) {
-                    double gx = (double)dH[i * w + j] * gamma[j], xh = XH[i * w + j];
-                    dA[i * w + j] = (float)(inv * (gx - sg * invB - xh * sgx * invB));
-                }
-            }
+            inv_off -= w;
+            bn_backward(d, params, grads, l, B, fb[d->iXH[l]], dH, dA, d->inv + inv_off);
         }
         float *dIn = l ? bb[out_buf(d, l - 1)] : dX;
         size_t lddi = l ? d->width[l - 1] : lddx;

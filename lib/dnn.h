@@ -12,6 +12,9 @@
  *   running_var  = 0.99 * running_var  + 0.01 * var * B / (B - 1)
  * (the unbiased batch variance; var itself when B == 1). In inference the
  * running statistics are used and nothing is written. eps = 1e-5.
+ * With a reducer (mmoe_model_set_reducer) the batch is the union of all
+ * replicas' batches: mu, var and B are global (synchronised batch-norm),
+ * and backward's two column sums are reduced too (see dnn.c).
  * Running statistics start at mean 0, variance 1; gamma at 1, beta at 0.
  *
  * Dropout (inverted): in training each unit is kept with probability
@@ -30,6 +33,7 @@
 
 #include "mmoe/layer.h"
 #include "params.h"
+#include "replica.h"
 
 #define MMOE__DNN_BUFS_PER_LAYER 5
 
@@ -49,7 +53,19 @@ typedef struct mmoe__dnn {
     size_t iA[MMOE_MAX_LAYERS], iXH[MMOE_MAX_LAYERS], iH[MMOE_MAX_LAYERS];
     size_t iM[MMOE_MAX_LAYERS], iO[MMOE_MAX_LAYERS];
     size_t n_bufs;
+    /* Batch-norm scratch of training passes (mmoe__dnn_alloc): column sums
+     * [2 * max width + 1], 1/sqrt(var + eps) of every column of the last
+     * training forward [sum of widths], that forward's rows over all
+     * replicas; and the model's reducer (may be NULL). */
+    double *acc;
+    float *inv;
+    double *total;
+    mmoe__reducer *red;
 } mmoe__dnn;
+
+/* Allocate the batch-norm scratch (no-op without batch-norm). MMOE_ERR_NOMEM. */
+mmoe_status mmoe__dnn_alloc(mmoe__dnn *d);
+void mmoe__dnn_free(mmoe__dnn *d);
 
 /* Reserve parameters (and statistics when batch-norm is on) and plan the buffers. */
 void mmoe__dnn_declare(mmoe__dnn *d, mmoe__registry *params, mmoe__registry *stats,

@@ -49,20 +49,78 @@ void mmoe__emb_init(const mmoe__emb *e, float *table, uint64_t seed, uint64_t st
     mmoe__rng r;
     mmoe__rng_seed(&r, seed, stream);
     double sd = 1.0 / sqrt((double)e->dim);
-    size_t n = (size_t)e->vocab * e->dim;
-    for (size_t i = 0; i < n; i++)
-        table[i] = (float)(sd * mmoe__rng_normal(&r));
+    const size_t d = e->dim;
+    for (uint64_t row = 0; row < e->vocab; row++) {
+        int keep = mmoe__emb_stores(e, (int64_t)row);
+        float *t = table + mmoe__emb_local(e, (int64_t)row) * d;
+        for (size_t j = 0; j < d; j++) {
+            float v = (float)(sd * mmoe__rng_normal(&r));
+            if (keep)
+                t[j] = v;
+        }
+    }
 }
 
-void mmoe__emb_forward(const mmoe__emb *e, const float *table, size_t B, const int64_t *ids,
-                       size_t ldid, float *out, size_t ldo)
+long mmoe__emb_fed_find(const mmoe__emb_fed *fed, int64_t row)
+{
+    if (!fed)
+        return -1;
+    size_t lo = 0, hi = fed->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (fed->rows[mid] < row)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < fed->n && fed->rows[lo] == row ? (long)lo : -1;
+}
+
+int mmoe__emb_check_stored(const mmoe__emb *e, const mmoe__emb_fed *fed, size_t B,
+                           const int64_t *ids, size_t ldid, size_t *bad_row, size_t *bad_slot)
+{
+    if (e->world <= 1)
+        return 0;
+    for (size_t r = 0; r < B; r++)
+        for (size_t s = 0; s < e->slots; s++) {
+            int64_t row = mmoe__emb_row(e, ids[r * ldid + s]);
+            if (row >= 0 && !mmoe__emb_stores(e, row) && mmoe__emb_fed_find(fed, row) < 0) {
+                *bad_row = r;
+                *bad_slot = s;
+                return 1;
+            }
+        }
+    return 0;
+}
+
+/* Vector of a table row: the fed one if fed, else the stored one. */
+static const float *row_vec(const mmoe__emb *e, const float *table, const mmoe__emb_fed *fed,
+                            int64_t row)
+{
+    long f = fed && fed->n ? mmoe__emb_fed_find(fed, row) : -1;
+    if (f >= 0)
+        return fed->vec + (size_t)f * e->dim;
+    return table + mmoe__emb_local(e, row) * e->dim;
+}
+
+/* Gradient of a table row: the fed one if fed, else the stored one. */
+static float *row_grad(const mmoe__emb *e, float *dtable, const mmoe__emb_fed *fed, int64_t row)
+{
+    long f = fed && fed->n ? mmoe__emb_fed_find(fed, row) : -1;
+    if (f >= 0)
+        return fed->grad + (size_t)f * e->dim;
+    return dtable + mmoe__emb_local(e, row) * e->dim;
+}
+
+void mmoe__emb_forward(const mmoe__emb *e, const float *table, const mmoe__emb_fed *fed,
+                       size_t B, const int64_t *ids, size_t ldid, float *out, size_t ldo)
 {
     const size_t d = e->dim;
     for (size_t r = 0; r < B; r++) {
         const int64_t *id = ids + r * ldid;
         float *o = out + r * ldo;
         if (e->slots == 1) {
-            memcpy(o, table + (size_t)mmoe__emb_row(e, id[0]) * d, d * sizeof *o);
+            memcpy(o, row_vec(e, table, fed, mmoe__emb_row(e, id[0])), d * sizeof *o);
             continue;
         }
         memset(o, 0, d * sizeof *o);
@@ -71,7 +129,7 @@ void mmoe__emb_forward(const mmoe__emb *e, const float *table, size_t B, const i
             int64_t row = mmoe__emb_row(e, id[s]);
             if (row < 0)
                 continue;
-            const float *t = table + (size_t)row * d;
+            const float *t = row_vec(e, table, fed, row);
             for (size_t j = 0; j < d; j++)
                 o[j] += t[j];
             count++;
@@ -84,8 +142,8 @@ void mmoe__emb_forward(const mmoe__emb *e, const float *table, size_t B, const i
     }
 }
 
-void mmoe__emb_backward(const mmoe__emb *e, float *dtable, size_t B, const int64_t *ids,
-                        size_t ldid, const float *dout, size_t lddo)
+void mmoe__emb_backward(const mmoe__emb *e, float *dtable, const mmoe__emb_fed *fed, size_t B,
+                        const int64_t *ids, size_t ldid, const float *dout, size_t lddo)
 {
     const size_t d = e->dim;
     for (size_t r = 0; r < B; r++) {
@@ -104,7 +162,7 @@ void mmoe__emb_backward(const mmoe__emb *e, float *dtable, size_t B, const int64
             int64_t row = mmoe__emb_row(e, id[s]);
             if (row < 0)
                 continue;
-            float *t = dtable + (size_t)row * d;
+            float *t = row_grad(e, dtable, fed, row);
             for (size_t j = 0; j < d; j++)
                 t[j] += scale * g[j];
         }
@@ -207,7 +265,7 @@ mmoe_status mmoe_embedding_forward(mmoe_embedding *emb, size_t batch, const int6
         emb->ids_cap = batch;
     }
     memcpy(emb->ids, ids, nid * sizeof *ids);
-    mmoe__emb_forward(&emb->e, emb->table, batch, emb->ids, emb->e.slots, output->data,
+    mmoe__emb_forward(&emb->e, emb->table, NULL, batch, emb->ids, emb->e.slots, output->data,
                       emb->e.dim);
     emb->batch = batch;
     emb->have_forward = 1;
@@ -229,8 +287,8 @@ mmoe_status mmoe_embedding_backward(mmoe_embedding *emb, const mmoe_tensor *grad
                          emb->e.dim);
     if (!mmoe__all_finite(grad_output->data, grad_output->numel))
         return MMOE_FAIL(emb->err, MMOE_ERR_NONFINITE, "grad_output has NaN or infinite values");
-    mmoe__emb_backward(&emb->e, emb->grad, emb->batch, emb->ids, emb->e.slots, grad_output->data,
-                       emb->e.dim);
+    mmoe__emb_backward(&emb->e, emb->grad, NULL, emb->batch, emb->ids, emb->e.slots,
+                       grad_output->data, emb->e.dim);
     mmoe__clear(emb->err);
     return MMOE_OK;
 }

@@ -30,7 +30,45 @@ typedef struct mmoe__emb {
     size_t slots;
     int sum;  /* bag pooling: 0 mean, 1 sum */
     int hash; /* ids >= vocab: 0 error, 1 hashed */
+    /* Shard: the table stores rows r with r mod world == rank, row r at
+     * index r / world (world 0 or 1: every row, at index r). */
+    size_t world, rank;
 } mmoe__emb;
+
+/*
+ * Rows fed from outside for one training pass (mmoe_model_feed_rows):
+ * rows sorted ascending, vec [n, dim]; backward adds their gradients to
+ * grad [n, dim]. A kernel given NULL or n == 0 reads the table only.
+ */
+typedef struct mmoe__emb_fed {
+    const int64_t *rows;
+    const float *vec;
+    float *grad;
+    size_t n;
+} mmoe__emb_fed;
+
+/* Rows a table of vocab rows stores as shard rank of world. */
+static inline uint64_t mmoe__emb_shard_rows(uint64_t vocab, size_t rank, size_t world)
+{
+    if (world <= 1)
+        return vocab;
+    return vocab > rank ? (vocab - rank + world - 1) / world : 0;
+}
+
+/* Whether the table stores row (>= 0, < vocab). */
+static inline int mmoe__emb_stores(const mmoe__emb *e, int64_t row)
+{
+    return e->world <= 1 || (uint64_t)row % e->world == e->rank;
+}
+
+/* Index of a stored row in the table. */
+static inline size_t mmoe__emb_local(const mmoe__emb *e, int64_t row)
+{
+    return e->world <= 1 ? (size_t)row : (size_t)((uint64_t)row / e->world);
+}
+
+/* Index of row among fed rows, or -1. */
+long mmoe__emb_fed_find(const mmoe__emb_fed *fed, int64_t row);
 
 /* Result of mmoe__emb_check. */
 typedef enum mmoe__emb_bad {
@@ -54,22 +92,37 @@ int64_t mmoe__emb_row(const mmoe__emb *e, int64_t id);
 mmoe__emb_bad mmoe__emb_check(const mmoe__emb *e, size_t B, const int64_t *ids, size_t ldid,
                               size_t *bad_row, size_t *bad_slot);
 
-/* Initialise the table: normal with standard deviation 1 / sqrt(dim). */
+/*
+ * Initialise the table: normal with standard deviation 1 / sqrt(dim). A
+ * shard draws the whole table's sequence and keeps its rows, so its values
+ * equal those rows of the unsharded table.
+ */
 void mmoe__emb_init(const mmoe__emb *e, float *table, uint64_t seed, uint64_t stream);
 
-/* out[r, 0:dim] (ldo) = pooled rows of sample r's ids. */
-void mmoe__emb_forward(const mmoe__emb *e, const float *table, size_t B, const int64_t *ids,
-                       size_t ldid, float *out, size_t ldo);
+/*
+ * Check that every row B samples use is fed or stored; on failure stores
+ * the sample and slot of the first that is neither and returns nonzero.
+ */
+int mmoe__emb_check_stored(const mmoe__emb *e, const mmoe__emb_fed *fed, size_t B,
+                           const int64_t *ids, size_t ldid, size_t *bad_row, size_t *bad_slot);
 
-/* Adds dL/dtable (only the rows used) given dout [B, dim] (lddo). */
-void mmoe__emb_backward(const mmoe__emb *e, float *dtable, size_t B, const int64_t *ids,
-                        size_t ldid, const float *dout, size_t lddo);
+/* out[r, 0:dim] (ldo) = pooled rows of sample r's ids (fed rows first; fed may be NULL). */
+void mmoe__emb_forward(const mmoe__emb *e, const float *table, const mmoe__emb_fed *fed,
+                       size_t B, const int64_t *ids, size_t ldid, float *out, size_t ldo);
+
+/*
+ * Adds dL/dtable (only the rows used; fed rows' into fed->grad) given
+ * dout [B, dim] (lddo).
+ */
+void mmoe__emb_backward(const mmoe__emb *e, float *dtable, const mmoe__emb_fed *fed, size_t B,
+                        const int64_t *ids, size_t ldid, const float *dout, size_t lddo);
 
 /* A contiguous embedding table inside a model's flat parameter buffer. */
 typedef struct mmoe__sparse_block {
     size_t offset; /* first float of the table */
-    size_t rows;   /* vocabulary size */
+    size_t rows;   /* rows stored (the vocabulary size unless sharded) */
     size_t dim;    /* floats per row */
+    int sharded;   /* stores a shard of world > 1 */
 } mmoe__sparse_block;
 
 /*

@@ -29,10 +29,8 @@
 
 typedef struct feature {
     char name[MMOE__NAME_MAX];
-    mmoe__emb emb;
-    size_t off;    /* table offset in the parameters */
-    size_t col;    /* first column in x0 */
-    size_t id_col; /* first id of the feature in a sample's id row */
+    mmoe__table t;
+    size_t col; /* first column in x0 */
 } feature;
 
 typedef struct input_impl {
@@ -65,13 +63,15 @@ mmoe_status mmoe__input_setup(mmoe__input *in, const mmoe_config *c, char *err)
         const mmoe__sparse_cfg *s = &c->sparse[k];
         feature *f = &p->feat[k];
         memcpy(f->name, s->name, sizeof f->name);
-        f->emb.vocab = s->vocab;
-        f->emb.dim = s->dim;
-        f->emb.slots = s->slots;
-        f->emb.sum = s->pooling == 1;
-        f->emb.hash = s->oov == 1;
+        f->t.emb.vocab = s->vocab;
+        f->t.emb.dim = s->dim;
+        f->t.emb.slots = s->slots;
+        f->t.emb.sum = s->pooling == 1;
+        f->t.emb.hash = s->oov == 1;
         f->col = col;
-        f->id_col = ids;
+        f->t.id_col = ids;
+        f->t.emb.world = 1;
+        f->t.local_rows = (size_t)s->vocab;
         /* dims and slots are <= 4096 and there are <= 256 features: no overflow. */
         col += s->dim;
         ids += s->slots;
@@ -99,6 +99,10 @@ mmoe_status mmoe__input_setup(mmoe__input *in, const mmoe_config *c, char *err)
         p->dnn.act = c->dnn_act;
         p->dnn.bn = c->dnn_batchnorm;
         p->dnn.dropout = c->dnn_dropout;
+        if (mmoe__dnn_alloc(&p->dnn)) {
+            mmoe__free(p);
+            return MMOE_FAIL(err, MMOE_ERR_NOMEM, "no memory for the input stage");
+        }
         p->dnn_base = nb;
         nb += c->dnn_layers * (1 + (c->dnn_batchnorm ? 2 : 0) + (c->dnn_dropout > 0.0 ? 2 : 0));
         width = c->dnn_widths[c->dnn_layers - 1];
@@ -113,9 +117,107 @@ mmoe_status mmoe__input_setup(mmoe__input *in, const mmoe_config *c, char *err)
 
 void mmoe__input_free(mmoe__input *in)
 {
-    if (in) {
-        mmoe__free(in->impl);
-        in->impl = NULL;
+    input_impl *p = in ? in->impl : NULL;
+    if (!p)
+        return;
+    for (size_t k = 0; k < p->n_sparse; k++) {
+        mmoe__free(p->feat[k].t.fed_rows);
+        mmoe__free(p->feat[k].t.fed_vec);
+        mmoe__free(p->feat[k].t.fed_grad);
+    }
+    mmoe__dnn_free(&p->dnn);
+    mmoe__free(p);
+    in->impl = NULL;
+}
+
+size_t mmoe__input_num_tables(const mmoe__input *in)
+{
+    const input_impl *p = in->impl;
+    return in->active ? p->n_sparse : 0;
+}
+
+mmoe__table *mmoe__input_table(const mmoe__input *in, size_t k)
+{
+    input_impl *p = in->impl;
+    return &p->feat[k].t;
+}
+
+void mmoe__input_shard(mmoe__input *in, size_t k, size_t rank, size_t world)
+{
+    mmoe__table *t = mmoe__input_table(in, k);
+    t->emb.rank = rank;
+    t->emb.world = world;
+    t->local_rows = (size_t)mmoe__emb_shard_rows(t->emb.vocab, rank, world);
+}
+
+void mmoe__input_set_reducer(mmoe__input *in, mmoe__reducer *red)
+{
+    input_impl *p = in->impl;
+    if (in->active)
+        p->dnn.red = red;
+}
+
+mmoe_status mmoe__input_reserve_fed(mmoe__input *in, size_t batch)
+{
+    for (size_t k = 0; k < mmoe__input_num_tables(in); k++) {
+        mmoe__table *t = mmoe__input_table(in, k);
+        size_t rows, floats;
+        if (mmoe__mul(batch, t->emb.slots, &rows) || mmoe__mul(rows, t->emb.dim, &floats) ||
+            floats > MMOE__MAX_ELEMS)
+            return MMOE_ERR_OVERFLOW;
+        if (rows <= t->fed_cap)
+            continue;
+        int64_t *r = mmoe__malloc(rows * sizeof *r);
+        float *v = mmoe__malloc(floats * sizeof *v), *g = mmoe__malloc(floats * sizeof *g);
+        if (!r || !v || !g) {
+            mmoe__free(r);
+            mmoe__free(v);
+            mmoe__free(g);
+            return MMOE_ERR_NOMEM;
+        }
+        if (t->fed.n) {
+            memcpy(r, t->fed_rows, t->fed.n * sizeof *r);
+            memcpy(v, t->fed_vec, t->fed.n * t->emb.dim * sizeof *v);
+            memcpy(g, t->fed_grad, t->fed.n * t->emb.dim * sizeof *g);
+        }
+        mmoe__free(t->fed_rows);
+        mmoe__free(t->fed_vec);
+        mmoe__free(t->fed_grad);
+        t->fed_rows = r;
+        t->fed_vec = v;
+        t->fed_grad = g;
+        t->fed_cap = rows;
+        t->fed.rows = r;
+        t->fed.vec = v;
+        t->fed.grad = g;
+    }
+    return MMOE_OK;
+}
+
+mmoe_status mmoe__input_check_stored(const mmoe__input *in, size_t B, const int64_t *ids,
+                                     char *err, const char *func)
+{
+    for (size_t k = 0; k < mmoe__input_num_tables(in); k++) {
+        const mmoe__table *t = mmoe__input_table(in, k);
+        size_t r, s;
+        if (!mmoe__emb_check_stored(&t->emb, &t->fed, B, ids + t->id_col, in->n_ids, &r, &s))
+            continue;
+        int64_t row = mmoe__emb_row(&t->emb, ids[r * in->n_ids + t->id_col + s]);
+        return mmoe__fail(err, MMOE_ERR_STATE, func,
+                          "ids[%zu][%zu]: row %lld of table %zu is stored by shard %llu of %zu "
+                          "and was not fed (mmoe_model_feed_rows)", r, t->id_col + s,
+                          (long long)row, k, (unsigned long long)((uint64_t)row % t->emb.world),
+                          t->emb.world);
+    }
+    return MMOE_OK;
+}
+
+void mmoe__input_zero_fed(const mmoe__input *in)
+{
+    for (size_t k = 0; k < mmoe__input_num_tables(in); k++) {
+        mmoe__table *t = mmoe__input_table(in, k);
+        if (t->fed.n)
+            memset(t->fed_grad, 0, t->fed.n * t->emb.dim * sizeof(float));
     }
 }
 
@@ -139,12 +241,13 @@ void mmoe__input_declare(mmoe__input *in, mmoe__registry *params, mmoe__registry
         return;
     for (size_t k = 0; k < p->n_sparse; k++) {
         feature *f = &p->feat[k];
-        f->off = mmoe__reg_block(params, (size_t)f->emb.vocab, f->emb.dim);
-        mmoe__reg_name(params, f->off, (size_t)f->emb.vocab, f->emb.dim,
+        f->t.off = mmoe__reg_block(params, f->t.local_rows, f->t.emb.dim);
+        mmoe__reg_name(params, f->t.off, f->t.local_rows, f->t.emb.dim,
                        "input.embeddings.%zu.weight", k);
-        p->blocks[k].offset = f->off;
-        p->blocks[k].rows = (size_t)f->emb.vocab;
-        p->blocks[k].dim = f->emb.dim;
+        p->blocks[k].offset = f->t.off;
+        p->blocks[k].rows = f->t.local_rows;
+        p->blocks[k].dim = f->t.emb.dim;
+        p->blocks[k].sharded = f->t.emb.world > 1;
     }
     if (p->has_cross)
         mmoe__cross_declare(&p->cross, params, "input.cross");
@@ -158,7 +261,7 @@ void mmoe__input_init(const mmoe__input *in, float *params, float *stats, uint64
     if (!in->active)
         return;
     for (size_t k = 0; k < p->n_sparse; k++)
-        mmoe__emb_init(&p->feat[k].emb, params + p->feat[k].off, seed, 0x1e0000u + k);
+        mmoe__emb_init(&p->feat[k].t.emb, params + p->feat[k].t.off, seed, 0x1e0000u + k);
     if (p->has_cross)
         mmoe__cross_init(&p->cross, params, seed, 0x1c0000u);
     if (p->has_dnn)
@@ -184,18 +287,18 @@ mmoe_status mmoe__input_check_ids(const mmoe__input *in, size_t B, const int64_t
     for (size_t k = 0; k < p->n_sparse; k++) {
         const feature *f = &p->feat[k];
         size_t r, s;
-        mmoe__emb_bad why = mmoe__emb_check(&f->emb, B, ids + f->id_col, in->n_ids, &r, &s);
+        mmoe__emb_bad why = mmoe__emb_check(&f->t.emb, B, ids + f->t.id_col, in->n_ids, &r, &s);
         if (why == MMOE__EMB_OK)
             continue;
-        long long id = (long long)ids[r * in->n_ids + f->id_col + s];
+        long long id = (long long)ids[r * in->n_ids + f->t.id_col + s];
         if (why == MMOE__EMB_NEGATIVE)
             return mmoe__fail(err, MMOE_ERR_RANGE, func,
                               "ids[%zu][%zu] = %lld: negative id for single-id feature '%s' "
-                              "(sparse.%zu)", r, f->id_col + s, id, f->name, k);
+                              "(sparse.%zu)", r, f->t.id_col + s, id, f->name, k);
         return mmoe__fail(err, MMOE_ERR_RANGE, func,
                           "ids[%zu][%zu] = %lld: out of the vocabulary (%llu) of feature '%s' "
-                          "(sparse.%zu, oov error)", r, f->id_col + s, id,
-                          (unsigned long long)f->emb.vocab, f->name, k);
+                          "(sparse.%zu, oov error)", r, f->t.id_col + s, id,
+                          (unsigned long long)f->t.emb.vocab, f->name, k);
     }
     return MMOE_OK;
 }
@@ -213,8 +316,8 @@ const float *mmoe__input_forward(const mmoe__input *in, const float *params, flo
     float *X0 = fb[0];
     for (size_t k = 0; k < p->n_sparse; k++) {
         const feature *f = &p->feat[k];
-        mmoe__emb_forward(&f->emb, params + f->off, B, ids + f->id_col, in->n_ids, X0 + f->col,
-                          w0);
+        mmoe__emb_forward(&f->t.emb, params + f->t.off, training ? &f->t.fed : NULL, B,
+                          ids + f->t.id_col, in->n_ids, X0 + f->col, w0);
     }
     for (size_t r = 0; r < B; r++)
         memcpy(X0 + r * w0 + p->dense_col, dense + r * in->dense, in->dense * sizeof(float));
@@ -263,8 +366,8 @@ void mmoe__input_backward(const mmoe__input *in, const float *params, float *gra
         return;
     for (size_t k = 0; k < p->n_sparse; k++) {
         const feature *f = &p->feat[k];
-        mmoe__emb_backward(&f->emb, grads + f->off, B, ids + f->id_col, in->n_ids, g + f->col,
-                           ldg);
+        mmoe__emb_backward(&f->t.emb, grads + f->t.off, &f->t.fed, B, ids + f->t.id_col,
+                           in->n_ids, g + f->col, ldg);
     }
 }
 

@@ -20,7 +20,9 @@
 #include <stdint.h>
 
 #include "config_impl.h"
+#include "embedding.h"
 #include "params.h"
+#include "replica.h"
 
 #define MMOE__INPUT_MAX_BUFS 64
 
@@ -32,8 +34,44 @@ typedef struct mmoe__input {
     void *impl;      /* private state of the active stage (owned) */
 } mmoe__input;
 
+/*
+ * An embedding table of the input stage: its kernel description (with its
+ * shard), where its stored rows start in the flat buffers, and the rows
+ * fed for training passes (mmoe_model_feed_rows; fed views the buffers).
+ */
+typedef struct mmoe__table {
+    mmoe__emb emb;
+    size_t off;        /* first float of the stored rows */
+    size_t local_rows; /* rows stored */
+    size_t id_col;     /* first id of the feature in a sample's id row */
+    mmoe__emb_fed fed;
+    int64_t *fed_rows;
+    float *fed_vec, *fed_grad;
+    size_t fed_cap; /* rows the fed buffers hold */
+} mmoe__table;
+
 mmoe_status mmoe__input_setup(mmoe__input *in, const mmoe_config *cfg, char *err);
 void mmoe__input_free(mmoe__input *in);
+
+/* Number of tables and table k (k < number). */
+size_t mmoe__input_num_tables(const mmoe__input *in);
+mmoe__table *mmoe__input_table(const mmoe__input *in, size_t k);
+
+/* Make table k a shard (rank of world): before mmoe__input_declare. */
+void mmoe__input_shard(mmoe__input *in, size_t k, size_t rank, size_t world);
+
+/* The model's reducer, used by batch-norm in training passes. */
+void mmoe__input_set_reducer(mmoe__input *in, mmoe__reducer *red);
+
+/* Grow every table's fed buffers to hold `rows` rows (grow-only; NOMEM leaves them). */
+mmoe_status mmoe__input_reserve_fed(mmoe__input *in, size_t batch);
+
+/* Every row of a sharded table the batch uses is fed or stored (training passes). */
+mmoe_status mmoe__input_check_stored(const mmoe__input *in, size_t B, const int64_t *ids,
+                                     char *err, const char *func);
+
+/* Reset the fed rows' gradients. */
+void mmoe__input_zero_fed(const mmoe__input *in);
 
 /* Per-row widths of the forward buffers (backward buffers have the same shapes). */
 size_t mmoe__input_buffers(const mmoe__input *in, size_t *widths);
@@ -47,8 +85,9 @@ mmoe_status mmoe__input_check_ids(const mmoe__input *in, size_t B, const int64_t
 
 /*
  * Forward. training: batch statistics + dropout (drawing from *rng), and
- * running statistics updated in stats; otherwise running statistics and no
- * dropout (stats only read). Returns x and its leading dimension.
+ * running statistics updated in stats, fed rows used; otherwise running
+ * statistics, no dropout (stats only read), stored rows only. Returns x
+ * and its leading dimension.
  */
 const float *mmoe__input_forward(const mmoe__input *in, const float *params, float *stats,
                                  size_t B, const float *dense, const int64_t *ids, int training,

@@ -303,6 +303,7 @@ void mmoe_layer_free(mmoe_layer *layer)
     mmoe__free(layer->cache);
     mmoe__reg_free(&layer->reg);
     mmoe__reg_free(&layer->sreg);
+    mmoe__dnn_free(&layer->dnn);
     mmoe__free(layer);
 }
 
@@ -325,6 +326,8 @@ static mmoe_status ext_finish(mmoe_layer *l, uint64_t seed, mmoe_layer **layer, 
         l->stats = mmoe__calloc(l->sreg.total ? l->sreg.total : 1, sizeof(float));
         if (!l->params || !l->grads || !l->stats)
             failed = MMOE_ERR_NOMEM;
+        else if (l->kind != MMOE_LAYER_CROSSNET)
+            failed = mmoe__dnn_alloc(&l->dnn);
     }
     if (failed) {
         mmoe_layer_free(l);

@@ -18,13 +18,30 @@ static size_t sum_widths(const size_t *w, size_t n)
     return s;
 }
 
-static mmoe_status build_layout(mmoe_model *m, char *err)
+/* Tables stored as shards (mmoe_model_create_sharded); world 1: none. */
+typedef struct shard_spec {
+    size_t rank, world;
+    const unsigned char *flags; /* per table; NULL: every table */
+} shard_spec;
+
+static mmoe_status build_layout(mmoe_model *m, const shard_spec *sh, char *err)
 {
     const mmoe_config *c = m->cfg;
     mmoe_status st;
     size_t widths[MMOE__BOTTOM_MAX_BUFS + MMOE__INPUT_MAX_BUFS];
     if ((st = mmoe__input_setup(&m->input, c, err)))
         return st;
+    mmoe__input_set_reducer(&m->input, &m->red);
+    for (size_t k = 0; sh && sh->world > 1 && k < mmoe__input_num_tables(&m->input); k++) {
+        if (sh->flags && !sh->flags[k])
+            continue;
+        if (mmoe__input_table(&m->input, k)->emb.vocab < sh->world)
+            return MMOE_FAIL(err, MMOE_ERR_INVALID_ARG, "table %zu has fewer rows (%llu) than "
+                             "shards (%zu)", k,
+                             (unsigned long long)mmoe__input_table(&m->input, k)->emb.vocab,
+                             sh->world);
+        mmoe__input_shard(&m->input, k, sh->rank, sh->world);
+    }
     m->n_towers = mmoe__product_tower_tasks(c);
     if ((st = mmoe__bottom_setup(&m->bottom, c, m->input.out, m->n_towers, err)))
         return st;
@@ -63,7 +80,7 @@ static mmoe_status build_layout(mmoe_model *m, char *err)
 static atomic_uint_least64_t next_model_id = 1;
 
 /* A model with its layout declared but no parameter buffers yet. */
-static mmoe_status model_layout(const mmoe_config *cfg, mmoe_model **out)
+static mmoe_status model_layout(const mmoe_config *cfg, const shard_spec *sh, mmoe_model **out)
 {
     *out = NULL;
     mmoe_status st = mmoe__config_check(cfg, NULL);
@@ -77,7 +94,7 @@ static mmoe_status model_layout(const mmoe_config *cfg, mmoe_model **out)
     if (st == MMOE_OK) {
         m->n_tasks = cfg->n_tasks;
         m->in = cfg->input_dense;
-        st = build_layout(m, NULL);
+        st = build_layout(m, sh, NULL);
     }
     if (st) {
         mmoe_model_free(m);
@@ -90,7 +107,7 @@ static mmoe_status model_layout(const mmoe_config *cfg, mmoe_model **out)
 mmoe_status mmoe__model_layout_size(const mmoe_config *cfg, size_t *n_params, size_t *n_stats)
 {
     mmoe_model *m;
-    mmoe_status st = model_layout(cfg, &m);
+    mmoe_status st = model_layout(cfg, NULL, &m);
     if (st)
         return st;
     *n_params = m->reg.total;
@@ -99,7 +116,7 @@ mmoe_status mmoe__model_layout_size(const mmoe_config *cfg, size_t *n_params, si
     return MMOE_OK;
 }
 
-mmoe_status mmoe_model_create(const mmoe_config *cfg, mmoe_model **out)
+static mmoe_status model_create(const mmoe_config *cfg, const shard_spec *sh, mmoe_model **out)
 {
     if (!out || !cfg) {
         if (out)
@@ -108,7 +125,7 @@ mmoe_status mmoe_model_create(const mmoe_config *cfg, mmoe_model **out)
     }
     *out = NULL;
     mmoe_model *m;
-    mmoe_status st = model_layout(cfg, &m);
+    mmoe_status st = model_layout(cfg, sh, &m);
     if (st)
         return st;
     m->params = mmoe__calloc(m->reg.total, sizeof(float));
@@ -129,6 +146,34 @@ mmoe_status mmoe_model_create(const mmoe_config *cfg, mmoe_model **out)
         mmoe__pmlp_init(&m->towers[k], m->params, cfg->seed, 100 + k);
     *out = m;
     return MMOE_OK;
+}
+
+mmoe_status mmoe_model_create(const mmoe_config *cfg, mmoe_model **out)
+{
+    return model_create(cfg, NULL, out);
+}
+
+mmoe_status mmoe_model_create_sharded(const mmoe_config *cfg, size_t n_flags,
+                                      const unsigned char *sharded, size_t rank, size_t world,
+                                      mmoe_model **out)
+{
+    if (out)
+        *out = NULL;
+    if (world == 0 || rank >= world)
+        return MMOE_FAIL(NULL, MMOE_ERR_INVALID_ARG, "rank %zu of world %zu", rank, world);
+    if (cfg && n_flags != cfg->n_sparse)
+        return MMOE_FAIL(NULL, MMOE_ERR_INVALID_ARG, "%zu flags for %zu sparse features",
+                         n_flags, cfg->n_sparse);
+    shard_spec sh = {rank, world, sharded};
+    return model_create(cfg, &sh, out);
+}
+
+int mmoe__model_is_shard(const mmoe_model *m)
+{
+    for (size_t k = 0; k < mmoe__input_num_tables(&m->input); k++)
+        if (mmoe__input_table(&m->input, k)->emb.world > 1)
+            return 1;
+    return 0;
 }
 
 void mmoe_model_free(mmoe_model *m)
@@ -273,6 +318,8 @@ mmoe_status mmoe_model_forward(mmoe_model *m, size_t batch, const float *x, cons
     if (!m)
         return MMOE_FAIL(NULL, MMOE_ERR_NULL, "model is NULL");
     mmoe_status st = mmoe__model_check_input(m, batch, x, ids, m->err, __func__);
+    if (st == MMOE_OK && ids)
+        st = mmoe__input_check_stored(&m->input, batch, ids, m->err, __func__);
     if (st)
         return st;
     if ((st = ensure_train(m, batch)))
@@ -280,13 +327,71 @@ mmoe_status mmoe_model_forward(mmoe_model *m, size_t batch, const float *x, cons
     memcpy(m->tx, x, batch * m->in * sizeof *x);
     if (m->input.n_ids)
         memcpy(m->tids, ids, batch * m->input.n_ids * sizeof *ids);
+    m->red.status = MMOE_OK;
     m->tX = mmoe__model_forward(m, batch, m->tx, m->input.n_ids ? m->tids : NULL, 1, m->stats,
                                 &m->rng, &m->tf, &m->tX_ld);
+    if (m->red.status) {
+        m->have_forward = m->have_loss = 0;
+        return MMOE_FAIL(m->err, m->red.status, "reduction across replicas failed");
+    }
     m->batch = batch;
     m->have_forward = 1;
     m->have_loss = 0;
     mmoe__clear(m->err);
     return MMOE_OK;
+}
+
+/* Labels [B, tasks] and sample weights [B] (may be NULL) as the loss accepts them. */
+static mmoe_status check_labels(const mmoe_model *m, size_t B, const float *labels,
+                                const float *sw, char *err, const char *func)
+{
+    const size_t T = m->n_tasks;
+    if (!mmoe__all_finite(labels, B * T))
+        return mmoe__fail(err, MMOE_ERR_NONFINITE, func, "labels contain NaN or infinity");
+    if (sw && !mmoe__all_finite(sw, B))
+        return mmoe__fail(err, MMOE_ERR_NONFINITE, func,
+                          "sample weights contain NaN or infinity");
+    for (size_t r = 0; r < B; r++) {
+        if (sw && sw[r] < 0.0f)
+            return mmoe__fail(err, MMOE_ERR_RANGE, func, "sample weight %zu is negative (%g)", r,
+                              (double)sw[r]);
+        for (size_t k = 0; k < T; k++) {
+            float t = labels[r * T + k];
+            if (m->cfg->tasks[k].kind == MMOE_TASK_BINARY && (t < 0.0f || t > 1.0f))
+                return mmoe__fail(err, MMOE_ERR_RANGE, func,
+                                  "label [%zu][%zu] = %g outside [0, 1] for binary task '%s'", r,
+                                  k, (double)t, m->cfg->tasks[k].name);
+        }
+    }
+    return MMOE_OK;
+}
+
+mmoe_status mmoe_model_check_batch(const mmoe_model *m, size_t batch, const float *x,
+                                   const int64_t *ids, const float *labels,
+                                   const float *sample_weights)
+{
+    if (!m || !labels)
+        return MMOE_FAIL(NULL, MMOE_ERR_NULL, "%s is NULL", m ? "labels" : "model");
+    mmoe_status st = mmoe__model_check_input(m, batch, x, ids, NULL, __func__);
+    size_t n;
+    if (st == MMOE_OK && (mmoe__mul(batch, m->n_tasks, &n) || n > MMOE__MAX_ELEMS))
+        st = MMOE_FAIL(NULL, MMOE_ERR_OVERFLOW, "batch %zu too large", batch);
+    return st ? st : check_labels(m, batch, labels, sample_weights, NULL, __func__);
+}
+
+mmoe_status mmoe_model_reserve(mmoe_model *m, size_t batch)
+{
+    if (!m)
+        return MMOE_FAIL(NULL, MMOE_ERR_NULL, "model is NULL");
+    if (batch == 0)
+        return MMOE_FAIL(m->err, MMOE_ERR_INVALID_ARG, "batch is 0");
+    mmoe_status st = ensure_train(m, batch);
+    if (st == MMOE_OK && (st = mmoe__input_reserve_fed(&m->input, batch)))
+        return MMOE_FAIL(m->err, st, "fed-row buffers for %zu rows: %s", batch,
+                         st == MMOE_ERR_NOMEM ? "no memory" : "too large");
+    if (st == MMOE_OK)
+        mmoe__clear(m->err);
+    return st;
 }
 
 mmoe_status mmoe_model_loss(mmoe_model *m, const float *labels, const float *sw, float *task_losses,
@@ -297,22 +402,9 @@ mmoe_status mmoe_model_loss(mmoe_model *m, const float *labels, const float *sw,
     if (!m->have_forward)
         return MMOE_FAIL(m->err, MMOE_ERR_STATE, "no forward pass to take the loss of");
     const size_t B = m->batch, T = m->n_tasks;
-    if (!mmoe__all_finite(labels, B * T))
-        return MMOE_FAIL(m->err, MMOE_ERR_NONFINITE, "labels contain NaN or infinity");
-    if (sw && !mmoe__all_finite(sw, B))
-        return MMOE_FAIL(m->err, MMOE_ERR_NONFINITE, "sample weights contain NaN or infinity");
-    for (size_t r = 0; r < B; r++) {
-        if (sw && sw[r] < 0.0f)
-            return MMOE_FAIL(m->err, MMOE_ERR_RANGE, "sample weight %zu is negative (%g)", r,
-                             (double)sw[r]);
-        for (size_t k = 0; k < T; k++) {
-            float t = labels[r * T + k];
-            if (m->cfg->tasks[k].kind == MMOE_TASK_BINARY && (t < 0.0f || t > 1.0f))
-                return MMOE_FAIL(m->err, MMOE_ERR_RANGE,
-                                 "label [%zu][%zu] = %g outside [0, 1] for binary task '%s'", r, k,
-                                 (double)t, m->cfg->tasks[k].name);
-        }
-    }
+    mmoe_status st = check_labels(m, B, labels, sw, m->err, __func__);
+    if (st)
+        return st;
     double sum = 0.0;
     const float invB = 1.0f / (float)B;
     for (size_t k = 0; k < T; k++) {
@@ -350,6 +442,7 @@ mmoe_status mmoe_model_backward(mmoe_model *m)
     if (!m->have_loss)
         return MMOE_FAIL(m->err, MMOE_ERR_STATE, "call mmoe_model_loss after the forward first");
     const size_t B = m->batch, T = m->n_tasks;
+    m->red.status = MMOE_OK;
     mmoe__bottom_zero_task_grads(&m->bottom, m->tb.bottom, B);
     for (size_t k = 0; k < m->n_towers; k++) {
         const mmoe__pmlp *tw = &m->towers[k];
@@ -372,6 +465,8 @@ mmoe_status mmoe_model_backward(mmoe_model *m)
                              m->input.n_ids ? m->tids : NULL, m->tf.input, m->tb.input, dX);
     mmoe__bottom_penalty(&m->bottom, m->params, m->grads);
     m->have_loss = 0;
+    if (m->red.status)
+        return MMOE_FAIL(m->err, m->red.status, "reduction across replicas failed");
     mmoe__clear(m->err);
     return MMOE_OK;
 }
@@ -381,6 +476,7 @@ mmoe_status mmoe_model_zero_grad(mmoe_model *m)
     if (!m)
         return MMOE_FAIL(NULL, MMOE_ERR_NULL, "model is NULL");
     memset(m->grads, 0, m->reg.total * sizeof(float));
+    mmoe__input_zero_fed(&m->input);
     mmoe__clear(m->err);
     return MMOE_OK;
 }

@@ -8,6 +8,7 @@
 #include "mmoe/model.h"
 #include "params.h"
 #include "pmlp.h"
+#include "replica.h"
 
 /* Forward buffers of one pass (bound to an arena of `cap` rows). */
 typedef struct mmoe__fwd {
@@ -50,6 +51,7 @@ struct mmoe_model {
     const float *tX; /* bottom input of the last training forward */
     size_t tX_ld;
     uint64_t rng;  /* dropout stream */
+    mmoe__reducer red; /* replicas (mmoe_model_set_reducer) */
     size_t batch;
     int have_forward, have_loss;
     struct mmoe_transform *transform; /* attached preprocessing (transform.h), or NULL */
@@ -86,6 +88,12 @@ const float *mmoe__model_forward(const mmoe_model *m, size_t B, const float *x, 
  * before it allocates what the description asks for.
  */
 mmoe_status mmoe__model_layout_size(const mmoe_config *cfg, size_t *n_params, size_t *n_stats);
+
+/* The model's reducer when one is installed, else NULL (parallel.c). */
+mmoe__reducer *mmoe__model_reducer(mmoe_model *m);
+
+/* Whether the model stores only a shard of some table (cannot predict or be saved). */
+int mmoe__model_is_shard(const mmoe_model *m);
 
 /* Common argument checks of forward and predict (into errbuf). */
 mmoe_status mmoe__model_check_input(const mmoe_model *m, size_t batch, const float *x,

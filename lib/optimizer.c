@@ -41,6 +41,7 @@
 #include <string.h>
 
 #include "embedding.h"
+#include "model_impl.h"
 #include "optimizer_impl.h"
 #include "reduce.h"
 
@@ -254,6 +255,59 @@ mmoe_status mmoe_optimizer_get(const mmoe_optimizer *opt, mmoe_optimizer_param p
     return MMOE_OK;
 }
 
+/*
+ * Squared gradient norm of a model holding shards of tables, with a
+ * reducer installed: the replicated part (identical on every replica,
+ * summed range by range in the same order everywhere) plus the shards'
+ * parts summed across replicas, so every replica gets the same value.
+ * Returns 0 (*sumsq unchanged) when the model has no shard or no reducer.
+ */
+static int global_sumsq(mmoe_optimizer *opt, double *sumsq, mmoe_status *st)
+{
+    mmoe__reducer *red = mmoe__model_reducer(opt->model);
+    const mmoe__sparse_block *blk;
+    size_t nb = mmoe__model_sparse_blocks(opt->model, &blk), pos = 0;
+    double rep = 0.0, shard = 0.0, part;
+    float ignore;
+    int any = 0;
+    for (size_t b = 0; red && b < nb; b++) {
+        if (!blk[b].sharded)
+            continue;
+        any = 1;
+        mmoe__sumsq_absmax(opt->grads + pos, blk[b].offset - pos, &part, &ignore);
+        rep += part;
+        pos = blk[b].offset + blk[b].rows * blk[b].dim;
+        mmoe__sumsq_absmax(opt->grads + blk[b].offset, blk[b].rows * blk[b].dim, &part, &ignore);
+        shard += part;
+    }
+    if (!any)
+        return 0;
+    mmoe__sumsq_absmax(opt->grads + pos, opt->n - pos, &part, &ignore);
+    rep += part;
+    red->status = MMOE_OK;
+    mmoe__reduce(red, &shard, 1);
+    *st = red->status;
+    *sumsq = rep + shard;
+    return 1;
+}
+
+/*
+ * Whether any replica refuses (flag nonzero on some replica): the same
+ * answer on every replica of a sharded model with a reducer; the local
+ * flag otherwise.
+ */
+static int any_refuses(mmoe_optimizer *opt, int flag, mmoe_status *st)
+{
+    mmoe__reducer *red = mmoe__model_reducer(opt->model);
+    if (!red || !mmoe__model_is_shard(opt->model))
+        return flag;
+    double v = flag ? 1.0 : 0.0;
+    red->status = MMOE_OK;
+    mmoe__reduce(red, &v, 1);
+    *st = red->status;
+    return v != 0.0;
+}
+
 /* Index of the first non-finite value (n if all are finite). */
 static size_t first_nonfinite(const float *x, size_t n)
 {
@@ -368,8 +422,16 @@ mmoe_status mmoe_optimizer_step(mmoe_optimizer *opt)
     double sumsq = 0.0;
     float gmax;
     int finite;
-    if (opt->clip_norm > 0.0) {
+    mmoe_status rst = MMOE_OK;
+    if (opt->clip_norm > 0.0 || mmoe__model_reducer(opt->model)) {
+        /* Clipping needs the norm; replicas with table shards sum theirs across replicas. */
         mmoe__sumsq_absmax(opt->grads, opt->n, &sumsq, &gmax);
+        global_sumsq(opt, &sumsq, &rst);
+        if (rst)
+            return MMOE_FAIL(opt->err, rst, "reduction across replicas failed; step refused");
+        if (!isfinite(sumsq) && first_nonfinite(opt->grads, opt->n) == opt->n)
+            return MMOE_FAIL(opt->err, MMOE_ERR_NONFINITE, "a gradient of a table shard on another "
+                             "replica is not finite; step refused, nothing changed");
         finite = isfinite(sumsq);
     } else {
         finite = mmoe__absmax_finite(opt->grads, opt->n, &gmax);
@@ -422,15 +484,24 @@ mmoe_status mmoe_optimizer_step(mmoe_optimizer *opt)
     step_pass pass = {opt, &c, 0, opt->n};
     double s0_bound = opt->s0_bound;
     double bound = opt->ops->step_bound(&c, geff, &s0_bound);
+    pass.bad = opt->n;
     if (!(bound < SAFE_STEP)) {
         pass.dry = 1;
         update_lazy(&pass);
-        if (pass.bad < opt->n)
-            return MMOE_FAIL(opt->err, MMOE_ERR_NONFINITE,
-                             "the step would make parameter %zu of %zu non-finite (it is %g; "
-                             "learning rate %g); step refused, nothing changed",
-                             pass.bad, opt->n, (double)opt->params[pass.bad], opt->lr);
         pass.dry = 0;
+    }
+    /* Shards differ between replicas: they refuse together (one reduction, every step). */
+    if (any_refuses(opt, pass.bad < opt->n, &rst) || rst) {
+        if (rst)
+            return MMOE_FAIL(opt->err, rst, "reduction across replicas failed; step refused");
+        if (pass.bad == opt->n)
+            return MMOE_FAIL(opt->err, MMOE_ERR_NONFINITE, "the step would make a parameter of a "
+                             "table shard on another replica non-finite; step refused, nothing "
+                             "changed");
+        return MMOE_FAIL(opt->err, MMOE_ERR_NONFINITE,
+                         "the step would make parameter %zu of %zu non-finite (it is %g; "
+                         "learning rate %g); step refused, nothing changed",
+                         pass.bad, opt->n, (double)opt->params[pass.bad], opt->lr);
     }
     update_lazy(&pass);
     /* Float rounding may put a state value a few ulps above the real-number bound. */

@@ -107,6 +107,9 @@ mmoe_status mmoe_model_file_tensor(mmoe_model *model, size_t i, const char **nam
 /* Save to a file (path) or a buffer (buf/len). */
 static mmoe_status model_save(const mmoe_model *m, const char *path, void **buf, size_t *len)
 {
+    if (mmoe__model_is_shard(m))
+        return MMOE_FAIL(NULL, MMOE_ERR_UNSUPPORTED, "the model holds a shard of a table; "
+                         "gather the shards into one model to save it");
     char *cfg = NULL, *tft = NULL;
     mmoe__st_tensor *t = NULL;
     size_t nt = 0;
@@ -317,6 +320,9 @@ static size_t opt_buffers(mmoe_optimizer_kind kind)
 static mmoe_status optimizer_save(const mmoe_optimizer *opt, const char *path, void **buf,
                                   size_t *len)
 {
+    if (mmoe__model_is_shard(opt->model))
+        return MMOE_FAIL(NULL, MMOE_ERR_UNSUPPORTED, "the optimizer's model holds a shard of a "
+                         "table; gather the state into an optimizer of one model to save it");
     if ((size_t)opt->kind >= sizeof opt_kind_names / sizeof *opt_kind_names)
         return MMOE_FAIL(NULL, MMOE_ERR_INTERNAL, "unknown optimizer kind %d", (int)opt->kind);
     size_t nb = opt_buffers(opt->kind);

@@ -28,6 +28,12 @@ if [ -e "$LIBSYNTH" ]; then
 else
     echo "check-symbols: $LIBSYNTH not built (-Dsynth=false); checking libmmoe only"
 fi
+LIBMPI="$BUILD/lib/mpi/libmmoe-mpi.so"
+if [ -e "$LIBMPI" ]; then
+    libs+=("$LIBMPI")
+else
+    echo "check-symbols: $LIBMPI not built (-Dmpi=disabled or no MPI); not checked"
+fi
 
 # Symbols the linker itself defines in every shared object; not ours.
 linker_symbols='^(_init|_fini|__bss_start|_edata|_end|__end__|__bss_end__|__bss_start__|_bss_end__|__data_start|data_start|__dso_handle|_DYNAMIC|_GLOBAL_OFFSET_TABLE_|__TMC_END__|_IO_stdin_used)$'

@@ -22,6 +22,11 @@
  * Exit status: 0 success; 1 library or data error; 2 bad command line;
  * 3 --quick finished but an AUC is below its bound; 77 the data directory
  * is absent (the test harness counts the run as skipped).
+ *
+ * Built a second time as census-mpi (MMOE_EXAMPLE_MPI, when libmmoe-mpi is
+ * built): under mpirun every rank trains on its own stride of the training
+ * rows with --batch / ranks rows per step (docs/distributed.md); every rank
+ * evaluates the same replicated model, rank 0 prints.
  */
 #include <errno.h>
 #include <math.h>
@@ -32,6 +37,9 @@
 #include <time.h>
 
 #include <mmoe/mmoe.h>
+#ifdef MMOE_EXAMPLE_MPI
+#include <mmoe/mpi.h>
+#endif
 
 #include "census_data.h"
 
@@ -577,6 +585,15 @@ int main(int argc, char **argv)
         .train_rows = 0, .test_rows = 0, .threads = 1, .quick = 0,
     };
     int help = 0;
+    int rank = 0, ranks = 1;
+#ifdef MMOE_EXAMPLE_MPI
+    MPI_Init(&argc, &argv);
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &ranks);
+    mmoe_mpi *mpi = NULL;
+    if (rank != 0 && !freopen("/dev/null", "w", stdout))
+        return 1;
+#endif
     if (parse_args(argc, argv, &o, &help) != 0)
         return 2;
     if (help) {
@@ -715,11 +732,11 @@ int main(int argc, char **argv)
         rc = report("mmoe_model_flat", st, mmoe_model_last_error(r.model), NULL);
         goto done;
     }
-    const size_t xrows = o.batch > EVAL_CHUNK ? o.batch : EVAL_CHUNK;
+    const size_t xrows = o.batch + 1 > EVAL_CHUNK ? o.batch + 1 : EVAL_CHUNK;
     const size_t max_set = valid.n > test.n ? valid.n : test.n;
     xb = malloc(xrows * r.in_dim * sizeof *xb);
-    yb = malloc(o.batch * NTASKS * sizeof *yb);
-    ib = malloc(o.batch * (r.n_ids ? r.n_ids : 1) * sizeof *ib);
+    yb = malloc((o.batch + 1) * NTASKS * sizeof *yb);
+    ib = malloc((o.batch + 1) * (r.n_ids ? r.n_ids : 1) * sizeof *ib);
     r.pred = malloc((max_set ? max_set : 1) * NTASKS * sizeof *r.pred);
     best = malloc((n_params ? n_params : 1) * sizeof *best);
     order = malloc((n_train ? n_train : 1) * sizeof *order);
@@ -752,8 +769,18 @@ int main(int argc, char **argv)
     fflush(stdout);
 
     /* ---- training with early stopping ---- */
-    for (size_t i = 0; i < n_train; i++)
-        order[i] = i;
+    size_t n_local = 0, bsz = o.batch, steps = (n_train + o.batch - 1) / o.batch;
+    for (size_t i = (size_t)rank; i < n_train; i += (size_t)ranks)
+        order[n_local++] = i;
+#ifdef MMOE_EXAMPLE_MPI
+    bsz = (o.batch + (size_t)ranks - 1) / (size_t)ranks;
+    steps = (n_train / (size_t)ranks + bsz - 1) / bsz; /* the same on every rank */
+    if (n_train < (size_t)ranks || (st = mmoe_mpi_create(MPI_COMM_WORLD, r.model, &mpi)) ||
+        (st = mmoe_mpi_broadcast(mpi, opt))) {
+        rc = report("mmoe_mpi_create/broadcast", st, mmoe_mpi_last_error(mpi), NULL);
+        goto done;
+    }
+#endif
     uint64_t batch_rng = o.seed * 0xD1B54A32D192ED03ULL + 0x8CB92BA72F3D8DD7ULL;
     double best_mean = -1.0, best_val[NTASKS] = {0.0, 0.0};
     size_t best_epoch = 0, since_best = 0;
@@ -761,11 +788,12 @@ int main(int argc, char **argv)
     const double t0 = now_seconds();
     for (size_t epoch = 1; epoch <= o.epochs; epoch++) {
         const double te = now_seconds();
-        shuffle(order, n_train, &batch_rng);
-        double sum[NTASKS] = {0.0, 0.0};
+        shuffle(order, n_local, &batch_rng);
+        double sum[NTASKS] = {0.0, 0.0}, seen = 0.0;
         size_t batches = 0;
-        for (size_t start = 0; start < n_train; start += o.batch) {
-            size_t b = n_train - start < o.batch ? n_train - start : o.batch;
+        for (size_t step = 0; step < steps; step++) {
+            size_t start = step * bsz; /* the last step takes the rest of this rank's rows */
+            size_t b = step + 1 == steps ? n_local - start : bsz;
             for (size_t i = 0; i < b; i++) {
                 size_t s = order[start + i];
                 const int64_t *ids = train.ids + s * enc.n_sparse;
@@ -780,6 +808,14 @@ int main(int argc, char **argv)
                 yb[i * NTASKS + 1] = train.labels[s * NTASKS + 1];
             }
             float task_loss[NTASKS];
+#ifdef MMOE_EXAMPLE_MPI
+            st = mmoe_mpi_train_step(mpi, opt, b, xb, o.onehot ? NULL : ib, yb, NULL, task_loss,
+                                     NULL);
+            if (st != MMOE_OK) {
+                rc = report("mmoe_mpi_train_step", st, mmoe_mpi_last_error(mpi), NULL);
+                goto done;
+            }
+#else
             st = mmoe_model_train_step(r.model, opt, b, xb, o.onehot ? NULL : ib, yb, NULL,
                                        task_loss, NULL);
             if (st != MMOE_OK) {
@@ -787,8 +823,10 @@ int main(int argc, char **argv)
                             mmoe_optimizer_last_error(opt));
                 goto done;
             }
-            for (size_t k = 0; k < NTASKS; k++)
-                sum[k] += (double)task_loss[k] * (double)b;
+#endif
+            for (size_t k = 0; k < NTASKS; k++) /* the global batch's losses */
+                sum[k] += (double)task_loss[k] * (double)(b * (size_t)ranks);
+            seen += (double)(b * (size_t)ranks);
             batches++;
         }
         const double train_s = now_seconds() - te;
@@ -810,7 +848,7 @@ int main(int argc, char **argv)
         printf("epoch %3zu  %7.1f batches/s  train loss %s %.5f %s %.5f  val AUC %s %.5f %s "
                "%.5f mean %.5f%s\n",
                epoch, train_s > 0.0 ? (double)batches / train_s : 0.0, group.task_name[0],
-               sum[0] / (double)n_train, group.task_name[1], sum[1] / (double)n_train,
+               sum[0] / seen, group.task_name[1], sum[1] / seen,
                group.task_name[0], val[0], group.task_name[1], val[1], mean,
                improved ? "  *" : "");
         fflush(stdout);
@@ -855,6 +893,9 @@ int main(int argc, char **argv)
     }
 
 done:
+#ifdef MMOE_EXAMPLE_MPI
+    mmoe_mpi_free(mpi);
+#endif
     mmoe_workspace_free(r.ws);
     mmoe_optimizer_free(opt);
     mmoe_model_free(r.model);
@@ -872,5 +913,10 @@ done:
     free(ib);
     free(best);
     free(r.pred);
+#ifdef MMOE_EXAMPLE_MPI
+    if (rc && rc != EXIT_BOUND && rc != EXIT_SKIP)
+        MPI_Abort(MPI_COMM_WORLD, rc); /* a failure on one rank must not leave the others waiting */
+    MPI_Finalize();
+#endif
     return rc;
 }

@@ -35,6 +35,7 @@
 #include "mmoe/schema.h"
 #include "mmoe/transform.h"
 #include "mmoe/reader.h"
+#include "mmoe/parallel.h"
 
 #ifdef __cplusplus
 extern "C" {
