@@ -71,8 +71,8 @@ void mmoe__act_backward(mmoe_activation act, size_t rows, size_t cols, const flo
  * over memory instead of a bias pass and an activation pass; the inner loops
  * carry no calls except for tanh/sigmoid and vectorise for relu/identity.
  */
-MMOE__VECTORIZED void mmoe__bias_act_forward(mmoe_activation act, size_t rows, size_t cols, const float *b,
-                            float *A, size_t lda)
+MMOE__VECTORIZED static void bias_act_forward_impl(mmoe_activation act, size_t rows, size_t cols,
+                                                   const float *b, float *A, size_t lda)
 {
     if (!b) {
         mmoe__act_forward(act, rows, cols, A, lda);
@@ -103,6 +103,17 @@ MMOE__VECTORIZED void mmoe__bias_act_forward(mmoe_activation act, size_t rows, s
     }
 }
 
+/*
+ * Entry points: a target_clones function with external linkage is exported
+ * through its ifunc symbol whatever its visibility, so the clones are static
+ * and these plain (hidden) functions call them.
+ */
+void mmoe__bias_act_forward(mmoe_activation act, size_t rows, size_t cols, const float *b,
+                            float *A, size_t lda)
+{
+    bias_act_forward_impl(act, rows, cols, b, A, lda);
+}
+
 void mmoe__bias_act_forward_ref(mmoe_activation act, size_t rows, size_t cols, const float *b,
                                 float *A, size_t lda)
 {
@@ -124,8 +135,9 @@ void mmoe__bias_act_forward_ref(mmoe_activation act, size_t rows, size_t cols, c
  * Fused backward pass: dA *= f'(A) in place and, when db is not NULL,
  * db[j] += sum over rows of the result (the bias gradient).
  */
-MMOE__VECTORIZED void mmoe__act_bias_backward(mmoe_activation act, size_t rows, size_t cols, const float *A,
-                             size_t lda, float *dA, size_t ldd, float *db)
+MMOE__VECTORIZED static void act_bias_backward_impl(mmoe_activation act, size_t rows, size_t cols,
+                                                    const float *A, size_t lda, float *dA,
+                                                    size_t ldd, float *db)
 {
     if (!db) {
         mmoe__act_backward(act, rows, cols, A, lda, dA, ldd);
@@ -162,6 +174,12 @@ MMOE__VECTORIZED void mmoe__act_bias_backward(mmoe_activation act, size_t rows, 
             break;
         }
     }
+}
+
+void mmoe__act_bias_backward(mmoe_activation act, size_t rows, size_t cols, const float *A,
+                             size_t lda, float *dA, size_t ldd, float *db)
+{
+    act_bias_backward_impl(act, rows, cols, A, lda, dA, ldd, db);
 }
 
 void mmoe__act_bias_backward_ref(mmoe_activation act, size_t rows, size_t cols, const float *A,

@@ -16,7 +16,8 @@ typedef float v8f __attribute__((vector_size(32)));
 typedef double v8d __attribute__((vector_size(64)));
 typedef int v8i __attribute__((vector_size(32)));
 
-MMOE__VECTORIZED void mmoe__sumsq_absmax(const float *x, size_t n, double *sumsq, float *absmax)
+MMOE__VECTORIZED static void sumsq_absmax_impl(const float *x, size_t n, double *sumsq,
+                                               float *absmax)
 {
     const v8i sign = {0x7fffffff, 0x7fffffff, 0x7fffffff, 0x7fffffff,
                       0x7fffffff, 0x7fffffff, 0x7fffffff, 0x7fffffff};
@@ -50,7 +51,17 @@ MMOE__VECTORIZED void mmoe__sumsq_absmax(const float *x, size_t n, double *sumsq
     *absmax = mx;
 }
 
-MMOE__VECTORIZED int mmoe__absmax_finite(const float *x, size_t n, float *absmax)
+/*
+ * Entry points: a target_clones function with external linkage is exported
+ * through its ifunc symbol whatever its visibility, so the clones are static
+ * and these plain (hidden) functions call them.
+ */
+void mmoe__sumsq_absmax(const float *x, size_t n, double *sumsq, float *absmax)
+{
+    sumsq_absmax_impl(x, n, sumsq, absmax);
+}
+
+MMOE__VECTORIZED static int absmax_finite_impl(const float *x, size_t n, float *absmax)
 {
     const v8i sign = {0x7fffffff, 0x7fffffff, 0x7fffffff, 0x7fffffff,
                       0x7fffffff, 0x7fffffff, 0x7fffffff, 0x7fffffff};
@@ -79,7 +90,12 @@ MMOE__VECTORIZED int mmoe__absmax_finite(const float *x, size_t n, float *absmax
     return !bad && mx <= FLT_MAX;
 }
 
-MMOE__VECTORIZED float mmoe__dotf(const float *a, const float *b, size_t n)
+int mmoe__absmax_finite(const float *x, size_t n, float *absmax)
+{
+    return absmax_finite_impl(x, n, absmax);
+}
+
+MMOE__VECTORIZED static float dotf_impl(const float *a, const float *b, size_t n)
 {
     v8f s0 = {0}, s1 = {0};
     size_t i = 0;
@@ -97,6 +113,11 @@ MMOE__VECTORIZED float mmoe__dotf(const float *a, const float *b, size_t n)
     for (; i < n; i++)
         s += a[i] * b[i];
     return s;
+}
+
+float mmoe__dotf(const float *a, const float *b, size_t n)
+{
+    return dotf_impl(a, b, n);
 }
 #else
 float mmoe__dotf(const float *a, const float *b, size_t n)
