@@ -167,10 +167,11 @@ static void bn_batch_moments(const mmoe__dnn *d, const float *A, size_t B, size_
     *d->total = n;
 }
 
-const float *mmoe__dnn_forward(const mmoe__dnn *d, const float *params, float *stats, size_t B,
-                               const float *X, size_t ldx, int training, uint64_t *rng,
+const float *mmoe__dnn_forward(const mmoe__dnn *d, const float *params, const float *stats,
+                               float *update, size_t B, const float *X, size_t ldx, uint64_t *rng,
                                float *const *fb)
 {
+    const int training = update != NULL;
     const float *In = X;
     size_t ldi = ldx;
     int drop = training && d->dropout > 0.0;
@@ -184,10 +185,11 @@ const float *mmoe__dnn_forward(const mmoe__dnn *d, const float *params, float *s
         mmoe__dense_forward(params + d->w_off[l], params + d->b_off[l], in, w, B, In, ldi, A, w);
         if (d->bn) {
             const float *gamma = params + d->g_off[l], *beta = params + d->be_off[l];
-            float *rm = stats + d->mean_off[l], *rv = stats + d->var_off[l];
+            const float *rm = stats + d->mean_off[l], *rv = stats + d->var_off[l];
             float *XH = fb[d->iXH[l]];
             if (training)
-                bn_batch_moments(d, A, B, w, rm, rv, d->inv + inv_off);
+                bn_batch_moments(d, A, B, w, update + d->mean_off[l], update + d->var_off[l],
+                                 d->inv + inv_off);
             for (size_t j = 0; j < w; j++) {
                 float m, inv;
                 if (training) {

@@ -83,12 +83,13 @@ static inline size_t mmoe__dnn_out(const mmoe__dnn *d)
 
 /*
  * Forward of B rows of X (ldx); returns the output (ld mmoe__dnn_out).
- * training: batch statistics, running statistics updated in stats,
- * dropout from *rng (seed 0 when rng is NULL). Otherwise stats is only
- * read and rng unused.
+ * Training when update is not NULL: batch statistics, running statistics
+ * updated in update (the same buffer as stats), dropout from *rng (seed 0
+ * when rng is NULL). Inference when update is NULL: the running statistics
+ * are only read (the types say so), rng unused.
  */
-const float *mmoe__dnn_forward(const mmoe__dnn *d, const float *params, float *stats, size_t B,
-                               const float *X, size_t ldx, int training, uint64_t *rng,
+const float *mmoe__dnn_forward(const mmoe__dnn *d, const float *params, const float *stats,
+                               float *update, size_t B, const float *X, size_t ldx, uint64_t *rng,
                                float *const *fb);
 
 /*

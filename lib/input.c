@@ -303,10 +303,11 @@ mmoe_status mmoe__input_check_ids(const mmoe__input *in, size_t B, const int64_t
     return MMOE_OK;
 }
 
-const float *mmoe__input_forward(const mmoe__input *in, const float *params, float *stats,
-                                 size_t B, const float *dense, const int64_t *ids, int training,
+const float *mmoe__input_forward(const mmoe__input *in, const float *params, const float *stats,
+                                 float *update, size_t B, const float *dense, const int64_t *ids,
                                  uint64_t *rng, float *const *fb, size_t *ld)
 {
+    const int training = update != NULL;
     if (!in->active) {
         *ld = in->dense;
         return dense;
@@ -326,8 +327,7 @@ const float *mmoe__input_forward(const mmoe__input *in, const float *params, flo
     if (p->has_cross)
         X = mmoe__cross_forward(&p->cross, params, B, X0, w0, fb + p->cross_base);
     if (p->has_dnn) {
-        X = mmoe__dnn_forward(&p->dnn, params, stats, B, X, ldx, training, rng,
-                              fb + p->dnn_base);
+        X = mmoe__dnn_forward(&p->dnn, params, stats, update, B, X, ldx, rng, fb + p->dnn_base);
         ldx = mmoe__dnn_out(&p->dnn);
     }
     *ld = ldx;

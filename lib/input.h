@@ -84,13 +84,14 @@ mmoe_status mmoe__input_check_ids(const mmoe__input *in, size_t B, const int64_t
                                   const char *func);
 
 /*
- * Forward. training: batch statistics + dropout (drawing from *rng), and
- * running statistics updated in stats, fed rows used; otherwise running
- * statistics, no dropout (stats only read), stored rows only. Returns x
+ * Forward. Training when update is not NULL: batch statistics + dropout
+ * (drawing from *rng), running statistics updated in update (the same
+ * buffer as stats), fed rows used. Inference when update is NULL: running
+ * statistics (only read: const), no dropout, stored rows only. Returns x
  * and its leading dimension.
  */
-const float *mmoe__input_forward(const mmoe__input *in, const float *params, float *stats,
-                                 size_t B, const float *dense, const int64_t *ids, int training,
+const float *mmoe__input_forward(const mmoe__input *in, const float *params, const float *stats,
+                                 float *update, size_t B, const float *dense, const int64_t *ids,
                                  uint64_t *rng, float *const *fb, size_t *ld);
 
 /* Backward from dX [B, out]: adds parameter gradients (sparse rows only for embeddings). */

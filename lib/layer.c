@@ -442,8 +442,8 @@ static mmoe_status ext_forward(mmoe_layer *l, size_t B, const float *x, float *y
     if (l->kind == MMOE_LAYER_CROSSNET)
         out = mmoe__cross_forward(&l->cross, l->params, B, l->cache, l->in, l->fb);
     else
-        out = mmoe__dnn_forward(&l->dnn, l->params, l->stats, B, l->cache, l->in, l->training,
-                                &l->rng, l->fb);
+        out = mmoe__dnn_forward(&l->dnn, l->params, l->stats, l->training ? l->stats : NULL, B,
+                                l->cache, l->in, &l->rng, l->fb);
     memcpy(y, out, B * l->out * sizeof(float));
     l->batch = B;
     l->have_forward = 1;

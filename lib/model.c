@@ -234,12 +234,11 @@ static void bind_bwd(const mmoe_model *m, float *base, size_t cap, mmoe__bwd *b)
 }
 
 const float *mmoe__model_forward(const mmoe_model *m, size_t B, const float *x, const int64_t *ids,
-                                 int training, float *stats, uint64_t *rng, const mmoe__fwd *f,
-                                 size_t *ldX)
+                                 float *update, uint64_t *rng, const mmoe__fwd *f, size_t *ldX)
 {
     const size_t T = m->n_tasks;
     size_t ld;
-    const float *X = mmoe__input_forward(&m->input, m->params, stats, B, x, ids, training, rng,
+    const float *X = mmoe__input_forward(&m->input, m->params, m->stats, update, B, x, ids, rng,
                                          f->input, &ld);
     mmoe__bottom_forward(&m->bottom, m->params, B, X, ld, f->bottom);
     for (size_t k = 0; k < m->n_towers; k++) {
@@ -328,7 +327,7 @@ mmoe_status mmoe_model_forward(mmoe_model *m, size_t batch, const float *x, cons
     if (m->input.n_ids)
         memcpy(m->tids, ids, batch * m->input.n_ids * sizeof *ids);
     m->red.status = MMOE_OK;
-    m->tX = mmoe__model_forward(m, batch, m->tx, m->input.n_ids ? m->tids : NULL, 1, m->stats,
+    m->tX = mmoe__model_forward(m, batch, m->tx, m->input.n_ids ? m->tids : NULL, m->stats,
                                 &m->rng, &m->tf, &m->tX_ld);
     if (m->red.status) {
         m->have_forward = m->have_loss = 0;

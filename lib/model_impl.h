@@ -75,12 +75,13 @@ void mmoe__model_bind_fwd(const mmoe_model *m, float *base, size_t cap, mmoe__fw
 
 /*
  * Forward of B <= f->cap rows; fills f->Z and f->Y and returns the bottom's
- * input (and its leading dimension). training selects batch statistics and
- * dropout (and then needs a mutable model: stats and rng are updated).
+ * input (and its leading dimension). Training when update is not NULL:
+ * batch statistics written to update (the model's statistics; only a
+ * mutable model has them) and dropout from *rng. Inference when update is
+ * NULL: the model, its statistics included, is only read.
  */
 const float *mmoe__model_forward(const mmoe_model *m, size_t B, const float *x, const int64_t *ids,
-                                 int training, float *stats, uint64_t *rng, const mmoe__fwd *f,
-                                 size_t *ldX);
+                                 float *update, uint64_t *rng, const mmoe__fwd *f, size_t *ldX);
 
 /*
  * Scalars a model built from cfg would hold (trainable, statistics), without

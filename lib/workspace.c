@@ -78,7 +78,7 @@ mmoe_status mmoe_model_predict(const mmoe_model *m, mmoe_workspace *ws, size_t b
         size_t B = batch - r0 < cap ? batch - r0 : cap;
         const int64_t *rid = ids ? ids + r0 * m->input.n_ids : NULL;
         /* Inference reads the batch-norm statistics; it never writes them. */
-        mmoe__model_forward(m, B, x + r0 * m->in, rid, 0, m->stats, NULL, &ws->f, NULL);
+        mmoe__model_forward(m, B, x + r0 * m->in, rid, NULL, NULL, &ws->f, NULL);
         /* Finite but huge inputs can overflow inside the network: say so, never return NaN. */
         if (!mmoe__all_finite(ws->f.Y, B * T)) {
             size_t i = 0;
