@@ -85,10 +85,10 @@ static const bench_config bench_configs[] = {
 };
 
 typedef struct bench_opts {
-    int threads;      /* 0: leave the BLAS default */
-    int threads_ok;   /* mmoe_set_num_threads accepted the value */
-    long iters;       /* > 0: fixed number of timed calls per measurement */
-    double min_time;  /* otherwise: time each measurement for this long (s) */
+    int threads;     /* 0: leave the BLAS default */
+    int threads_ok;  /* mmoe_set_num_threads accepted the value */
+    long iters;      /* > 0: fixed number of timed calls per measurement */
+    double min_time; /* otherwise: time each measurement for this long (s) */
     int quick;
     int phases;        /* time the phases of a training step */
     const char *which; /* "A", "B" or "all" */
@@ -504,8 +504,8 @@ static int run_config(const bench_opts *o, const bench_config *bc)
 
     /* Ratios between measurements of this one run. */
     if (predict_rate > 0.0)
-        emit(o, bc->name, "predict_b1_vs_b256_row", 1, median_us / (1e6 / predict_rate), "ratio",
-             0, 0.0, params);
+        emit(o, bc->name, "predict_b1_vs_b256_row", 1, median_us / (1e6 / predict_rate), "ratio", 0,
+             0.0, params);
     if (train_rate[0] > 0.0)
         emit(o, bc->name, "train_b256_vs_b1", 256, train_rate[2] / train_rate[0], "ratio", 0, 0.0,
              params);
@@ -531,27 +531,26 @@ done:
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: mmoe-bench [options]\n"
-            "\n"
-            "Times training (mmoe_model_train_step with Adam) and inference\n"
-            "(mmoe_model_predict) of two fixed MMoE shapes and prints one JSON\n"
-            "object per measurement on stdout.\n"
-            "\n"
-            "  --config NAME     A, B, A-top2, B-top2 (A and B with top-2 gates), A-ple,\n"
-            "                    B-ple (A and B as two-level PLE) or all [all]\n"
-            "                    A: input 100, 8 experts 16 relu, 2 regression tasks\n"
-            "                    B: input 512, 16 experts 256-128 relu, 4 binary tasks\n"
-            "  --threads N       BLAS threads (mmoe_set_num_threads); default: the\n"
-            "                    BLAS's own default, reported as threads 0\n"
-            "  --iters N         exactly N timed calls per measurement\n"
-            "  --min-time S      time each measurement for at least S seconds [1.0]\n"
-            "  --quick           one short timed iteration per measurement (for CI)\n"
-            "  --phases          also time forward, loss, zero_grad, backward and the\n"
-            "                    optimizer step separately (batch 256)\n"
-            "  --help            show this text\n"
-            "\n"
-            "Ratios (unit \"ratio\") compare measurements taken in the same run.\n");
+    fprintf(f, "usage: mmoe-bench [options]\n"
+               "\n"
+               "Times training (mmoe_model_train_step with Adam) and inference\n"
+               "(mmoe_model_predict) of two fixed MMoE shapes and prints one JSON\n"
+               "object per measurement on stdout.\n"
+               "\n"
+               "  --config NAME     A, B, A-top2, B-top2 (A and B with top-2 gates), A-ple,\n"
+               "                    B-ple (A and B as two-level PLE) or all [all]\n"
+               "                    A: input 100, 8 experts 16 relu, 2 regression tasks\n"
+               "                    B: input 512, 16 experts 256-128 relu, 4 binary tasks\n"
+               "  --threads N       BLAS threads (mmoe_set_num_threads); default: the\n"
+               "                    BLAS's own default, reported as threads 0\n"
+               "  --iters N         exactly N timed calls per measurement\n"
+               "  --min-time S      time each measurement for at least S seconds [1.0]\n"
+               "  --quick           one short timed iteration per measurement (for CI)\n"
+               "  --phases          also time forward, loss, zero_grad, backward and the\n"
+               "                    optimizer step separately (batch 256)\n"
+               "  --help            show this text\n"
+               "\n"
+               "Ratios (unit \"ratio\") compare measurements taken in the same run.\n");
 }
 
 static int parse_long(const char *s, long lo, long hi, long *out)

@@ -90,7 +90,8 @@ static void bench_allreduce(void)
         double bw = ranks > 1 ? 2.0 * (ranks - 1) / ranks * bytes / t : 0.0;
         if (rank == 0)
             printf("{\"bench\":\"allreduce\",\"ranks\":%d,\"floats\":%d,\"seconds\":%.4g,"
-                   "\"bus_bytes_per_s\":%.4g}\n", ranks, sizes[i], t, bw);
+                   "\"bus_bytes_per_s\":%.4g}\n",
+                   ranks, sizes[i], t, bw);
         free(c.buf);
     }
 }

@@ -55,12 +55,12 @@ static mmoe_model *build(const shape *s, const char *gate, size_t k)
     snprintf(kk, sizeof kk, "%zu", k);
     if (mmoe_config_create(&c) != MMOE_OK)
         return NULL;
-    int ok = mmoe_config_set_int(c, "input.dense", (int64_t)s->in) == MMOE_OK &&
-             mmoe_config_set_int(c, "seed", 42) == MMOE_OK &&
-             mmoe_config_set_experts(c, s->experts, s->n_layers, s->widths, MMOE_ACT_RELU) ==
-                 MMOE_OK &&
-             mmoe_config_set(c, "gate.kind", gate) == MMOE_OK &&
-             mmoe_config_set(c, "gate.top_k", kk) == MMOE_OK;
+    int ok =
+        mmoe_config_set_int(c, "input.dense", (int64_t)s->in) == MMOE_OK &&
+        mmoe_config_set_int(c, "seed", 42) == MMOE_OK &&
+        mmoe_config_set_experts(c, s->experts, s->n_layers, s->widths, MMOE_ACT_RELU) == MMOE_OK &&
+        mmoe_config_set(c, "gate.kind", gate) == MMOE_OK &&
+        mmoe_config_set(c, "gate.top_k", kk) == MMOE_OK;
     for (size_t t = 0; ok && t < s->tasks; t++) {
         char name[32];
         snprintf(name, sizeof name, "task%zu", t);
@@ -137,9 +137,11 @@ int main(int argc, char **argv)
     qsort(ts, rounds, sizeof *ts, cmp);
     qsort(tt, rounds, sizeof *tt, cmp);
     printf("config %s: %zu experts, %zu tasks, top-%zu; top-k computes %.2f experts per row "
-           "on average\n", s->name, s->experts, s->tasks, k, used / ROWS);
+           "on average\n",
+           s->name, s->experts, s->tasks, k, used / ROWS);
     printf("batch-1 predict, median of %zu rounds of %d calls: softmax %.2f us, top-k %.2f us, "
-           "softmax / top-k %.2f\n", rounds, CALLS, 1e6 * ts[rounds / 2], 1e6 * tt[rounds / 2],
+           "softmax / top-k %.2f\n",
+           rounds, CALLS, 1e6 * ts[rounds / 2], 1e6 * tt[rounds / 2],
            ts[rounds / 2] / tt[rounds / 2]);
     mmoe_workspace_free(ws);
     mmoe_workspace_free(wt);

@@ -67,12 +67,11 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: serve MODEL [--keep-going]\n"
-            "       serve MODEL --bench [--threads N] [--rows R] [--batch B] [--seconds S]\n"
-            "       serve --config CONFIG [--save PATH] [--keep-going | --bench ...]\n"
-            "Default mode: CSV rows of input_dim floats on stdin, one line of per-task\n"
-            "predictions per row on stdout.\n");
+    fprintf(f, "usage: serve MODEL [--keep-going]\n"
+               "       serve MODEL --bench [--threads N] [--rows R] [--batch B] [--seconds S]\n"
+               "       serve --config CONFIG [--save PATH] [--keep-going | --bench ...]\n"
+               "Default mode: CSV rows of input_dim floats on stdin, one line of per-task\n"
+               "predictions per row on stdout.\n");
 }
 
 /* ---------------------------------------------------------------- args -- */
@@ -328,8 +327,8 @@ static int serve_stdin(const mmoe_model *m, int keep_going)
         if (memchr(line, '\0', (size_t)len) != NULL) {
             snprintf(why, sizeof why, "NUL byte at column %zu",
                      (size_t)((const char *)memchr(line, '\0', (size_t)len) - line) + 1);
-        } else if (tf ? mmoe_transform_line(tf, tws, line, (size_t)len, lineno, x, n_ids ? ids : NULL,
-                                            NULL, NULL) == MMOE_OK
+        } else if (tf ? mmoe_transform_line(tf, tws, line, (size_t)len, lineno, x,
+                                            n_ids ? ids : NULL, NULL, NULL) == MMOE_OK
                       : parse_row(line, d, x, why, sizeof why) == 0) {
             mmoe_status st = mmoe_model_predict(m, ws, 1, x, n_ids ? ids : NULL, y);
             if (st == MMOE_OK)
@@ -492,8 +491,8 @@ static double percentile(const double *v, size_t n, double p)
     return v[rank == 0 ? 0 : rank - 1];
 }
 
-static void print_result(FILE *f, const char *scope, long thread, size_t threads,
-                         const options *o, size_t calls, double wall_s, double *lat, size_t n)
+static void print_result(FILE *f, const char *scope, long thread, size_t threads, const options *o,
+                         size_t calls, double wall_s, double *lat, size_t n)
 {
     qsort(lat, n, sizeof *lat, cmp_double);
     double sum = 0.0;
@@ -508,8 +507,9 @@ static void print_result(FILE *f, const char *scope, long thread, size_t threads
             "\"predictions_per_s\":%.1f,\"latency_us\":{\"mean\":%.3f,\"p50\":%.3f,\"p90\":%.3f,"
             "\"p99\":%.3f,\"max\":%.3f},\"blas\":\"%s\",\"libmmoe\":\"%s\"}\n",
             threads, o->batch, calls, rows, wall_s, wall_s > 0.0 ? rows / wall_s : 0.0,
-            n ? sum / (double)n : 0.0, percentile(lat, n, 50.0), percentile(lat, n, 90.0), percentile(lat, n, 99.0),
-            n ? lat[n - 1] : 0.0, mmoe_blas_name(), mmoe_version_string());
+            n ? sum / (double)n : 0.0, percentile(lat, n, 50.0), percentile(lat, n, 90.0),
+            percentile(lat, n, 99.0), n ? lat[n - 1] : 0.0, mmoe_blas_name(),
+            mmoe_version_string());
 }
 
 static int bench(const mmoe_model *m, const options *o)
@@ -537,8 +537,12 @@ static int bench(const mmoe_model *m, const options *o)
     }
     size_t started = 0;
     for (size_t i = 0; i < N; i++) {
-        t[i] = (bench_thread){.model = m, .opt = o, .id = i, .start = &start,
-                              .lat_us = all + i * max_calls, .max_calls = max_calls};
+        t[i] = (bench_thread){.model = m,
+                              .opt = o,
+                              .id = i,
+                              .start = &start,
+                              .lat_us = all + i * max_calls,
+                              .max_calls = max_calls};
         if (pthread_create(&tid[i], NULL, bench_run, &t[i]) != 0)
             break;
         started++;

@@ -34,7 +34,7 @@
 #include <mmoe/mmoe.h>
 #include <mmoe/synth.h>
 #ifdef MMOE_EXAMPLE_MPI
-#include <mmoe/mpi.h>
+#    include <mmoe/mpi.h>
 #endif
 
 #define NTASKS 2
@@ -73,40 +73,38 @@ static void print_arch_names(FILE *f, const char *indent)
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-        "usage: synthetic-train [options]\n"
-        "\n"
-        "Train a multi-task model with Adam on synthetic two-task regression data\n"
-        "whose task weight vectors have cosine --corr, then print the test MSE.\n"
-        "Labels are used as generated (no scaling or standardisation).\n"
-        "\n"
-        "Data:\n"
-        "  --corr P          correlation (cosine) of the two tasks, -1..1 [0.5]\n"
-        "  --dim D           input width d [100]\n"
-        "  --train N         training samples [10000]\n"
-        "  --test N          test samples, drawn after the training ones [2000]\n"
-        "  --seed S          seed of the data and of the model initialisation [1]\n"
-        "Model:\n"
-        "  --arch A          " /* then the names, from the library */
-        );
+    fprintf(f, "usage: synthetic-train [options]\n"
+               "\n"
+               "Train a multi-task model with Adam on synthetic two-task regression data\n"
+               "whose task weight vectors have cosine --corr, then print the test MSE.\n"
+               "Labels are used as generated (no scaling or standardisation).\n"
+               "\n"
+               "Data:\n"
+               "  --corr P          correlation (cosine) of the two tasks, -1..1 [0.5]\n"
+               "  --dim D           input width d [100]\n"
+               "  --train N         training samples [10000]\n"
+               "  --test N          test samples, drawn after the training ones [2000]\n"
+               "  --seed S          seed of the data and of the model initialisation [1]\n"
+               "Model:\n"
+               "  --arch A          " /* then the names, from the library */
+    );
     print_arch_names(f, "                    ");
-    fprintf(f,
-        "  --experts N       experts for mmoe/omoe [8]\n"
-        "  --expert-units U  width of each expert's (single) hidden layer; also the\n"
-        "                    width of the shared bottom / single-task networks [16]\n"
-        "  --tower-units U   width of each task tower's hidden layer [8]\n"
-        "Training:\n"
-        "  --epochs E        passes over the training set [30]\n"
-        "  --batch B         mini-batch size [128]\n"
-        "  --lr R            Adam learning rate [0.005]\n"
-        "  --threads T       BLAS threads (mmoe_set_num_threads); default: the BLAS's\n"
-        "                    own setting. A BLAS without thread control only warns.\n"
-        "  --help            show this text\n"
-        "\n"
-        "Output: one line per epoch (mean training MSE of each task over the epoch,\n"
-        "elapsed seconds), then a final 'test:' line with each task's test MSE, test\n"
-        "label variance and MSE/variance.\n"
-        "Exit status: 0 success, 1 library error, 2 bad command line.\n");
+    fprintf(f, "  --experts N       experts for mmoe/omoe [8]\n"
+               "  --expert-units U  width of each expert's (single) hidden layer; also the\n"
+               "                    width of the shared bottom / single-task networks [16]\n"
+               "  --tower-units U   width of each task tower's hidden layer [8]\n"
+               "Training:\n"
+               "  --epochs E        passes over the training set [30]\n"
+               "  --batch B         mini-batch size [128]\n"
+               "  --lr R            Adam learning rate [0.005]\n"
+               "  --threads T       BLAS threads (mmoe_set_num_threads); default: the BLAS's\n"
+               "                    own setting. A BLAS without thread control only warns.\n"
+               "  --help            show this text\n"
+               "\n"
+               "Output: one line per epoch (mean training MSE of each task over the epoch,\n"
+               "elapsed seconds), then a final 'test:' line with each task's test MSE, test\n"
+               "label variance and MSE/variance.\n"
+               "Exit status: 0 success, 1 library error, 2 bad command line.\n");
 }
 
 /* ------------------------------------------------------------------------ */
@@ -123,8 +121,8 @@ static int parse_size(const char *flag, const char *s, size_t lo, size_t hi, siz
     }
     unsigned long long v = strtoull(s, &end, 10);
     if (errno || *end || v < lo || v > hi) {
-        fprintf(stderr, "synthetic-train: %s: '%s' is not an integer in %zu..%zu\n", flag, s,
-                lo, hi);
+        fprintf(stderr, "synthetic-train: %s: '%s' is not an integer in %zu..%zu\n", flag, s, lo,
+                hi);
         return -1;
     }
     *out = (size_t)v;
@@ -141,8 +139,7 @@ static int parse_real(const char *flag, const char *s, double lo, double hi, dou
     }
     double v = strtod(s, &end);
     if (errno || *end || !isfinite(v) || v < lo || v > hi) {
-        fprintf(stderr, "synthetic-train: %s: '%s' is not a number in [%g, %g]\n", flag, s, lo,
-                hi);
+        fprintf(stderr, "synthetic-train: %s: '%s' is not a number in [%g, %g]\n", flag, s, lo, hi);
         return -1;
     }
     *out = v;
@@ -271,9 +268,20 @@ static void shuffle(size_t *idx, size_t n, uint64_t *s)
 int main(int argc, char **argv)
 {
     options o = {
-        .corr = 0.5, .arch = MMOE_ARCH_MMOE, .arch_name = "mmoe", .experts = 8,
-        .expert_units = 16, .tower_units = 8, .epochs = 30, .batch = 128, .lr = 0.005,
-        .n_train = 10000, .n_test = 2000, .seed = 1, .dim = 100, .threads = 0,
+        .corr = 0.5,
+        .arch = MMOE_ARCH_MMOE,
+        .arch_name = "mmoe",
+        .experts = 8,
+        .expert_units = 16,
+        .tower_units = 8,
+        .epochs = 30,
+        .batch = 128,
+        .lr = 0.005,
+        .n_train = 10000,
+        .n_test = 2000,
+        .seed = 1,
+        .dim = 100,
+        .threads = 0,
     };
     int help = 0;
     int rank = 0, ranks = 1;
@@ -307,8 +315,10 @@ int main(int argc, char **argv)
     if (o.threads > 0) {
         st = mmoe_set_num_threads(o.threads);
         if (st == MMOE_ERR_UNSUPPORTED)
-            fprintf(stderr, "synthetic-train: warning: %s has no thread control; --threads "
-                    "ignored\n", mmoe_blas_name());
+            fprintf(stderr,
+                    "synthetic-train: warning: %s has no thread control; --threads "
+                    "ignored\n",
+                    mmoe_blas_name());
         else if (st != MMOE_OK)
             return report("mmoe_set_num_threads", st, mmoe_last_error(), NULL);
     }
@@ -322,8 +332,7 @@ int main(int argc, char **argv)
         (st = mmoe_synth_config_set_tasks(scfg, NTASKS)) != MMOE_OK ||
         (st = mmoe_synth_config_set_correlation(scfg, o.corr)) != MMOE_OK ||
         (st = mmoe_synth_config_set_seed(scfg, o.seed)) != MMOE_OK) {
-        rc = report("configuring the data generator", st, mmoe_synth_config_last_error(scfg),
-                    NULL);
+        rc = report("configuring the data generator", st, mmoe_synth_config_last_error(scfg), NULL);
         goto done;
     }
     if ((st = mmoe_synth_create(scfg, &gen)) != MMOE_OK) {
@@ -333,8 +342,7 @@ int main(int argc, char **argv)
     /* Sizes are bounded by the parser (n <= 2^28, d <= 2^24, batch <= 2^20),
      * but the products may still exceed size_t on 32-bit hosts. */
     if (o.n_train > SIZE_MAX / sizeof(float) / o.dim ||
-        o.n_test > SIZE_MAX / sizeof(float) / o.dim ||
-        o.batch > SIZE_MAX / sizeof(float) / o.dim) {
+        o.n_test > SIZE_MAX / sizeof(float) / o.dim || o.batch > SIZE_MAX / sizeof(float) / o.dim) {
         fprintf(stderr, "synthetic-train: data set too large for this host\n");
         goto done;
     }

@@ -108,8 +108,8 @@ MMOE__VECTORIZED static void bias_act_forward_impl(mmoe_activation act, size_t r
  * through its ifunc symbol whatever its visibility, so the clones are static
  * and these plain (hidden) functions call them.
  */
-void mmoe__bias_act_forward(mmoe_activation act, size_t rows, size_t cols, const float *b,
-                            float *A, size_t lda)
+void mmoe__bias_act_forward(mmoe_activation act, size_t rows, size_t cols, const float *b, float *A,
+                            size_t lda)
 {
     bias_act_forward_impl(act, rows, cols, b, A, lda);
 }

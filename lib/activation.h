@@ -18,8 +18,8 @@ void mmoe__act_backward(mmoe_activation act, size_t rows, size_t cols, const flo
  * NULL). The _ref versions are the plain reference loops the kernel tests
  * compare with.
  */
-void mmoe__bias_act_forward(mmoe_activation act, size_t rows, size_t cols, const float *b,
-                            float *A, size_t lda);
+void mmoe__bias_act_forward(mmoe_activation act, size_t rows, size_t cols, const float *b, float *A,
+                            size_t lda);
 void mmoe__bias_act_forward_ref(mmoe_activation act, size_t rows, size_t cols, const float *b,
                                 float *A, size_t lda);
 

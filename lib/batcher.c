@@ -77,8 +77,8 @@ static size_t ws_bytes(const mmoe_transform_workspace *ws)
 static void *rows_alloc(size_t rows, size_t width, size_t elem, size_t *bytes, int *overflow)
 {
     size_t n, sz;
-    if (mmoe__mul(rows, width ? width : 1, &n) || mmoe__mul(n, elem, &sz) ||
-        n > MMOE__MAX_ELEMS || mmoe__add(*bytes, sz, bytes)) {
+    if (mmoe__mul(rows, width ? width : 1, &n) || mmoe__mul(n, elem, &sz) || n > MMOE__MAX_ELEMS ||
+        mmoe__add(*bytes, sz, bytes)) {
         *overflow = 1;
         return NULL;
     }
@@ -124,8 +124,8 @@ mmoe_status mmoe_batcher_create(const mmoe_transform *tf, const char *path, size
     b->bi = rows_alloc(batch, b->I, sizeof(int64_t), &bytes, &overflow);
     if (overflow) {
         mmoe_batcher_free(b);
-        return MMOE_FAIL(NULL, MMOE_ERR_OVERFLOW, "shuffle buffer of %zu rows, batch %zu: too large",
-                         shuffle, batch);
+        return MMOE_FAIL(NULL, MMOE_ERR_OVERFLOW,
+                         "shuffle buffer of %zu rows, batch %zu: too large", shuffle, batch);
     }
     if (!b->bx || !b->by || !b->bw || !b->bi ||
         (b->pool_cap && (!b->px || !b->py || !b->pw || !b->pi))) {
@@ -223,8 +223,8 @@ mmoe_status mmoe_batcher_next(mmoe_batcher *b, size_t *n, const float **x, const
     size_t j = 0;
     while (j < b->batch) {
         if (!b->pool_cap) {
-            int r = produce(b, b->bx + j * b->D, b->bi + j * b->I, b->by + j * b->T, b->bw + j,
-                            &st);
+            int r =
+                produce(b, b->bx + j * b->D, b->bi + j * b->I, b->by + j * b->T, b->bw + j, &st);
             if (r < 0)
                 return st;
             if (r == 0)
@@ -234,8 +234,8 @@ mmoe_status mmoe_batcher_next(mmoe_batcher *b, size_t *n, const float **x, const
         }
         while (b->fill < b->pool_cap) {
             size_t f = b->fill;
-            int r = produce(b, b->px + f * b->D, b->pi + f * b->I, b->py + f * b->T, b->pw + f,
-                            &st);
+            int r =
+                produce(b, b->px + f * b->D, b->pi + f * b->I, b->py + f * b->T, b->pw + f, &st);
             if (r < 0)
                 return st;
             if (r == 0)

@@ -6,7 +6,7 @@
 #include "mmoe/runtime.h"
 
 #ifndef MMOE_BLAS_NAME
-#define MMOE_BLAS_NAME "cblas"
+#    define MMOE_BLAS_NAME "cblas"
 #endif
 
 #include <string.h>
@@ -39,8 +39,8 @@ void mmoe__sgemm(int ta, int tb, size_t M, size_t N, size_t K, float alpha, cons
 #define SMALL_GEMV 40000
 #define GEMV_BLOCK 8192
 
-void mmoe__sgemv(int t, size_t M, size_t N, float alpha, const float *A, size_t lda,
-                 const float *x, float beta, float *y)
+void mmoe__sgemv(int t, size_t M, size_t N, float alpha, const float *A, size_t lda, const float *x,
+                 float beta, float *y)
 {
     if (M * N < SMALL_GEMV && M * N > GEMV_BLOCK && N <= GEMV_BLOCK && M <= GEMV_BLOCK) {
         if (!t) { /* y[M] = A x: blocks of rows */
@@ -60,8 +60,8 @@ void mmoe__sgemv(int t, size_t M, size_t N, float alpha, const float *A, size_t 
         }
         return;
     }
-    cblas_sgemv(CblasRowMajor, t ? CblasTrans : CblasNoTrans, (int)M, (int)N, alpha, A, (int)lda,
-                x, 1, beta, y, 1);
+    cblas_sgemv(CblasRowMajor, t ? CblasTrans : CblasNoTrans, (int)M, (int)N, alpha, A, (int)lda, x,
+                1, beta, y, 1);
 }
 
 void mmoe__sger(size_t M, size_t N, float alpha, const float *x, const float *y, float *A,
@@ -99,11 +99,11 @@ const char *mmoe_blas_core(void)
 
 int mmoe_blas_core_is_generic(void)
 {
-#if defined(MMOE_HAVE_OPENBLAS_CORENAME) && defined(__GNUC__) && \
+#if defined(MMOE_HAVE_OPENBLAS_CORENAME) && defined(__GNUC__) &&                                   \
     (defined(__x86_64__) || defined(__i386__))
     /* OpenBLAS x86 families without AVX2 kernels. */
-    static const char *const generic[] = {"Prescott", "Core2",   "Penryn", "Dunnington",
-                                          "Nehalem",  "Atom",    "Katmai", "Coppermine",
+    static const char *const generic[] = {"Prescott",  "Core2",  "Penryn",     "Dunnington",
+                                          "Nehalem",   "Atom",   "Katmai",     "Coppermine",
                                           "Northwood", "Banias", "Sandybridge"};
     const char *core = mmoe_blas_core();
     int is_old = 0;

@@ -82,8 +82,8 @@ mmoe_status mmoe__bottom_setup(mmoe__bottom *b, const mmoe_config *c, size_t in,
     memset(b, 0, sizeof *b);
     const mmoe__bottom_ops *ops = mmoe__bottom_ops_of(c->arch);
     if (!ops)
-        return MMOE_FAIL(err, MMOE_ERR_UNSUPPORTED, "architecture %d is not available in this build",
-                         (int)c->arch);
+        return MMOE_FAIL(err, MMOE_ERR_UNSUPPORTED,
+                         "architecture %d is not available in this build", (int)c->arch);
     void *impl = mmoe__calloc(1, ops->size);
     if (!impl)
         return MMOE_FAIL(err, MMOE_ERR_NOMEM, "no memory for the %s bottom", ops->name);

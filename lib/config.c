@@ -43,20 +43,20 @@ typedef enum key_type {
 typedef const char *(*choice_fn)(int i);
 
 typedef struct key_def {
-    const char *name;   /* "arch"; for indexed scopes the field ("name") */
-    const char *tmpl;   /* the key as listed ("task.K.name") */
+    const char *name; /* "arch"; for indexed scopes the field ("name") */
+    const char *tmpl; /* the key as listed ("task.K.name") */
     key_type type;
-    size_t off, size;   /* member, relative to the scope's entry */
-    size_t count_off;   /* K_WIDTHS: member holding the number of widths */
-    double lo, hi;      /* K_INT, K_REAL, K_COUNT: value; K_WIDTHS: each width */
-    int min_count;      /* K_WIDTHS: 0 when the list may be empty, else 1 */
-    choice_fn choice;   /* K_CHOICE */
-    const char *dflt;   /* default as text; NULL: none (required, or a name from the index) */
+    size_t off, size; /* member, relative to the scope's entry */
+    size_t count_off; /* K_WIDTHS: member holding the number of widths */
+    double lo, hi;    /* K_INT, K_REAL, K_COUNT: value; K_WIDTHS: each width */
+    int min_count;    /* K_WIDTHS: 0 when the list may be empty, else 1 */
+    choice_fn choice; /* K_CHOICE */
+    const char *dflt; /* default as text; NULL: none (required, or a name from the index) */
 } key_def;
 
 typedef struct scope {
-    const char *prefix;  /* "task." / "sparse." / "" for the global keys */
-    const char *noun;    /* "task" / "sparse feature" */
+    const char *prefix; /* "task." / "sparse." / "" for the global keys */
+    const char *noun;   /* "task" / "sparse feature" */
     const char *count_key;
     const char *name_stem; /* default names: stem + index */
     const key_def *keys;
@@ -80,10 +80,10 @@ static const char *act_word(int i)
     return mmoe__act_valid(i) ? mmoe__act_name((mmoe_activation)i) : NULL;
 }
 
-#define WORDS_FN(fn, table)                                                                   \
-    static const char *fn(int i)                                                              \
-    {                                                                                         \
-        return i >= 0 && (size_t)i < sizeof table / sizeof *table ? table[i] : NULL;          \
+#define WORDS_FN(fn, table)                                                                        \
+    static const char *fn(int i)                                                                   \
+    {                                                                                              \
+        return i >= 0 && (size_t)i < sizeof table / sizeof *table ? table[i] : NULL;               \
     }
 WORDS_FN(pooling_word, pooling_names)
 WORDS_FN(oov_word, oov_names)
@@ -104,8 +104,7 @@ static const key_def global_keys[] = {
     {"arch", "arch", K_CHOICE, G(arch), 0, 0, 0, 0, arch_word, "mmoe"},
     {"input.dense", "input.dense", K_INT, G(input_dense), 0, 1, (double)MMOE__MAX_INPUT, 0, NULL,
      NULL},
-    {"experts.count", "experts.count", K_INT, G(n_experts), 0, 1, MMOE__MAX_EXPERTS, 0, NULL,
-     "8"},
+    {"experts.count", "experts.count", K_INT, G(n_experts), 0, 1, MMOE__MAX_EXPERTS, 0, NULL, "8"},
     {"experts.layers", "experts.layers", K_WIDTHS, G(expert_widths),
      offsetof(mmoe_config, expert_layers), 1, MAXW, 1, NULL, "16"},
     {"experts.activation", "experts.activation", K_CHOICE, G(expert_act), 0, 0, 0, 0, act_word,
@@ -155,8 +154,8 @@ static const key_def task_keys[] = {
     {"name", "task.K.name", K_NAME, T(name), 0, 0, 0, 0, NULL, NULL},
     {"kind", "task.K.kind", K_CHOICE, T(kind), 0, 0, 0, 0, kind_word, "regression"},
     {"weight", "task.K.weight", K_REAL, T(weight), 0, 0, DBL_MAX, 0, NULL, "1"},
-    {"layers", "task.K.layers", K_WIDTHS, T(widths), offsetof(mmoe__task_cfg, n_layers), 1, MAXW,
-     0, NULL, "8"},
+    {"layers", "task.K.layers", K_WIDTHS, T(widths), offsetof(mmoe__task_cfg, n_layers), 1, MAXW, 0,
+     NULL, "8"},
     {"activation", "task.K.activation", K_CHOICE, T(act), 0, 0, 0, 0, act_word, "relu"},
     {"experts", "task.K.experts", K_INT, T(n_experts), 0, 0, MMOE__MAX_EXPERTS, 0, NULL, "1"},
     {"product", "task.K.product", K_WIDTHS, T(factors), offsetof(mmoe__task_cfg, n_factors), 0,
@@ -173,14 +172,27 @@ static const key_def task_keys[] = {
 #define COUNT_OF(a) (sizeof a / sizeof *a)
 
 static const scope scope_global = {"", "", NULL, NULL, global_keys, COUNT_OF(global_keys),
-                                   0, 0, 1, 0};
-static const scope scope_sparse = {"sparse.", "sparse feature", "input.sparse", "sparse",
-                                   sparse_keys, COUNT_OF(sparse_keys),
-                                   offsetof(mmoe_config, sparse), sizeof(mmoe__sparse_cfg),
-                                   MMOE__MAX_SPARSE, offsetof(mmoe_config, n_sparse)};
-static const scope scope_task = {"task.", "task", "tasks", "task", task_keys, COUNT_OF(task_keys),
-                                 offsetof(mmoe_config, tasks), sizeof(mmoe__task_cfg),
-                                 MMOE_MAX_TASKS, offsetof(mmoe_config, n_tasks)};
+                                   0,  0,  1,    0};
+static const scope scope_sparse = {"sparse.",
+                                   "sparse feature",
+                                   "input.sparse",
+                                   "sparse",
+                                   sparse_keys,
+                                   COUNT_OF(sparse_keys),
+                                   offsetof(mmoe_config, sparse),
+                                   sizeof(mmoe__sparse_cfg),
+                                   MMOE__MAX_SPARSE,
+                                   offsetof(mmoe_config, n_sparse)};
+static const scope scope_task = {"task.",
+                                 "task",
+                                 "tasks",
+                                 "task",
+                                 task_keys,
+                                 COUNT_OF(task_keys),
+                                 offsetof(mmoe_config, tasks),
+                                 sizeof(mmoe__task_cfg),
+                                 MMOE_MAX_TASKS,
+                                 offsetof(mmoe_config, n_tasks)};
 
 /* The scopes, in the order of the text form. */
 static const scope *const scopes[] = {&scope_global, &scope_sparse, &scope_task};
@@ -399,8 +411,7 @@ static void describe_refusal(const key_def *d, const char *key, const char *valu
         if (d->hi >= 18446744073709551615.0)
             snprintf(why, cap, "%s '%.60s' not an unsigned 64-bit integer", key, value);
         else
-            snprintf(why, cap, "%s '%.60s' not an integer in %.0f..%.0f", key, value, d->lo,
-                     d->hi);
+            snprintf(why, cap, "%s '%.60s' not an integer in %.0f..%.0f", key, value, d->lo, d->hi);
         break;
     case K_REAL:
         if (d->hi >= DBL_MAX)
@@ -519,8 +530,8 @@ static mmoe_status apply(mmoe_config *c, const char *key, const char *value, cha
     if (sc != &scope_global) {
         size_t n = get_size((const char *)c + sc->count_off);
         if (k >= n) {
-            snprintf(why, MMOE__ERRLEN, "%.80s: %s %zu does not exist (%s = %zu)", key, sc->noun,
-                     k, sc->count_key, n);
+            snprintf(why, MMOE__ERRLEN, "%.80s: %s %zu does not exist (%s = %zu)", key, sc->noun, k,
+                     sc->count_key, n);
             return MMOE_ERR_CONFIG;
         }
     }
@@ -659,7 +670,9 @@ mmoe_status mmoe_config_set(mmoe_config *cfg, const char *key, const char *value
 {
     if (!cfg || !key || !value)
         return MMOE_FAIL(cfg ? cfg->err : NULL, MMOE_ERR_NULL, "%s is NULL",
-                         !cfg ? "cfg" : !key ? "key" : "value");
+                         !cfg   ? "cfg"
+                         : !key ? "key"
+                                : "value");
     const char *const kv[1][2] = {{key, value}};
     return apply_all(cfg, 1, kv, __func__);
 }
@@ -689,7 +702,8 @@ mmoe_status mmoe_config_set_experts(mmoe_config *cfg, size_t n_experts, size_t n
                                     const size_t *widths, mmoe_activation act)
 {
     if (!cfg || !widths)
-        return MMOE_FAIL(cfg ? cfg->err : NULL, MMOE_ERR_NULL, "%s is NULL", cfg ? "widths" : "cfg");
+        return MMOE_FAIL(cfg ? cfg->err : NULL, MMOE_ERR_NULL, "%s is NULL",
+                         cfg ? "widths" : "cfg");
     if (n_layers < 1 || n_layers > MMOE_MAX_LAYERS)
         return MMOE_FAIL(cfg->err, MMOE_ERR_CONFIG, "n_layers %zu not in 1..%d", n_layers,
                          MMOE_MAX_LAYERS);
@@ -710,7 +724,9 @@ mmoe_status mmoe_config_add_task(mmoe_config *cfg, const char *name, mmoe_task_k
 {
     if (!cfg || !name || (n_hidden && !hidden))
         return MMOE_FAIL(cfg ? cfg->err : NULL, MMOE_ERR_NULL, "%s is NULL",
-                         !cfg ? "cfg" : !name ? "name" : "hidden");
+                         !cfg    ? "cfg"
+                         : !name ? "name"
+                                 : "hidden");
     if (cfg->n_tasks >= MMOE_MAX_TASKS)
         return MMOE_FAIL(cfg->err, MMOE_ERR_RANGE, "already %d tasks", MMOE_MAX_TASKS);
     if (n_hidden > MMOE_MAX_LAYERS)
@@ -726,9 +742,9 @@ mmoe_status mmoe_config_add_task(mmoe_config *cfg, const char *name, mmoe_task_k
     snprintf(cnt, sizeof cnt, "%zu", k + 1);
     mmoe__format_double(weight, sizeof weight, (double)loss_weight, 9);
     format_widths(layers, sizeof layers, n_hidden, hidden);
-    const char *const kv[6][2] = {{"tasks", cnt},           {keys[0], name},
-                                  {keys[1], kind_names[kind]}, {keys[2], weight},
-                                  {keys[3], layers},        {keys[4], mmoe__act_name(act)}};
+    const char *const kv[6][2] = {
+        {"tasks", cnt},    {keys[0], name},   {keys[1], kind_names[kind]},
+        {keys[2], weight}, {keys[3], layers}, {keys[4], mmoe__act_name(act)}};
     return apply_all(cfg, 6, kv, __func__);
 }
 
@@ -750,8 +766,10 @@ static mmoe_status copy_out(char *buf, size_t cap, const char *text, const char 
 mmoe_status mmoe_config_get(const mmoe_config *cfg, const char *key, char *buf, size_t cap)
 {
     if (!cfg || !key || !buf || cap == 0)
-        return MMOE_FAIL(NULL, MMOE_ERR_NULL, "%s", !cfg ? "cfg is NULL" : !key ? "key is NULL"
-                                                                   : "buf is NULL or cap is 0");
+        return MMOE_FAIL(NULL, MMOE_ERR_NULL, "%s",
+                         !cfg   ? "cfg is NULL"
+                         : !key ? "key is NULL"
+                                : "buf is NULL or cap is 0");
     char tmp[MMOE_MAX_LAYERS * 24 + MMOE__NAME_MAX];
     if (format_value(cfg, key, tmp, sizeof tmp))
         return MMOE_FAIL(NULL, MMOE_ERR_CONFIG, "unknown key '%s'", key);
@@ -796,8 +814,8 @@ mmoe_status mmoe_config_to_string(const mmoe_config *cfg, char **out)
                 format_member(cfg, sc, k, d, val, sizeof val);
                 if (quiet_key(d) && strcmp(val, d->dflt) == 0)
                     continue;
-                pos += (size_t)snprintf(s + pos, cap - pos, "%s%s%s\n", key, val[0] ? " " : "",
-                                        val);
+                pos +=
+                    (size_t)snprintf(s + pos, cap - pos, "%s%s%s\n", key, val[0] ? " " : "", val);
             }
     }
     *out = s;
@@ -993,8 +1011,8 @@ mmoe_status mmoe__config_check(const mmoe_config *c, char *err)
     for (size_t i = 0; i < c->n_tasks; i++)
         for (size_t j = i + 1; j < c->n_tasks; j++)
             if (strcmp(c->tasks[i].name, c->tasks[j].name) == 0)
-                return MMOE_FAIL(err, MMOE_ERR_CONFIG, "tasks %zu and %zu share the name '%s'", i, j,
-                                 c->tasks[i].name);
+                return MMOE_FAIL(err, MMOE_ERR_CONFIG, "tasks %zu and %zu share the name '%s'", i,
+                                 j, c->tasks[i].name);
     return mmoe__product_check(c, err);
 }
 

@@ -73,7 +73,6 @@ void mmoe__arch_list(char *buf, size_t cap);
 /* Gate kinds (rows of the table in lib/gate.c). */
 #define MMOE__GATE_KINDS 3
 
-
 /* Validate into errbuf (may be NULL). */
 mmoe_status mmoe__config_check(const mmoe_config *cfg, char *errbuf);
 

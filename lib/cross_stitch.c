@@ -102,7 +102,7 @@ static size_t layer_in(const mmoe__cstitch *s, size_t l)
 }
 
 static void cs_forward(const mmoe__bottom *b, const float *params, size_t B, const float *X,
-                      size_t ldx, float *const *fb)
+                       size_t ldx, float *const *fb)
 {
     const mmoe__cstitch *s = b->impl;
     const mmoe__pmlp *p = &s->nets;
@@ -138,8 +138,8 @@ static void cs_forward(const mmoe__bottom *b, const float *params, size_t B, con
 }
 
 static void cs_backward(const mmoe__bottom *b, const float *params, float *grads, size_t B,
-                       const float *X, size_t ldx, float *const *fb, float *const *bb, float *dX,
-                       size_t lddx)
+                        const float *X, size_t ldx, float *const *fb, float *const *bb, float *dX,
+                        size_t lddx)
 {
     const mmoe__cstitch *s = b->impl;
     const mmoe__pmlp *p = &s->nets;

@@ -8,8 +8,8 @@
 #include "blas.h"
 #include "dense.h"
 
-void mmoe__dense_matmul(const float *W, size_t in, size_t out, size_t B, const float *X,
-                        size_t ldx, float *Y, size_t ldy)
+void mmoe__dense_matmul(const float *W, size_t in, size_t out, size_t B, const float *X, size_t ldx,
+                        float *Y, size_t ldy)
 {
     if (B == 1) {
         /* gemv with beta 0 may scale stale contents (0 * NaN); start from zeros. */
@@ -21,8 +21,7 @@ void mmoe__dense_matmul(const float *W, size_t in, size_t out, size_t B, const f
 }
 
 void mmoe__dense_forward_act(const float *W, const float *b, mmoe_activation act, size_t in,
-                             size_t out, size_t B, const float *X, size_t ldx, float *Y,
-                             size_t ldy)
+                             size_t out, size_t B, const float *X, size_t ldx, float *Y, size_t ldy)
 {
     mmoe__dense_matmul(W, in, out, B, X, ldx, Y, ldy);
     mmoe__bias_act_forward(act, B, out, b, Y, ldy);
@@ -35,8 +34,8 @@ void mmoe__dense_forward(const float *W, const float *b, size_t in, size_t out, 
 }
 
 void mmoe__dense_backward(const float *W, size_t in, size_t out, size_t B, const float *X,
-                          size_t ldx, const float *dY, size_t lddy, float *dW, float *db,
-                          float *dX, size_t lddx, float beta_dx)
+                          size_t ldx, const float *dY, size_t lddy, float *dW, float *db, float *dX,
+                          size_t lddx, float beta_dx)
 {
     /* dW[out,in] += dY^T[out,B] X[B,in] */
     if (B == 1)

@@ -10,8 +10,8 @@
  * Y[B,out] (ldy) = X[B,in] (ldx) W^T, no bias: one GEMM (gemv at batch 1).
  * The previous contents of Y are ignored (even NaN).
  */
-void mmoe__dense_matmul(const float *W, size_t in, size_t out, size_t B, const float *X,
-                        size_t ldx, float *Y, size_t ldy);
+void mmoe__dense_matmul(const float *W, size_t in, size_t out, size_t B, const float *X, size_t ldx,
+                        float *Y, size_t ldy);
 
 /*
  * Y[B,out] (ldy) = act(X[B,in] (ldx) W^T + b): the GEMM, then one fused pass
@@ -31,8 +31,8 @@ void mmoe__dense_forward(const float *W, const float *b, size_t in, size_t out, 
  * not NULL, dX[B,in] (lddx) = beta_dx * dX + dY W.
  */
 void mmoe__dense_backward(const float *W, size_t in, size_t out, size_t B, const float *X,
-                          size_t ldx, const float *dY, size_t lddy, float *dW, float *db,
-                          float *dX, size_t lddx, float beta_dx);
+                          size_t ldx, const float *dY, size_t lddy, float *dW, float *db, float *dX,
+                          size_t lddx, float beta_dx);
 
 /* Plain triple-loop versions of the above, for the kernel tests. */
 void mmoe__dense_forward_act_ref(const float *W, const float *b, mmoe_activation act, size_t in,

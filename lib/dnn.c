@@ -58,8 +58,7 @@ void mmoe__dnn_declare(mmoe__dnn *d, mmoe__registry *params, mmoe__registry *sta
     d->n_bufs = nb;
 }
 
-void mmoe__dnn_init(const mmoe__dnn *d, float *params, float *stats, uint64_t seed,
-                    uint64_t stream)
+void mmoe__dnn_init(const mmoe__dnn *d, float *params, float *stats, uint64_t seed, uint64_t stream)
 {
     for (size_t l = 0; l < d->n_layers; l++) {
         size_t in = layer_in(d, l), w = d->width[l];
@@ -238,8 +237,8 @@ const float *mmoe__dnn_forward(const mmoe__dnn *d, const float *params, const fl
  * S = sum_r (B_r / N) * S_r, and the formula above with the local B holds
  * unchanged (alone: N == B, S == S_r). Adds dgamma, dbeta.
  */
-static void bn_backward(const mmoe__dnn *d, const float *params, float *grads, size_t l,
-                        size_t B, const float *XH, const float *dH, float *dA, const float *inv)
+static void bn_backward(const mmoe__dnn *d, const float *params, float *grads, size_t l, size_t B,
+                        const float *XH, const float *dH, float *dA, const float *inv)
 {
     const size_t w = d->width[l];
     const float *gamma = params + d->g_off[l];
@@ -302,7 +301,7 @@ void mmoe__dnn_backward(const mmoe__dnn *d, const float *params, float *grads, s
         size_t lddi = l ? d->width[l - 1] : lddx;
         const float *In = l ? fb[out_buf(d, l - 1)] : X;
         size_t ldi = l ? d->width[l - 1] : ldx;
-        mmoe__dense_backward(params + d->w_off[l], in, w, B, In, ldi, dA, w,
-                             grads + d->w_off[l], grads + d->b_off[l], dIn, lddi, 0.0f);
+        mmoe__dense_backward(params + d->w_off[l], in, w, B, In, ldi, dA, w, grads + d->w_off[l],
+                             grads + d->b_off[l], dIn, lddi, 0.0f);
     }
 }

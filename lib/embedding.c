@@ -112,8 +112,8 @@ static float *row_grad(const mmoe__emb *e, float *dtable, const mmoe__emb_fed *f
     return dtable + mmoe__emb_local(e, row) * e->dim;
 }
 
-void mmoe__emb_forward(const mmoe__emb *e, const float *table, const mmoe__emb_fed *fed,
-                       size_t B, const int64_t *ids, size_t ldid, float *out, size_t ldo)
+void mmoe__emb_forward(const mmoe__emb *e, const float *table, const mmoe__emb_fed *fed, size_t B,
+                       const int64_t *ids, size_t ldid, float *out, size_t ldo)
 {
     const size_t d = e->dim;
     for (size_t r = 0; r < B; r++) {
@@ -244,8 +244,7 @@ mmoe_status mmoe_embedding_forward(mmoe_embedding *emb, size_t batch, const int6
     if (batch == 0)
         return MMOE_FAIL(emb->err, MMOE_ERR_INVALID_ARG, "batch is 0");
     if (!mmoe__tensor_is_2d(output, batch, emb->e.dim))
-        return MMOE_FAIL(emb->err, MMOE_ERR_SHAPE, "output must be [%zu, %zu]", batch,
-                         emb->e.dim);
+        return MMOE_FAIL(emb->err, MMOE_ERR_SHAPE, "output must be [%zu, %zu]", batch, emb->e.dim);
     size_t nid;
     if (mmoe__mul(batch, emb->e.slots, &nid) || nid > MMOE__MAX_ELEMS)
         return MMOE_FAIL(emb->err, MMOE_ERR_OVERFLOW, "batch %zu too large", batch);

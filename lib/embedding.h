@@ -107,8 +107,8 @@ int mmoe__emb_check_stored(const mmoe__emb *e, const mmoe__emb_fed *fed, size_t 
                            const int64_t *ids, size_t ldid, size_t *bad_row, size_t *bad_slot);
 
 /* out[r, 0:dim] (ldo) = pooled rows of sample r's ids (fed rows first; fed may be NULL). */
-void mmoe__emb_forward(const mmoe__emb *e, const float *table, const mmoe__emb_fed *fed,
-                       size_t B, const int64_t *ids, size_t ldid, float *out, size_t ldo);
+void mmoe__emb_forward(const mmoe__emb *e, const float *table, const mmoe__emb_fed *fed, size_t B,
+                       const int64_t *ids, size_t ldid, float *out, size_t ldo);
 
 /*
  * Adds dL/dtable (only the rows used; fed rows' into fed->grad) given

@@ -18,11 +18,11 @@ typedef struct welford {
 
 struct mmoe_fit {
     mmoe_schema *s;
-    welford *w;            /* [s->n] */
-    mmoe__strmap *count;   /* [s->n] value counts of vocabulary features */
-    double *dense;         /* [s->n] a record's dense values before committing */
-    unsigned char *miss;   /* [s->n] */
-    mmoe__span *sp;        /* [ncols] */
+    welford *w;          /* [s->n] */
+    mmoe__strmap *count; /* [s->n] value counts of vocabulary features */
+    double *dense;       /* [s->n] a record's dense values before committing */
+    unsigned char *miss; /* [s->n] */
+    mmoe__span *sp;      /* [ncols] */
     size_t ncols;
     char *scratch;
     size_t scratch_cap;
@@ -153,8 +153,7 @@ mmoe_status mmoe_fit_header(mmoe_fit *fit, const char *record, size_t len)
         if (hit == SIZE_MAX) {
             mmoe__free(sp);
             mmoe__free(col);
-            return MMOE_FAIL(fit->err, MMOE_ERR_FORMAT, "header has no column '%.60s'",
-                             f->colname);
+            return MMOE_FAIL(fit->err, MMOE_ERR_FORMAT, "header has no column '%.60s'", f->colname);
         }
         col[i] = hit;
     }
@@ -234,8 +233,8 @@ static mmoe_status add_record(mmoe_fit *fit, size_t nf, uint64_t line)
             mmoe__span v = fit->sp[f->column];
             size_t pos = 0;
             mmoe__span piece = v;
-            int more = f->kind == MMOE_FEATURE_CATEGORICAL ? 1
-                                                           : mmoe__next_piece(s, f, v, &pos, &piece);
+            int more =
+                f->kind == MMOE_FEATURE_CATEGORICAL ? 1 : mmoe__next_piece(s, f, v, &pos, &piece);
             for (size_t k = 0; more && k < f->slots; k++) {
                 long r = mmoe__strmap_add(&fit->count[i], piece.p, piece.len, 1);
                 if (r < 0)
@@ -259,15 +258,16 @@ mmoe_status mmoe_fit_add_line(mmoe_fit *fit, const char *record, size_t len, uin
         return MMOE_FAIL(fit ? fit->err : NULL, MMOE_ERR_NULL, "%s is NULL",
                          fit ? "record" : "fit");
     if (!fit->s->resolved)
-        return MMOE_FAIL(fit->err, MMOE_ERR_STATE, "the schema names columns: give the header "
-                                                   "first (mmoe_fit_header)");
+        return MMOE_FAIL(fit->err, MMOE_ERR_STATE,
+                         "the schema names columns: give the header "
+                         "first (mmoe_fit_header)");
     mmoe_status st = ensure_scratch(fit, len);
     if (st != MMOE_OK)
         return st;
     size_t nf = 0, bad = 0;
     const char *why = NULL;
-    if (mmoe__split(fit->s, record ? record : "", len, fit->sp, fit->ncols, fit->scratch, &nf,
-                    &bad, &why) != 0)
+    if (mmoe__split(fit->s, record ? record : "", len, fit->sp, fit->ncols, fit->scratch, &nf, &bad,
+                    &why) != 0)
         return MMOE_FAIL(fit->err, MMOE_ERR_FORMAT, "line %llu, column %zu: %s",
                          (unsigned long long)line, bad + 1, why);
     return add_record(fit, nf, line);
@@ -280,8 +280,9 @@ mmoe_status mmoe_fit_add_fields(mmoe_fit *fit, size_t n, const char *const *fiel
         return MMOE_FAIL(fit ? fit->err : NULL, MMOE_ERR_NULL, "%s is NULL",
                          fit ? "fields or lens" : "fit");
     if (!fit->s->resolved)
-        return MMOE_FAIL(fit->err, MMOE_ERR_STATE, "the schema names columns: give the header "
-                                                   "first (mmoe_fit_header)");
+        return MMOE_FAIL(fit->err, MMOE_ERR_STATE,
+                         "the schema names columns: give the header "
+                         "first (mmoe_fit_header)");
     for (size_t i = 0; i < n && i < fit->ncols; i++) {
         if (!fields[i] && lens[i])
             return MMOE_FAIL(fit->err, MMOE_ERR_NULL, "field %zu is NULL", i);

@@ -124,8 +124,8 @@ void mmoe__gate_forward(const mmoe__gate *g, size_t rows, size_t n, float *P, fl
         g->kind->forward(g, n, P + r * ld, Q ? Q + r * ld : NULL);
 }
 
-void mmoe__gate_backward(const mmoe__gate *g, size_t rows, size_t n, const float *P,
-                         const float *Q, float *D, size_t ld)
+void mmoe__gate_backward(const mmoe__gate *g, size_t rows, size_t n, const float *P, const float *Q,
+                         float *D, size_t ld)
 {
     for (size_t r = 0; r < rows; r++)
         g->kind->backward(g, n, P + r * ld, Q ? Q + r * ld : NULL, D + r * ld);

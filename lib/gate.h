@@ -47,8 +47,8 @@ void mmoe__gate_forward(const mmoe__gate *g, size_t rows, size_t n, float *P, fl
  * dL/dp to dL/dz, in place on D (same layout as P); P and Q as left by
  * mmoe__gate_forward.
  */
-void mmoe__gate_backward(const mmoe__gate *g, size_t rows, size_t n, const float *P,
-                         const float *Q, float *D, size_t ld);
+void mmoe__gate_backward(const mmoe__gate *g, size_t rows, size_t n, const float *P, const float *Q,
+                         float *D, size_t ld);
 
 /*
  * Batch 1 with a sparse gate: run only the experts (copies of ex, all

@@ -194,8 +194,8 @@ mmoe_status mmoe__input_reserve_fed(mmoe__input *in, size_t batch)
     return MMOE_OK;
 }
 
-mmoe_status mmoe__input_check_stored(const mmoe__input *in, size_t B, const int64_t *ids,
-                                     char *err, const char *func)
+mmoe_status mmoe__input_check_stored(const mmoe__input *in, size_t B, const int64_t *ids, char *err,
+                                     const char *func)
 {
     for (size_t k = 0; k < mmoe__input_num_tables(in); k++) {
         const mmoe__table *t = mmoe__input_table(in, k);
@@ -205,9 +205,9 @@ mmoe_status mmoe__input_check_stored(const mmoe__input *in, size_t B, const int6
         int64_t row = mmoe__emb_row(&t->emb, ids[r * in->n_ids + t->id_col + s]);
         return mmoe__fail(err, MMOE_ERR_STATE, func,
                           "ids[%zu][%zu]: row %lld of table %zu is stored by shard %llu of %zu "
-                          "and was not fed (mmoe_model_feed_rows)", r, t->id_col + s,
-                          (long long)row, k, (unsigned long long)((uint64_t)row % t->emb.world),
-                          t->emb.world);
+                          "and was not fed (mmoe_model_feed_rows)",
+                          r, t->id_col + s, (long long)row, k,
+                          (unsigned long long)((uint64_t)row % t->emb.world), t->emb.world);
     }
     return MMOE_OK;
 }
@@ -294,11 +294,12 @@ mmoe_status mmoe__input_check_ids(const mmoe__input *in, size_t B, const int64_t
         if (why == MMOE__EMB_NEGATIVE)
             return mmoe__fail(err, MMOE_ERR_RANGE, func,
                               "ids[%zu][%zu] = %lld: negative id for single-id feature '%s' "
-                              "(sparse.%zu)", r, f->t.id_col + s, id, f->name, k);
+                              "(sparse.%zu)",
+                              r, f->t.id_col + s, id, f->name, k);
         return mmoe__fail(err, MMOE_ERR_RANGE, func,
                           "ids[%zu][%zu] = %lld: out of the vocabulary (%llu) of feature '%s' "
-                          "(sparse.%zu, oov error)", r, f->t.id_col + s, id,
-                          (unsigned long long)f->t.emb.vocab, f->name, k);
+                          "(sparse.%zu, oov error)",
+                          r, f->t.id_col + s, id, (unsigned long long)f->t.emb.vocab, f->name, k);
     }
     return MMOE_OK;
 }
@@ -351,8 +352,8 @@ void mmoe__input_backward(const mmoe__input *in, const float *params, float *gra
         /* The DNN's input gradient lands where the next stage down reads it. */
         float *dIn = p->has_cross ? bb[p->cross_base + p->cross.layers - 1] : dX0;
         const float *Xd = p->has_cross ? fb[p->cross_base + p->cross.layers - 1] : fb[0];
-        mmoe__dnn_backward(&p->dnn, params, grads, B, Xd, w0, fb + p->dnn_base, bb + p->dnn_base,
-                           g, ldg, dIn, w0);
+        mmoe__dnn_backward(&p->dnn, params, grads, B, Xd, w0, fb + p->dnn_base, bb + p->dnn_base, g,
+                           ldg, dIn, w0);
         g = dIn;
         ldg = w0;
     }
@@ -366,8 +367,8 @@ void mmoe__input_backward(const mmoe__input *in, const float *params, float *gra
         return;
     for (size_t k = 0; k < p->n_sparse; k++) {
         const feature *f = &p->feat[k];
-        mmoe__emb_backward(&f->t.emb, grads + f->t.off, &f->t.fed, B, ids + f->t.id_col,
-                           in->n_ids, g + f->col, ldg);
+        mmoe__emb_backward(&f->t.emb, grads + f->t.off, &f->t.fed, B, ids + f->t.id_col, in->n_ids,
+                           g + f->col, ldg);
     }
 }
 

@@ -28,10 +28,10 @@
 
 typedef struct mmoe__input {
     int active;
-    size_t dense;    /* dense input width */
-    size_t n_ids;    /* int64 ids per sample (sum of slots over sparse features) */
-    size_t out;      /* width of x */
-    void *impl;      /* private state of the active stage (owned) */
+    size_t dense; /* dense input width */
+    size_t n_ids; /* int64 ids per sample (sum of slots over sparse features) */
+    size_t out;   /* width of x */
+    void *impl;   /* private state of the active stage (owned) */
 } mmoe__input;
 
 /*
@@ -67,8 +67,8 @@ void mmoe__input_set_reducer(mmoe__input *in, mmoe__reducer *red);
 mmoe_status mmoe__input_reserve_fed(mmoe__input *in, size_t batch);
 
 /* Every row of a sharded table the batch uses is fed or stored (training passes). */
-mmoe_status mmoe__input_check_stored(const mmoe__input *in, size_t B, const int64_t *ids,
-                                     char *err, const char *func);
+mmoe_status mmoe__input_check_stored(const mmoe__input *in, size_t B, const int64_t *ids, char *err,
+                                     const char *func);
 
 /* Reset the fed rows' gradients. */
 void mmoe__input_zero_fed(const mmoe__input *in);

@@ -10,9 +10,9 @@
 #define MMOE__ERRLEN 256
 
 #if defined(__GNUC__)
-#  define MMOE__PRINTF(a, b) __attribute__((format(printf, a, b)))
+#    define MMOE__PRINTF(a, b) __attribute__((format(printf, a, b)))
 #else
-#  define MMOE__PRINTF(a, b)
+#    define MMOE__PRINTF(a, b)
 #endif
 
 /*
@@ -20,9 +20,9 @@
  * the best one chosen when the library loads (see meson.build).
  */
 #if defined(MMOE_HAVE_TARGET_CLONES)
-#  define MMOE__VECTORIZED __attribute__((target_clones("avx512f", "avx2", "default")))
+#    define MMOE__VECTORIZED __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
-#  define MMOE__VECTORIZED
+#    define MMOE__VECTORIZED
 #endif
 
 /*
@@ -33,8 +33,8 @@
  * never see internal function names; public functions that pass on a
  * helper's message add their own name.
  */
-mmoe_status mmoe__fail(char *errbuf, mmoe_status status, const char *func,
-                       const char *fmt, ...) MMOE__PRINTF(4, 5);
+mmoe_status mmoe__fail(char *errbuf, mmoe_status status, const char *func, const char *fmt, ...)
+    MMOE__PRINTF(4, 5);
 
 /* Copy an inner handle's message (already recorded) into errbuf. */
 mmoe_status mmoe__forward(char *errbuf, mmoe_status status);

@@ -197,8 +197,7 @@ mmoe_status mmoe_layer_dense_create(size_t in, size_t out, mmoe_activation act, 
     if (!mmoe__act_valid((int)act))
         return MMOE_FAIL(NULL, MMOE_ERR_INVALID_ARG, "unknown activation %d", (int)act);
     mmoe_activation lin = MMOE_ACT_IDENTITY;
-    return layer_build(MMOE_LAYER_DENSE, in, 1, &out, &lin, &act, 1, 1, 0, seed, layer,
-                       __func__);
+    return layer_build(MMOE_LAYER_DENSE, in, 1, &out, &lin, &act, 1, 1, 0, seed, layer, __func__);
 }
 
 mmoe_status mmoe_layer_activation_create(mmoe_activation act, size_t width, mmoe_layer **layer)
@@ -331,8 +330,9 @@ static mmoe_status ext_finish(mmoe_layer *l, uint64_t seed, mmoe_layer **layer, 
     }
     if (failed) {
         mmoe_layer_free(l);
-        return mmoe__fail(NULL, failed, func, "%s", failed == MMOE_ERR_NOMEM
-                          ? "no memory for the parameters" : "parameter size overflows");
+        return mmoe__fail(NULL, failed, func, "%s",
+                          failed == MMOE_ERR_NOMEM ? "no memory for the parameters"
+                                                   : "parameter size overflows");
     }
     l->n_floats = l->reg.total;
     l->n_params = l->reg.count;
@@ -379,8 +379,8 @@ mmoe_status mmoe_layer_crossnet_create(size_t width, size_t n_layers, mmoe_cross
 }
 
 mmoe_status mmoe_layer_dnn_create(size_t in, size_t n_layers, const size_t *widths,
-                                  mmoe_activation act, int batchnorm, double dropout,
-                                  uint64_t seed, mmoe_layer **layer)
+                                  mmoe_activation act, int batchnorm, double dropout, uint64_t seed,
+                                  mmoe_layer **layer)
 {
     mmoe_status st = check_stack(in, n_layers, widths, act, layer, __func__);
     if (st)
@@ -657,8 +657,7 @@ mmoe_status mmoe_layer_backward(mmoe_layer *layer, const mmoe_tensor *grad_outpu
                          "grad_output must be [%zu, %zu] (batch of the last forward)", B,
                          layer->out);
     if (grad_input && !mmoe__tensor_is_2d(grad_input, B, layer->in))
-        return MMOE_FAIL(layer->err, MMOE_ERR_SHAPE, "grad_input must be [%zu, %zu]", B,
-                         layer->in);
+        return MMOE_FAIL(layer->err, MMOE_ERR_SHAPE, "grad_input must be [%zu, %zu]", B, layer->in);
     if (!mmoe__all_finite(grad_output->data, grad_output->numel))
         return MMOE_FAIL(layer->err, MMOE_ERR_NONFINITE, "grad_output has NaN or infinite values");
     if (layer->ext)
@@ -686,8 +685,8 @@ mmoe_status mmoe_layer_backward(mmoe_layer *layer, const mmoe_tensor *grad_outpu
             if (dx)
                 memset(dx, 0, B * s->in * sizeof(float));
             mmoe__dense_backward(layer->params + s->w_off, s->in, s->out, B, x, s->in, d, s->out,
-                                 layer->grads + s->w_off,
-                                 s->has_b ? layer->grads + s->b_off : NULL, dx, s->in, 0.0f);
+                                 layer->grads + s->w_off, s->has_b ? layer->grads + s->b_off : NULL,
+                                 dx, s->in, 0.0f);
         }
         float *t = d;
         d = e;

@@ -62,11 +62,21 @@ static int decode_quoted(const char **pp, const char *eol, char *out, size_t *ol
             }
             char e = *p++;
             switch (e) {
-            case '\\': c = '\\'; break;
-            case '"': c = '"'; break;
-            case 'n': c = '\n'; break;
-            case 'r': c = '\r'; break;
-            case 't': c = '\t'; break;
+            case '\\':
+                c = '\\';
+                break;
+            case '"':
+                c = '"';
+                break;
+            case 'n':
+                c = '\n';
+                break;
+            case 'r':
+                c = '\r';
+                break;
+            case 't':
+                c = '\t';
+                break;
             case 'x': {
                 int h = p + 1 < eol ? hexval(p[0]) : -1, l = p + 1 < eol ? hexval(p[1]) : -1;
                 if (h < 0 || l < 0) {

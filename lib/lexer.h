@@ -14,19 +14,19 @@
 #define MMOE__LEX_MAX_WORDS 64
 
 typedef struct mmoe__word {
-    const char *key;   /* "key" of key=value, NULL for a plain word */
-    const char *text;  /* the word, or the value of key=value (decoded) */
-    size_t len;        /* bytes of text */
-    int quoted;        /* text came from a quoted string */
+    const char *key;  /* "key" of key=value, NULL for a plain word */
+    const char *text; /* the word, or the value of key=value (decoded) */
+    size_t len;       /* bytes of text */
+    int quoted;       /* text came from a quoted string */
 } mmoe__word;
 
 typedef struct mmoe__lex {
-    const char *p, *end;   /* remaining input */
-    size_t line;           /* number of the line last returned (1-based) */
-    char *buf;             /* decoded words of the current line */
+    const char *p, *end; /* remaining input */
+    size_t line;         /* number of the line last returned (1-based) */
+    char *buf;           /* decoded words of the current line */
     size_t cap;
     mmoe__word w[MMOE__LEX_MAX_WORDS];
-    size_t n;              /* words on the current line */
+    size_t n; /* words on the current line */
 } mmoe__lex;
 
 void mmoe__lex_init(mmoe__lex *lx, const char *text, size_t len);
@@ -43,7 +43,7 @@ int mmoe__lex_next(mmoe__lex *lx, char *err, size_t errcap);
 typedef struct mmoe__sbuf {
     char *p;
     size_t len, cap;
-    int failed;   /* set once an allocation failed */
+    int failed; /* set once an allocation failed */
 } mmoe__sbuf;
 
 void mmoe__sb_put(mmoe__sbuf *b, const char *s, size_t n);

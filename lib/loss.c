@@ -24,7 +24,9 @@ mmoe_status mmoe_loss(mmoe_task_kind kind, size_t n, const float *pred, const fl
 {
     if (!pred || !target || !loss)
         return MMOE_FAIL(NULL, MMOE_ERR_NULL, "%s is NULL",
-                         !pred ? "pred" : !target ? "target" : "loss");
+                         !pred     ? "pred"
+                         : !target ? "target"
+                                   : "loss");
     if (kind != MMOE_TASK_REGRESSION && kind != MMOE_TASK_BINARY)
         return MMOE_FAIL(NULL, MMOE_ERR_INVALID_ARG, "unknown task kind %d", (int)kind);
     if (n == 0)

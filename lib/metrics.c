@@ -120,7 +120,9 @@ mmoe_status mmoe_metric_compute(mmoe_metric metric, size_t n, size_t T, const fl
 {
     if (!pred || !labels || !out)
         return MMOE_FAIL(NULL, MMOE_ERR_NULL, "%s is NULL",
-                         !pred ? "pred" : !labels ? "labels" : "out");
+                         !pred     ? "pred"
+                         : !labels ? "labels"
+                                   : "out");
     if (!strcmp(mmoe_metric_name(metric), "?"))
         return MMOE_FAIL(NULL, MMOE_ERR_INVALID_ARG, "unknown metric %d", (int)metric);
     if (n == 0 || T == 0)

@@ -36,9 +36,10 @@ static mmoe_status build_layout(mmoe_model *m, const shard_spec *sh, char *err)
         if (sh->flags && !sh->flags[k])
             continue;
         if (mmoe__input_table(&m->input, k)->emb.vocab < sh->world)
-            return MMOE_FAIL(err, MMOE_ERR_INVALID_ARG, "table %zu has fewer rows (%llu) than "
-                             "shards (%zu)", k,
-                             (unsigned long long)mmoe__input_table(&m->input, k)->emb.vocab,
+            return MMOE_FAIL(err, MMOE_ERR_INVALID_ARG,
+                             "table %zu has fewer rows (%llu) than "
+                             "shards (%zu)",
+                             k, (unsigned long long)mmoe__input_table(&m->input, k)->emb.vocab,
                              sh->world);
         mmoe__input_shard(&m->input, k, sh->rank, sh->world);
     }
@@ -162,8 +163,8 @@ mmoe_status mmoe_model_create_sharded(const mmoe_config *cfg, size_t n_flags,
     if (world == 0 || rank >= world)
         return MMOE_FAIL(NULL, MMOE_ERR_INVALID_ARG, "rank %zu of world %zu", rank, world);
     if (cfg && n_flags != cfg->n_sparse)
-        return MMOE_FAIL(NULL, MMOE_ERR_INVALID_ARG, "%zu flags for %zu sparse features",
-                         n_flags, cfg->n_sparse);
+        return MMOE_FAIL(NULL, MMOE_ERR_INVALID_ARG, "%zu flags for %zu sparse features", n_flags,
+                         cfg->n_sparse);
     shard_spec sh = {rank, world, sharded};
     return model_create(cfg, &sh, out);
 }
@@ -238,8 +239,8 @@ const float *mmoe__model_forward(const mmoe_model *m, size_t B, const float *x, 
 {
     const size_t T = m->n_tasks;
     size_t ld;
-    const float *X = mmoe__input_forward(&m->input, m->params, m->stats, update, B, x, ids, rng,
-                                         f->input, &ld);
+    const float *X =
+        mmoe__input_forward(&m->input, m->params, m->stats, update, B, x, ids, rng, f->input, &ld);
     mmoe__bottom_forward(&m->bottom, m->params, B, X, ld, f->bottom);
     for (size_t k = 0; k < m->n_towers; k++) {
         size_t ldk;
@@ -293,8 +294,8 @@ static mmoe_status ensure_train(mmoe_model *m, size_t batch)
     size_t per_row, n, nid;
     if (mmoe__add(m->fwd_per_row, m->bwd_per_row, &per_row) ||
         mmoe__add(per_row, m->in, &per_row) || mmoe__mul(per_row, batch, &n) ||
-        mmoe__add(n, 1, &n) || mmoe__mul(m->input.n_ids, batch, &nid) ||
-        mmoe__mul(nid, 2, &nid) || mmoe__add(n, nid, &n) || n > MMOE__MAX_ELEMS)
+        mmoe__add(n, 1, &n) || mmoe__mul(m->input.n_ids, batch, &nid) || mmoe__mul(nid, 2, &nid) ||
+        mmoe__add(n, nid, &n) || n > MMOE__MAX_ELEMS)
         return MMOE_FAIL(m->err, MMOE_ERR_OVERFLOW, "batch %zu needs too much memory", batch);
     float *arena = mmoe__calloc(n, sizeof(float));
     if (!arena)
@@ -327,8 +328,8 @@ mmoe_status mmoe_model_forward(mmoe_model *m, size_t batch, const float *x, cons
     if (m->input.n_ids)
         memcpy(m->tids, ids, batch * m->input.n_ids * sizeof *ids);
     m->red.status = MMOE_OK;
-    m->tX = mmoe__model_forward(m, batch, m->tx, m->input.n_ids ? m->tids : NULL, m->stats,
-                                &m->rng, &m->tf, &m->tX_ld);
+    m->tX = mmoe__model_forward(m, batch, m->tx, m->input.n_ids ? m->tids : NULL, m->stats, &m->rng,
+                                &m->tf, &m->tX_ld);
     if (m->red.status) {
         m->have_forward = m->have_loss = 0;
         return MMOE_FAIL(m->err, m->red.status, "reduction across replicas failed");
@@ -341,15 +342,14 @@ mmoe_status mmoe_model_forward(mmoe_model *m, size_t batch, const float *x, cons
 }
 
 /* Labels [B, tasks] and sample weights [B] (may be NULL) as the loss accepts them. */
-static mmoe_status check_labels(const mmoe_model *m, size_t B, const float *labels,
-                                const float *sw, char *err, const char *func)
+static mmoe_status check_labels(const mmoe_model *m, size_t B, const float *labels, const float *sw,
+                                char *err, const char *func)
 {
     const size_t T = m->n_tasks;
     if (!mmoe__all_finite(labels, B * T))
         return mmoe__fail(err, MMOE_ERR_NONFINITE, func, "labels contain NaN or infinity");
     if (sw && !mmoe__all_finite(sw, B))
-        return mmoe__fail(err, MMOE_ERR_NONFINITE, func,
-                          "sample weights contain NaN or infinity");
+        return mmoe__fail(err, MMOE_ERR_NONFINITE, func, "sample weights contain NaN or infinity");
     for (size_t r = 0; r < B; r++) {
         if (sw && sw[r] < 0.0f)
             return mmoe__fail(err, MMOE_ERR_RANGE, func, "sample weight %zu is negative (%g)", r,
@@ -358,8 +358,8 @@ static mmoe_status check_labels(const mmoe_model *m, size_t B, const float *labe
             float t = labels[r * T + k];
             if (m->cfg->tasks[k].kind == MMOE_TASK_BINARY && (t < 0.0f || t > 1.0f))
                 return mmoe__fail(err, MMOE_ERR_RANGE, func,
-                                  "label [%zu][%zu] = %g outside [0, 1] for binary task '%s'", r,
-                                  k, (double)t, m->cfg->tasks[k].name);
+                                  "label [%zu][%zu] = %g outside [0, 1] for binary task '%s'", r, k,
+                                  (double)t, m->cfg->tasks[k].name);
         }
     }
     return MMOE_OK;

@@ -30,12 +30,12 @@ typedef struct mmoe__bwd {
 } mmoe__bwd;
 
 struct mmoe_model {
-    uint64_t id;          /* unique within the process: never reused, unlike the address */
+    uint64_t id; /* unique within the process: never reused, unlike the address */
     mmoe_config *cfg;
     size_t n_tasks, in;
-    size_t n_towers; /* tasks with a tower (and a bottom output); the rest are products */
-    mmoe__registry reg;   /* trainable parameters */
-    mmoe__registry sreg;  /* non-trainable state (batch-norm statistics) */
+    size_t n_towers;     /* tasks with a tower (and a bottom output); the rest are products */
+    mmoe__registry reg;  /* trainable parameters */
+    mmoe__registry sreg; /* non-trainable state (batch-norm statistics) */
     float *params, *grads, *stats;
     mmoe__input input;
     mmoe__bottom bottom;
@@ -46,11 +46,11 @@ struct mmoe_model {
     size_t train_cap;
     mmoe__fwd tf;
     mmoe__bwd tb;
-    float *tx;    /* copy of the last training input [cap, in] */
-    int64_t *tids; /* copy of the last training ids [cap, n_ids] */
+    float *tx;       /* copy of the last training input [cap, in] */
+    int64_t *tids;   /* copy of the last training ids [cap, n_ids] */
     const float *tX; /* bottom input of the last training forward */
     size_t tX_ld;
-    uint64_t rng;  /* dropout stream */
+    uint64_t rng;      /* dropout stream */
     mmoe__reducer red; /* replicas (mmoe_model_set_reducer) */
     size_t batch;
     int have_forward, have_loss;
@@ -60,8 +60,8 @@ struct mmoe_model {
 
 struct mmoe_workspace {
     const mmoe_model *model;
-    uint64_t model_id;    /* model->id at creation: a model freed and another allocated at the
-                             same address is still told apart */
+    uint64_t model_id; /* model->id at creation: a model freed and another allocated at the
+                          same address is still told apart */
     float *arena;
     mmoe__fwd f;
     char err[MMOE__ERRLEN];

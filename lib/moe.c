@@ -188,8 +188,8 @@ static void moe_forward(const mmoe__bottom *b, const float *params, size_t B, co
 }
 
 static void moe_backward(const mmoe__bottom *b, const float *params, float *grads, size_t B,
-                         const float *X, size_t ldx, float *const *fb, float *const *bb,
-                         float *dX, size_t lddx)
+                         const float *X, size_t ldx, float *const *fb, float *const *bb, float *dX,
+                         size_t lddx)
 {
     const mmoe__moe *m = b->impl;
     const size_t L = m->experts.n_layers;
@@ -273,23 +273,23 @@ static double moe_penalty(const mmoe__bottom *b, const float *params, float *gra
 }
 
 /* The five kinds differ only in their setup. */
-#define MOE_OPS(ident, label, setup_fn)                                                       \
-    const mmoe__bottom_ops ident = {                                                          \
-        .name = label,                                                                        \
-        .size = sizeof(mmoe__moe),                                                            \
-        .setup = setup_fn,                                                                    \
-        .buffers = moe_buffers,                                                               \
-        .declare = moe_declare,                                                               \
-        .init = moe_init,                                                                     \
-        .forward = moe_forward,                                                               \
-        .backward = moe_backward,                                                             \
-        .task_input = moe_task_input,                                                         \
-        .task_grad = moe_task_grad,                                                           \
-        .zero_task_grads = moe_zero_task_grads,                                               \
-        .num_experts = moe_num_experts,                                                       \
-        .num_gates = moe_num_gates,                                                           \
-        .gate_row = moe_gate_row,                                                             \
-        .penalty = moe_penalty,                                                               \
+#define MOE_OPS(ident, label, setup_fn)                                                            \
+    const mmoe__bottom_ops ident = {                                                               \
+        .name = label,                                                                             \
+        .size = sizeof(mmoe__moe),                                                                 \
+        .setup = setup_fn,                                                                         \
+        .buffers = moe_buffers,                                                                    \
+        .declare = moe_declare,                                                                    \
+        .init = moe_init,                                                                          \
+        .forward = moe_forward,                                                                    \
+        .backward = moe_backward,                                                                  \
+        .task_input = moe_task_input,                                                              \
+        .task_grad = moe_task_grad,                                                                \
+        .zero_task_grads = moe_zero_task_grads,                                                    \
+        .num_experts = moe_num_experts,                                                            \
+        .num_gates = moe_num_gates,                                                                \
+        .gate_row = moe_gate_row,                                                                  \
+        .penalty = moe_penalty,                                                                    \
     }
 
 MOE_OPS(mmoe__mmoe_ops, "MMoE", mmoe_setup);

@@ -15,9 +15,9 @@
 #include "pmlp.h"
 
 typedef enum mmoe__routing {
-    MMOE__ROUTE_GATED = 0,    /* f_k = sum_e g_{gate(k)}(x)_e h_e(x) */
-    MMOE__ROUTE_SHARED = 1,   /* one expert, f_k = h_0(x) for all k */
-    MMOE__ROUTE_SEPARATE = 2  /* expert k serves task k only */
+    MMOE__ROUTE_GATED = 0,   /* f_k = sum_e g_{gate(k)}(x)_e h_e(x) */
+    MMOE__ROUTE_SHARED = 1,  /* one expert, f_k = h_0(x) for all k */
+    MMOE__ROUTE_SEPARATE = 2 /* expert k serves task k only */
 } mmoe__routing;
 
 typedef struct mmoe__moe {

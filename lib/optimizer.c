@@ -60,9 +60,12 @@ static const mmoe__opt_kind *kind_ops(mmoe_optimizer_kind kind)
 static const char *param_name(mmoe_optimizer_param param)
 {
     static const char *const names[] = {
-        [MMOE_OPT_LEARNING_RATE] = "learning_rate", [MMOE_OPT_MOMENTUM] = "momentum",
-        [MMOE_OPT_BETA1] = "beta1",                 [MMOE_OPT_BETA2] = "beta2",
-        [MMOE_OPT_EPSILON] = "epsilon",             [MMOE_OPT_WEIGHT_DECAY] = "weight_decay",
+        [MMOE_OPT_LEARNING_RATE] = "learning_rate",
+        [MMOE_OPT_MOMENTUM] = "momentum",
+        [MMOE_OPT_BETA1] = "beta1",
+        [MMOE_OPT_BETA2] = "beta2",
+        [MMOE_OPT_EPSILON] = "epsilon",
+        [MMOE_OPT_WEIGHT_DECAY] = "weight_decay",
         [MMOE_OPT_CLIP_NORM] = "clip_norm",
     };
     if ((unsigned)param >= sizeof names / sizeof names[0])
@@ -123,8 +126,7 @@ static void set_defaults(mmoe_optimizer *opt)
     opt->clip_norm = 0.0;
 }
 
-mmoe_status mmoe_optimizer_create(mmoe_model *model, mmoe_optimizer_kind kind,
-                                  mmoe_optimizer **out)
+mmoe_status mmoe_optimizer_create(mmoe_model *model, mmoe_optimizer_kind kind, mmoe_optimizer **out)
 {
     if (!out)
         return MMOE_FAIL(NULL, MMOE_ERR_NULL, "out is NULL");
@@ -154,8 +156,8 @@ mmoe_status mmoe_optimizer_create(mmoe_model *model, mmoe_optimizer_kind kind,
     opt->state = mmoe__calloc(state_len, sizeof(float));
     if (!opt->state) {
         mmoe__free(opt);
-        return MMOE_FAIL(NULL, MMOE_ERR_NOMEM, "no memory for %s state (%zu floats)",
-                         ops->name, state_len);
+        return MMOE_FAIL(NULL, MMOE_ERR_NOMEM, "no memory for %s state (%zu floats)", ops->name,
+                         state_len);
     }
     opt->model = model;
     opt->model_id = mmoe__model_id(model);
@@ -189,8 +191,8 @@ mmoe_status mmoe_optimizer_set(mmoe_optimizer *opt, mmoe_optimizer_param param, 
         return unusable_param(opt->err, opt->ops, param, __func__);
     const char *want = range_error(param, value);
     if (want)
-        return MMOE_FAIL(opt->err, MMOE_ERR_RANGE, "%s = %g: must be %s", param_name(param),
-                         value, want);
+        return MMOE_FAIL(opt->err, MMOE_ERR_RANGE, "%s = %g: must be %s", param_name(param), value,
+                         want);
     switch (param) {
     case MMOE_OPT_LEARNING_RATE:
         opt->lr = value;
@@ -218,8 +220,7 @@ mmoe_status mmoe_optimizer_set(mmoe_optimizer *opt, mmoe_optimizer_param param, 
     return MMOE_OK;
 }
 
-mmoe_status mmoe_optimizer_get(const mmoe_optimizer *opt, mmoe_optimizer_param param,
-                               double *value)
+mmoe_status mmoe_optimizer_get(const mmoe_optimizer *opt, mmoe_optimizer_param param, double *value)
 {
     if (!opt)
         return MMOE_FAIL(NULL, MMOE_ERR_NULL, "opt is NULL");
@@ -341,7 +342,7 @@ typedef struct step_pass {
     mmoe_optimizer *opt;
     const mmoe__step *c;
     int dry;
-    size_t bad;     /* dry: first parameter that would become non-finite (n: none) */
+    size_t bad; /* dry: first parameter that would become non-finite (n: none) */
 } step_pass;
 
 #define DRY_BLOCK 256
@@ -430,7 +431,8 @@ mmoe_status mmoe_optimizer_step(mmoe_optimizer *opt)
         if (rst)
             return MMOE_FAIL(opt->err, rst, "reduction across replicas failed; step refused");
         if (!isfinite(sumsq) && first_nonfinite(opt->grads, opt->n) == opt->n)
-            return MMOE_FAIL(opt->err, MMOE_ERR_NONFINITE, "a gradient of a table shard on another "
+            return MMOE_FAIL(opt->err, MMOE_ERR_NONFINITE,
+                             "a gradient of a table shard on another "
                              "replica is not finite; step refused, nothing changed");
         finite = isfinite(sumsq);
     } else {
@@ -495,7 +497,8 @@ mmoe_status mmoe_optimizer_step(mmoe_optimizer *opt)
         if (rst)
             return MMOE_FAIL(opt->err, rst, "reduction across replicas failed; step refused");
         if (pass.bad == opt->n)
-            return MMOE_FAIL(opt->err, MMOE_ERR_NONFINITE, "the step would make a parameter of a "
+            return MMOE_FAIL(opt->err, MMOE_ERR_NONFINITE,
+                             "the step would make a parameter of a "
                              "table shard on another replica non-finite; step refused, nothing "
                              "changed");
         return MMOE_FAIL(opt->err, MMOE_ERR_NONFINITE,

@@ -14,8 +14,9 @@
 
 #include "optimizer_impl.h"
 
-MMOE__VECTORIZED static void adagrad_update(size_t n, float *restrict params, const float *restrict grads,
-                            float *restrict sumsq, float *s1, const mmoe__step *c)
+MMOE__VECTORIZED static void adagrad_update(size_t n, float *restrict params,
+                                            const float *restrict grads, float *restrict sumsq,
+                                            float *s1, const mmoe__step *c)
 {
     (void)s1;
     const float gs = (float)c->gscale, lambda = (float)c->lambda, lr = (float)c->lr,
@@ -37,8 +38,8 @@ MMOE__VECTORIZED static void adagrad_update(size_t n, float *restrict params, co
     }
 }
 
-static void adagrad_update_ref(size_t n, float *params, const float *grads, float *sumsq,
-                                float *s1, const mmoe__step *c)
+static void adagrad_update_ref(size_t n, float *params, const float *grads, float *sumsq, float *s1,
+                               const mmoe__step *c)
 {
     (void)s1;
     for (size_t i = 0; i < n; i++) {
@@ -59,8 +60,13 @@ static double adagrad_bound(const mmoe__step *c, double geff, double *unused)
 }
 
 const mmoe__opt_kind mmoe__opt_adagrad = {
-    "adagrad", 1,
+    "adagrad",
+    1,
     1u << MMOE_OPT_LEARNING_RATE | 1u << MMOE_OPT_EPSILON | 1u << MMOE_OPT_WEIGHT_DECAY |
         1u << MMOE_OPT_CLIP_NORM,
-    0.01, 1e-10, adagrad_update, adagrad_update_ref, adagrad_bound,
+    0.01,
+    1e-10,
+    adagrad_update,
+    adagrad_update_ref,
+    adagrad_bound,
 };

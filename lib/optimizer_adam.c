@@ -26,8 +26,9 @@
 
 #include "optimizer_impl.h"
 
-MMOE__VECTORIZED static void adam_update(size_t n, float *restrict params, const float *restrict grads,
-                         float *restrict m, float *restrict v, const mmoe__step *c)
+MMOE__VECTORIZED static void adam_update(size_t n, float *restrict params,
+                                         const float *restrict grads, float *restrict m,
+                                         float *restrict v, const mmoe__step *c)
 {
     const float gs = (float)c->gscale, lambda = (float)c->lambda;
     const float b1 = (float)c->beta1, a1 = (float)(1.0 - c->beta1);
@@ -55,7 +56,7 @@ MMOE__VECTORIZED static void adam_update(size_t n, float *restrict params, const
 }
 
 static void adam_update_ref(size_t n, float *params, const float *grads, float *m, float *v,
-                             const mmoe__step *c)
+                            const mmoe__step *c)
 {
     for (size_t i = 0; i < n; i++) {
         double theta = (double)params[i];
@@ -78,8 +79,13 @@ static double adam_bound(const mmoe__step *c, double geff, double *mmax)
 }
 
 const mmoe__opt_kind mmoe__opt_adam = {
-    "adam", 2,
+    "adam",
+    2,
     1u << MMOE_OPT_LEARNING_RATE | 1u << MMOE_OPT_BETA1 | 1u << MMOE_OPT_BETA2 |
         1u << MMOE_OPT_EPSILON | 1u << MMOE_OPT_WEIGHT_DECAY | 1u << MMOE_OPT_CLIP_NORM,
-    0.001, 1e-8, adam_update, adam_update_ref, adam_bound,
+    0.001,
+    1e-8,
+    adam_update,
+    adam_update_ref,
+    adam_bound,
 };

@@ -36,13 +36,13 @@
 
 /* Coefficients of one step, shared by every range the step updates. */
 typedef struct mmoe__step {
-    uint64_t t;      /* number of this step, >= 1 */
-    double gscale;   /* clipping factor */
-    double lambda;   /* weight decay */
-    double lr;       /* learning rate */
-    double mu;       /* SGD momentum */
+    uint64_t t;    /* number of this step, >= 1 */
+    double gscale; /* clipping factor */
+    double lambda; /* weight decay */
+    double lr;     /* learning rate */
+    double mu;     /* SGD momentum */
     double beta1, beta2, eps;
-    double c1, c2;   /* Adam bias corrections 1 / (1 - beta^t) */
+    double c1, c2; /* Adam bias corrections 1 / (1 - beta^t) */
 } mmoe__step;
 
 /*
@@ -50,13 +50,13 @@ typedef struct mmoe__step {
  * and the kind's state arrays, all offset by the caller; s1 is NULL for
  * kinds with one state array).
  */
-typedef void (*mmoe__update_fn)(size_t len, float *params, const float *grads, float *s0,
-                                 float *s1, const mmoe__step *c);
+typedef void (*mmoe__update_fn)(size_t len, float *params, const float *grads, float *s0, float *s1,
+                                const mmoe__step *c);
 
 typedef struct mmoe__opt_kind {
     const char *name;
-    size_t state_arrays;    /* floats of state per parameter */
-    unsigned params_used;   /* bit (1 << mmoe_optimizer_param) per hyper-parameter it reads */
+    size_t state_arrays;  /* floats of state per parameter */
+    unsigned params_used; /* bit (1 << mmoe_optimizer_param) per hyper-parameter it reads */
     double default_lr, default_eps;
     mmoe__update_fn update;
     mmoe__update_fn update_ref;
@@ -71,15 +71,15 @@ typedef struct mmoe__opt_kind {
 extern const mmoe__opt_kind mmoe__opt_sgd, mmoe__opt_adam, mmoe__opt_adagrad;
 
 struct mmoe_optimizer {
-    mmoe_model *model;          /* not owned */
-    uint64_t model_id;          /* the model's unique id (see mmoe__model_id) */
-    float *params;              /* model's flat parameters (n) */
-    const float *grads;         /* model's flat gradients (n) */
+    mmoe_model *model;  /* not owned */
+    uint64_t model_id;  /* the model's unique id (see mmoe__model_id) */
+    float *params;      /* model's flat parameters (n) */
+    const float *grads; /* model's flat gradients (n) */
     size_t n;
     mmoe_optimizer_kind kind;
     const mmoe__opt_kind *ops;
-    float *state;               /* state_arrays blocks of n floats: SGD v; Adam m, v; Adagrad G */
-    size_t state_len;           /* floats in state */
+    float *state;     /* state_arrays blocks of n floats: SGD v; Adam m, v; Adagrad G */
+    size_t state_len; /* floats in state */
     uint64_t steps;
     double lr;
     double momentum;

@@ -18,15 +18,17 @@
 
 #include "optimizer_impl.h"
 
-MMOE__VECTORIZED static void sgd_update(size_t n, float *restrict params, const float *restrict grads,
-                        float *restrict velocity, float *s1, const mmoe__step *c)
+MMOE__VECTORIZED static void sgd_update(size_t n, float *restrict params,
+                                        const float *restrict grads, float *restrict velocity,
+                                        float *s1, const mmoe__step *c)
 {
     (void)s1;
     const float gs = (float)c->gscale, lambda = (float)c->lambda, lr = (float)c->lr,
                 mu = (float)c->mu;
     if (c->lambda != 0.0) {
         for (size_t i = 0; i < n; i++) {
-            float v = mmoe__flushf(mmoe__clampf(mu * velocity[i] + (gs * grads[i] + lambda * params[i])));
+            float v =
+                mmoe__flushf(mmoe__clampf(mu * velocity[i] + (gs * grads[i] + lambda * params[i])));
             velocity[i] = v;
             params[i] -= lr * v;
         }
@@ -39,8 +41,8 @@ MMOE__VECTORIZED static void sgd_update(size_t n, float *restrict params, const 
     }
 }
 
-static void sgd_update_ref(size_t n, float *params, const float *grads, float *velocity,
-                            float *s1, const mmoe__step *c)
+static void sgd_update_ref(size_t n, float *params, const float *grads, float *velocity, float *s1,
+                           const mmoe__step *c)
 {
     (void)s1;
     for (size_t i = 0; i < n; i++) {
@@ -62,8 +64,13 @@ static double sgd_bound(const mmoe__step *c, double geff, double *vmax)
 }
 
 const mmoe__opt_kind mmoe__opt_sgd = {
-    "sgd", 1,
+    "sgd",
+    1,
     1u << MMOE_OPT_LEARNING_RATE | 1u << MMOE_OPT_MOMENTUM | 1u << MMOE_OPT_WEIGHT_DECAY |
         1u << MMOE_OPT_CLIP_NORM,
-    0.01, 1e-8, sgd_update, sgd_update_ref, sgd_bound,
+    0.01,
+    1e-8,
+    sgd_update,
+    sgd_update_ref,
+    sgd_bound,
 };

@@ -1,7 +1,7 @@
 /* Parameter registry: offsets into one flat buffer plus named views. */
 #if !defined(_POSIX_C_SOURCE) || _POSIX_C_SOURCE < 200809L
-#  undef _POSIX_C_SOURCE
-#  define _POSIX_C_SOURCE 200809L
+#    undef _POSIX_C_SOURCE
+#    define _POSIX_C_SOURCE 200809L
 #endif
 #include <stdarg.h>
 #include <stdio.h>
@@ -30,8 +30,7 @@ size_t mmoe__reg_block(mmoe__registry *r, size_t rows, size_t cols)
     size_t n, end;
     if (r->failed)
         return 0;
-    if (mmoe__mul(rows, cols, &n) || mmoe__add(r->total, n, &end) ||
-        end > MMOE__MAX_MODEL_FLOATS) {
+    if (mmoe__mul(rows, cols, &n) || mmoe__add(r->total, n, &end) || end > MMOE__MAX_MODEL_FLOATS) {
         r->failed = MMOE_ERR_OVERFLOW;
         return 0;
     }

@@ -27,7 +27,7 @@ typedef struct mmoe__param {
 typedef struct mmoe__registry {
     mmoe__param *items;
     size_t count, cap;
-    size_t total;  /* floats reserved so far */
+    size_t total;       /* floats reserved so far */
     mmoe_status failed; /* first failure (overflow / no memory), sticky */
 } mmoe__registry;
 

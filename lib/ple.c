@@ -76,8 +76,10 @@ static mmoe_status setup_levels(mmoe__bottom *b, const mmoe_config *c, size_t le
                          MMOE__MAX_EXPERTS);
     for (size_t k = 0; k < p->T; k++)
         if (p->n_task[k] + p->n_shared == 0)
-            return MMOE_FAIL(err, MMOE_ERR_CONFIG, "task %zu's gate has no expert to mix "
-                             "(experts.count and task.%zu.experts both 0)", k, k);
+            return MMOE_FAIL(err, MMOE_ERR_CONFIG,
+                             "task %zu's gate has no expert to mix "
+                             "(experts.count and task.%zu.experts both 0)",
+                             k, k);
     mmoe__gate_setup(&p->gate, c);
     size_t nb = 0;
     for (size_t l = 0; l < p->L; l++) {
@@ -105,8 +107,9 @@ static mmoe_status setup_levels(mmoe__bottom *b, const mmoe_config *c, size_t le
         v->o_buf = nb++;
     }
     if (nb > MMOE__BOTTOM_MAX_BUFS)
-        return MMOE_FAIL(err, MMOE_ERR_CONFIG, "%zu tasks x %zu levels need %zu buffers; at most %d",
-                         p->T, p->L, nb, MMOE__BOTTOM_MAX_BUFS);
+        return MMOE_FAIL(err, MMOE_ERR_CONFIG,
+                         "%zu tasks x %zu levels need %zu buffers; at most %d", p->T, p->L, nb,
+                         MMOE__BOTTOM_MAX_BUFS);
     p->n_bufs = nb;
     b->h = p->h;
     return MMOE_OK;
@@ -274,8 +277,8 @@ static void ple_forward(const mmoe__bottom *b, const float *params, size_t B, co
 }
 
 static void ple_backward(const mmoe__bottom *b, const float *params, float *grads, size_t B,
-                         const float *X, size_t ldx, float *const *fb, float *const *bb,
-                         float *dX, size_t lddx)
+                         const float *X, size_t ldx, float *const *fb, float *const *bb, float *dX,
+                         size_t lddx)
 {
     const ple *p = b->impl;
     const size_t h = p->h, ldo = (p->T + 1) * h;
@@ -289,8 +292,7 @@ static void ple_backward(const mmoe__bottom *b, const float *params, float *grad
         memset(dP, 0, B * GW * sizeof *dP);
         for (size_t g = 0; g <= p->T; g++) {
             const mmoe__pmlp *ex = &v->group[g];
-            memset(bb[v->group_buf[g] + ex->n_layers - 1], 0,
-                   B * ex->copies * h * sizeof(float));
+            memset(bb[v->group_buf[g] + ex->n_layers - 1], 0, B * ex->copies * h * sizeof(float));
         }
         if (l > 0) /* this level's inputs: the previous level's outputs */
             memset(bb[p->lv[l - 1].o_buf], 0, B * ldo * sizeof(float));
@@ -303,8 +305,7 @@ static void ple_backward(const mmoe__bottom *b, const float *params, float *grad
                     const size_t hb = v->group_buf[runs[i][0]] + ex->n_layers - 1;
                     const size_t off = r * GW + col + runs[i][1];
                     mmoe__mix_backward(runs[i][2], h, P + off, fb[hb] + r * ex->copies * h,
-                                       dO + r * ldo + g * h, bb[hb] + r * ex->copies * h,
-                                       dP + off);
+                                       dO + r * ldo + g * h, bb[hb] + r * ex->copies * h, dP + off);
                 }
             mmoe__gate_backward(&p->gate, B, v->gate_n[g], P + col, Q ? Q + col : NULL, dP + col,
                                 GW);
@@ -312,9 +313,9 @@ static void ple_backward(const mmoe__bottom *b, const float *params, float *grad
                 size_t ld;
                 const float *in = level_input(p, l, g, X, ldx, fb, &ld);
                 float *din = bb[p->lv[l - 1].o_buf] + g * h;
-                mmoe__dense_backward(params + v->gate_off + col * v->in, v->in, v->gate_n[g], B,
-                                     in, ld, dP + col, GW, grads + v->gate_off + col * v->in, NULL,
-                                     din, ldo, 1.0f);
+                mmoe__dense_backward(params + v->gate_off + col * v->in, v->in, v->gate_n[g], B, in,
+                                     ld, dP + col, GW, grads + v->gate_off + col * v->in, NULL, din,
+                                     ldo, 1.0f);
             }
         }
         if (l == 0)
@@ -382,23 +383,23 @@ static void ple_gate_row(const mmoe__bottom *b, float *const *fb, size_t k, size
     }
 }
 
-#define PLE_OPS(ident, label, setup_fn)                                                       \
-    const mmoe__bottom_ops ident = {                                                          \
-        .name = label,                                                                        \
-        .size = sizeof(ple),                                                                  \
-        .setup = setup_fn,                                                                    \
-        .buffers = ple_buffers,                                                               \
-        .declare = ple_declare,                                                               \
-        .init = ple_init,                                                                     \
-        .forward = ple_forward,                                                               \
-        .backward = ple_backward,                                                             \
-        .task_input = ple_task_input,                                                         \
-        .task_grad = ple_task_grad,                                                           \
-        .zero_task_grads = ple_zero_task_grads,                                               \
-        .num_experts = ple_num_experts,                                                       \
-        .num_gates = ple_num_gates,                                                           \
-        .gate_row = ple_gate_row,                                                             \
-        .penalty = mmoe__bottom_no_penalty,                                                   \
+#define PLE_OPS(ident, label, setup_fn)                                                            \
+    const mmoe__bottom_ops ident = {                                                               \
+        .name = label,                                                                             \
+        .size = sizeof(ple),                                                                       \
+        .setup = setup_fn,                                                                         \
+        .buffers = ple_buffers,                                                                    \
+        .declare = ple_declare,                                                                    \
+        .init = ple_init,                                                                          \
+        .forward = ple_forward,                                                                    \
+        .backward = ple_backward,                                                                  \
+        .task_input = ple_task_input,                                                              \
+        .task_grad = ple_task_grad,                                                                \
+        .zero_task_grads = ple_zero_task_grads,                                                    \
+        .num_experts = ple_num_experts,                                                            \
+        .num_gates = ple_num_gates,                                                                \
+        .gate_row = ple_gate_row,                                                                  \
+        .penalty = mmoe__bottom_no_penalty,                                                        \
     }
 
 PLE_OPS(mmoe__cgc_ops, "CGC", cgc_setup);

@@ -24,9 +24,10 @@ void mmoe__pmlp_declare(mmoe__pmlp *p, mmoe__registry *r, const char *prefix, in
         p->b_off[l] = mmoe__reg_block(r, p->copies, w);
         for (size_t c = 0; c < p->copies; c++) {
             if (number_copies) {
-                mmoe__reg_name(r, p->w_off[l] + c * w * in, w, in, "%s.%zu.layers.%zu.weight", prefix,
-                               c, l);
-                mmoe__reg_name(r, p->b_off[l] + c * w, w, 0, "%s.%zu.layers.%zu.bias", prefix, c, l);
+                mmoe__reg_name(r, p->w_off[l] + c * w * in, w, in, "%s.%zu.layers.%zu.weight",
+                               prefix, c, l);
+                mmoe__reg_name(r, p->b_off[l] + c * w, w, 0, "%s.%zu.layers.%zu.bias", prefix, c,
+                               l);
             } else {
                 mmoe__reg_name(r, p->w_off[l], w, in, "%s.layers.%zu.weight", prefix, l);
                 mmoe__reg_name(r, p->b_off[l], w, 0, "%s.layers.%zu.bias", prefix, l);
@@ -70,8 +71,8 @@ void mmoe__pmlp_forward(const mmoe__pmlp *p, const float *params, size_t B, cons
 }
 
 void mmoe__pmlp_backward(const mmoe__pmlp *p, const float *params, float *grads, size_t B,
-                         const float *X, size_t ldx, int shared, float *const *A,
-                         float *const *dA, float *dX, size_t lddx)
+                         const float *X, size_t ldx, int shared, float *const *A, float *const *dA,
+                         float *dX, size_t lddx)
 {
     const size_t C = p->copies;
     for (size_t li = p->n_layers; li-- > 0;) {

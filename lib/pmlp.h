@@ -20,13 +20,14 @@ typedef struct mmoe__pmlp {
     size_t in;
     size_t n_layers;
     size_t width[MMOE_MAX_LAYERS + 1]; /* towers: hidden layers + the output layer */
-    mmoe_activation act;     /* after hidden layers */
-    mmoe_activation out_act; /* after the last layer */
+    mmoe_activation act;               /* after hidden layers */
+    mmoe_activation out_act;           /* after the last layer */
     size_t w_off[MMOE_MAX_LAYERS + 1];
     size_t b_off[MMOE_MAX_LAYERS + 1];
 } mmoe__pmlp;
 
-/* Reserve and name parameters: "<prefix>.<c>.layers.<l>.weight/.bias" ("<prefix>.layers..." if C == 1 and single). */
+/* Reserve and name parameters: "<prefix>.<c>.layers.<l>.weight/.bias" ("<prefix>.layers..." if C ==
+ * 1 and single). */
 void mmoe__pmlp_declare(mmoe__pmlp *p, mmoe__registry *r, const char *prefix, int number_copies);
 
 /* Initialise weights (He/Glorot per layer's activation), zero biases. */
@@ -51,7 +52,7 @@ void mmoe__pmlp_forward(const mmoe__pmlp *p, const float *params, size_t B, cons
  * ADDS dL/dX into it (same layout as X).
  */
 void mmoe__pmlp_backward(const mmoe__pmlp *p, const float *params, float *grads, size_t B,
-                         const float *X, size_t ldx, int shared, float *const *A,
-                         float *const *dA, float *dX, size_t lddx);
+                         const float *X, size_t ldx, int shared, float *const *A, float *const *dA,
+                         float *dX, size_t lddx);
 
 #endif

@@ -27,16 +27,19 @@ mmoe_status mmoe__product_check(const mmoe_config *c, char *err)
     for (size_t k = towers; k < c->n_tasks; k++) {
         const mmoe__task_cfg *t = &c->tasks[k];
         if (t->n_factors == 0)
-            return MMOE_FAIL(err, MMOE_ERR_CONFIG, "task %zu has a tower but comes after product "
-                             "task %zu: product tasks come last", k, towers);
+            return MMOE_FAIL(err, MMOE_ERR_CONFIG,
+                             "task %zu has a tower but comes after product "
+                             "task %zu: product tasks come last",
+                             k, towers);
         if (t->kind != MMOE_TASK_BINARY)
             return MMOE_FAIL(err, MMOE_ERR_CONFIG, "product task %zu must be binary", k);
         for (size_t i = 0; i < t->n_factors; i++) {
             size_t j = t->factors[i];
             if (j >= towers || c->tasks[j].kind != MMOE_TASK_BINARY)
-                return MMOE_FAIL(err, MMOE_ERR_CONFIG, "task.%zu.product: factor %zu is not a "
-                                 "binary task with a tower (tasks 0..%zu)", k, j,
-                                 towers ? towers - 1 : 0);
+                return MMOE_FAIL(err, MMOE_ERR_CONFIG,
+                                 "task.%zu.product: factor %zu is not a "
+                                 "binary task with a tower (tasks 0..%zu)",
+                                 k, j, towers ? towers - 1 : 0);
         }
     }
     if (towers == 0)

@@ -5,8 +5,8 @@
  * passes plain text through unchanged (built without zlib, plain files only).
  */
 #if !defined(_POSIX_C_SOURCE) || _POSIX_C_SOURCE < 200809L
-#  undef _POSIX_C_SOURCE
-#  define _POSIX_C_SOURCE 200809L
+#    undef _POSIX_C_SOURCE
+#    define _POSIX_C_SOURCE 200809L
 #endif
 
 #include <errno.h>
@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #if defined(MMOE_HAVE_ZLIB)
-#  include <zlib.h>
+#    include <zlib.h>
 #endif
 
 #include "reader_impl.h"
@@ -84,8 +84,7 @@ static long src_read(mmoe_reader *r, char *dst, size_t n)
     if (got < 0 || (got == 0 && !gzeof(r->gz))) {
         int zerr = 0;
         const char *msg = gzerror(r->gz, &zerr);
-        MMOE_FAIL(r->err, MMOE_ERR_IO, "%s: %s", r->path,
-                  zerr == Z_ERRNO ? strerror(errno) : msg);
+        MMOE_FAIL(r->err, MMOE_ERR_IO, "%s: %s", r->path, zerr == Z_ERRNO ? strerror(errno) : msg);
         return -1;
     }
     if (got == 0) {
@@ -345,8 +344,7 @@ mmoe_status mmoe_reader_open(const char *path, const mmoe_schema *schema, size_t
         int e = errno;
         mmoe_reader_close(r);
         if (st == MMOE_ERR_UNSUPPORTED)
-            return MMOE_FAIL(NULL, st, "%s is gzip-compressed and this libmmoe has no zlib",
-                             path);
+            return MMOE_FAIL(NULL, st, "%s is gzip-compressed and this libmmoe has no zlib", path);
         return MMOE_FAIL(NULL, st, "cannot open %s: %s", path, e ? strerror(e) : "error");
     }
     struct stat sb;
@@ -392,7 +390,10 @@ mmoe_status mmoe_reader_next(mmoe_reader *r, size_t max, const char **recs, size
         if (n)
             *n = 0;
         return MMOE_FAIL(r ? r->err : NULL, MMOE_ERR_NULL, "%s is NULL",
-                         !r ? "r" : !recs ? "recs" : !lens ? "lens" : "n");
+                         !r      ? "r"
+                         : !recs ? "recs"
+                         : !lens ? "lens"
+                                 : "n");
     }
     if (max == 0) {
         *n = 0;

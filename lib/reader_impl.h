@@ -10,7 +10,7 @@
 struct mmoe_reader {
     char *path;
 #if defined(MMOE_HAVE_ZLIB)
-    void *gz;               /* gzFile */
+    void *gz; /* gzFile */
 #else
     FILE *f;
     int gzip_unsupported;
@@ -21,13 +21,13 @@ struct mmoe_reader {
     char *header;
     size_t header_len;
     char *buf;
-    size_t cap, beg, end;   /* unconsumed bytes are buf[beg, end) */
+    size_t cap, beg, end; /* unconsumed bytes are buf[beg, end) */
     size_t max_record;
     int eof;
-    mmoe_status failed;     /* sticky error */
-    uint64_t line;          /* line number at buf + beg */
+    mmoe_status failed; /* sticky error */
+    uint64_t line;      /* line number at buf + beg */
     uint64_t records;
-    uint64_t size;          /* file size, 0 if unknown */
+    uint64_t size; /* file size, 0 if unknown */
     char err[MMOE__ERRLEN];
 };
 

@@ -3,8 +3,8 @@
  * parsing and structural validation, tensor extraction (safetensors.h).
  */
 #if !defined(_POSIX_C_SOURCE) || _POSIX_C_SOURCE < 200809L
-#  undef _POSIX_C_SOURCE
-#  define _POSIX_C_SOURCE 200809L
+#    undef _POSIX_C_SOURCE
+#    define _POSIX_C_SOURCE 200809L
 #endif
 
 #include <dirent.h>
@@ -26,8 +26,8 @@
 #include "mmoe/version.h"
 #include "safetensors.h"
 
-#define HEADER_MAX MMOE__ST_HEADER_MAX /* bytes of JSON header accepted */
-#define EXACT_INT_MAX 9007199254740992.0           /* 2^53: integers exact in a double */
+#define HEADER_MAX MMOE__ST_HEADER_MAX   /* bytes of JSON header accepted */
+#define EXACT_INT_MAX 9007199254740992.0 /* 2^53: integers exact in a double */
 
 /*
  * cJSON records the position of a parse error in a process-wide variable
@@ -164,9 +164,8 @@ static void sb_json_string(sbuf *b, const char *s)
 /* ---- writing ---------------------------------------------------------- */
 
 /* Build the padded header text; *data_len receives the data section size. */
-static mmoe_status build_header(const mmoe__st_meta *meta, size_t n_meta,
-                                const mmoe__st_tensor *t, size_t n_t, sbuf *hdr,
-                                uint64_t *data_len)
+static mmoe_status build_header(const mmoe__st_meta *meta, size_t n_meta, const mmoe__st_tensor *t,
+                                size_t n_t, sbuf *hdr, uint64_t *data_len)
 {
     sb_str(hdr, "{\"__metadata__\":{");
     for (size_t i = 0; i < n_meta; i++) {
@@ -295,8 +294,8 @@ static int write_stream(FILE *f, const sbuf *hdr, const mmoe__st_tensor *t, size
  * Atomic save: temporary file next to path (mkstemp), write, fflush, fsync,
  * fclose, rename over path. Any failure removes the temporary file.
  */
-static mmoe_status write_file_at(const mmoe__st_meta *meta, size_t n_meta,
-                                 const mmoe__st_tensor *t, size_t n_t, const char *path)
+static mmoe_status write_file_at(const mmoe__st_meta *meta, size_t n_meta, const mmoe__st_tensor *t,
+                                 size_t n_t, const char *path)
 {
     sbuf hdr = {0};
     uint64_t data_len = 0;
@@ -463,8 +462,8 @@ static mmoe_status check_unique_keys(const cJSON *obj, size_t n, char *err)
     mmoe_status st = MMOE_OK;
     for (i = 1; st == MMOE_OK && i < n; i++)
         if (strcmp(names[i - 1], names[i]) == 0)
-            st = MMOE_FAIL(err, MMOE_ERR_FORMAT, "__metadata__ key '%.60s' appears twice",
-                           names[i]);
+            st =
+                MMOE_FAIL(err, MMOE_ERR_FORMAT, "__metadata__ key '%.60s' appears twice", names[i]);
     mmoe__free(names);
     return st;
 }
@@ -492,8 +491,7 @@ mmoe_status mmoe__st_open(const void *buf, size_t len, mmoe__st_file *f, char *e
     memset(f, 0, sizeof *f);
     const unsigned char *b = buf;
     if (len < 8)
-        return MMOE_FAIL(err, MMOE_ERR_FORMAT, "%zu bytes: too short for a header length (8)",
-                         len);
+        return MMOE_FAIL(err, MMOE_ERR_FORMAT, "%zu bytes: too short for a header length (8)", len);
     uint64_t n = 0;
     for (int i = 7; i >= 0; i--)
         n = (n << 8) | b[i];
@@ -514,7 +512,8 @@ mmoe_status mmoe__st_open(const void *buf, size_t len, mmoe__st_file *f, char *e
     if ((bad = find_nul_escape(h, hn)) < hn)
         return MMOE_FAIL(err, MMOE_ERR_FORMAT,
                          "header byte %zu: a \\u0000 escape (NUL character) is not allowed in "
-                         "names or metadata", bad);
+                         "names or metadata",
+                         bad);
     char *text = mmoe__malloc(hn + 1);
     if (!text)
         return MMOE_FAIL(err, MMOE_ERR_NOMEM, "no memory for a %zu-byte header", hn);
@@ -531,8 +530,7 @@ mmoe_status mmoe__st_open(const void *buf, size_t len, mmoe__st_file *f, char *e
     pthread_mutex_unlock(&json_lock);
     mmoe_status st = MMOE_OK;
     if (!root) {
-        st = MMOE_FAIL(err, MMOE_ERR_FORMAT, "header is not well-formed JSON (near byte %zu)",
-                       pos);
+        st = MMOE_FAIL(err, MMOE_ERR_FORMAT, "header is not well-formed JSON (near byte %zu)", pos);
     } else {
         for (const char *p = end; st == MMOE_OK && p < text + hn; p++)
             if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r')
@@ -690,11 +688,14 @@ static mmoe_status check_entry(const cJSON *e, const mmoe__st_tensor *want, size
     }
     if (!dtype || !shape || !offs)
         return MMOE_FAIL(err, MMOE_ERR_FORMAT, "tensor '%s': missing '%s'", name,
-                         !dtype ? "dtype" : !shape ? "shape" : "data_offsets");
+                         !dtype   ? "dtype"
+                         : !shape ? "shape"
+                                  : "data_offsets");
     if (!cJSON_IsString(dtype) || strcmp(dtype->valuestring, "F32") != 0)
         return MMOE_FAIL(err, MMOE_ERR_FORMAT, "tensor '%s': dtype %.20s%s%s, expected F32", name,
-                         cJSON_IsString(dtype) ? "'" : "", cJSON_IsString(dtype) ?
-                         dtype->valuestring : "is not a string", cJSON_IsString(dtype) ? "'" : "");
+                         cJSON_IsString(dtype) ? "'" : "",
+                         cJSON_IsString(dtype) ? dtype->valuestring : "is not a string",
+                         cJSON_IsString(dtype) ? "'" : "");
     if (!cJSON_IsArray(shape))
         return MMOE_FAIL(err, MMOE_ERR_FORMAT, "tensor '%s': shape is not an array", name);
     size_t rank = 0;
@@ -741,8 +742,8 @@ static mmoe_status check_entry(const cJSON *e, const mmoe__st_tensor *want, size
     if (mmoe__mul(want->numel, 4, &bytes) || (uint64_t)bytes != be[1] - be[0])
         return MMOE_FAIL(err, MMOE_ERR_FORMAT,
                          "tensor '%s': data_offsets span %llu bytes; its shape needs %zu floats, "
-                         "%zu bytes", name, (unsigned long long)(be[1] - be[0]), want->numel,
-                         want->numel * 4);
+                         "%zu bytes",
+                         name, (unsigned long long)(be[1] - be[0]), want->numel, want->numel * 4);
     sp->begin = be[0];
     sp->end = be[1];
     return MMOE_OK;
@@ -841,8 +842,8 @@ mmoe_status mmoe__st_read_tensors(const mmoe__st_file *f, mmoe__st_tensor *want,
                 size_t j = 0;
                 while (j < want[i].numel && isfinite(want[i].dst[j]))
                     j++;
-                st = MMOE_FAIL(err, MMOE_ERR_NONFINITE, "tensor '%s' value %zu is %s",
-                               want[i].name, j, isnan(want[i].dst[j]) ? "NaN" : "infinite");
+                st = MMOE_FAIL(err, MMOE_ERR_NONFINITE, "tensor '%s' value %zu is %s", want[i].name,
+                               j, isnan(want[i].dst[j]) ? "NaN" : "infinite");
             }
         for (size_t i = 0; st == MMOE_OK && i < n; i++)
             for (size_t j = 0; want[i].nonneg && j < want[i].numel; j++)
@@ -877,8 +878,8 @@ mmoe_status mmoe__st_map_path(const char *path, mmoe__st_bytes *b, char *err)
     } else if (sb.st_size < 0 || (uint64_t)sb.st_size > MMOE__ST_FILE_MAX) {
         st = MMOE_FAIL(err, MMOE_ERR_FORMAT,
                        "'%s' holds %lld bytes, more than the largest model or optimizer file "
-                       "(%llu bytes)", path, (long long)sb.st_size,
-                       (unsigned long long)MMOE__ST_FILE_MAX);
+                       "(%llu bytes)",
+                       path, (long long)sb.st_size, (unsigned long long)MMOE__ST_FILE_MAX);
     }
     size_t len = st == MMOE_OK ? (size_t)sb.st_size : 0;
     if (st == MMOE_OK && len > 0) {
@@ -891,8 +892,8 @@ mmoe_status mmoe__st_map_path(const char *path, mmoe__st_bytes *b, char *err)
             unsigned char *buf = mmoe__malloc(len);
             size_t got = 0;
             if (!buf)
-                st = MMOE_FAIL(err, MMOE_ERR_NOMEM, "no memory to read '%s' (%zu bytes)", path,
-                               len);
+                st =
+                    MMOE_FAIL(err, MMOE_ERR_NOMEM, "no memory to read '%s' (%zu bytes)", path, len);
             while (st == MMOE_OK && got < len) {
                 ssize_t r = read(fd, buf + got, len - got);
                 if (r < 0 && errno == EINTR)
@@ -1026,14 +1027,14 @@ static void clean_stale(const char *target)
 }
 
 /* Save to the file path names (through symbolic links), removing stale temporaries first. */
-static mmoe_status st_write_file(const mmoe__st_meta *meta, size_t n_meta,
-                                 const mmoe__st_tensor *t, size_t n_t, const char *path)
+static mmoe_status st_write_file(const mmoe__st_meta *meta, size_t n_meta, const mmoe__st_tensor *t,
+                                 size_t n_t, const char *path)
 {
     char *target = resolve_target(path);
     if (!target) {
         int e = errno;
-        return MMOE_FAIL(NULL, e == ELOOP ? MMOE_ERR_IO : MMOE_ERR_NOMEM,
-                         "cannot resolve '%s': %s", path, strerror(e));
+        return MMOE_FAIL(NULL, e == ELOOP ? MMOE_ERR_IO : MMOE_ERR_NOMEM, "cannot resolve '%s': %s",
+                         path, strerror(e));
     }
     clean_stale(target);
     mmoe_status st = write_file_at(meta, n_meta, t, n_t, target);

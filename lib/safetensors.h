@@ -32,12 +32,12 @@ struct cJSON;
 /* One tensor, in either direction. */
 typedef struct mmoe__st_tensor {
     const char *name;
-    size_t rank;       /* 1 or 2 */
+    size_t rank; /* 1 or 2 */
     int64_t shape[2];
     size_t numel;
-    const float *src;  /* writing: values */
-    float *dst;        /* reading: destination */
-    int nonneg;        /* reading: values must be >= 0 (MMOE_ERR_RANGE otherwise) */
+    const float *src; /* writing: values */
+    float *dst;       /* reading: destination */
+    int nonneg;       /* reading: values must be >= 0 (MMOE_ERR_RANGE otherwise) */
 } mmoe__st_tensor;
 
 /* One "__metadata__" entry (both strings). */

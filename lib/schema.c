@@ -139,7 +139,7 @@ typedef struct parser {
     int fitted;
     const char *func;
     mmoe_status st;
-    mmoe__feature *last_sparse;  /* fitted: statement the vocab lines belong to */
+    mmoe__feature *last_sparse; /* fitted: statement the vocab lines belong to */
     size_t vocab_expected;
     char err[MMOE__ERRLEN];
 } parser;
@@ -149,7 +149,7 @@ static int pfail_(parser *p)
     p->st = MMOE_ERR_CONFIG;
     return -1;
 }
-#define PFAIL(P, ...) (snprintf((P)->err, sizeof (P)->err, __VA_ARGS__), pfail_(P))
+#define PFAIL(P, ...) (snprintf((P)->err, sizeof(P)->err, __VA_ARGS__), pfail_(P))
 
 static int word_is(const mmoe__word *w, const char *s)
 {
@@ -196,8 +196,7 @@ static int parse_byte(parser *p, const mmoe__word *w, int allow_none, char *out)
     static const struct {
         const char *name;
         char c;
-    } names[] = {{"comma", ','}, {"tab", '\t'}, {"semicolon", ';'}, {"pipe", '|'},
-                 {"space", ' '}};
+    } names[] = {{"comma", ','}, {"tab", '\t'}, {"semicolon", ';'}, {"pipe", '|'}, {"space", ' '}};
     if (allow_none && word_is(w, "none")) {
         *out = 0;
         return 0;
@@ -209,8 +208,8 @@ static int parse_byte(parser *p, const mmoe__word *w, int allow_none, char *out)
                 return 0;
             }
     if (w->len != 1 || w->text[0] == '\n' || w->text[0] == '\r' || w->text[0] == '\0')
-        return PFAIL(p, "line %zu: %s needs one character (not a line break or NUL)",
-                     p->lx.line, w->key ? w->key : "the value");
+        return PFAIL(p, "line %zu: %s needs one character (not a line break or NUL)", p->lx.line,
+                     w->key ? w->key : "the value");
     *out = w->text[0];
     return 0;
 }
@@ -472,8 +471,8 @@ static int parse_statement(parser *p, int first)
         if (parse_uint(p, &w[1], 1, UINT32_MAX, &v))
             return -1;
         if (v > MMOE_SCHEMA_FORMAT_VERSION) {
-            snprintf(p->err, sizeof p->err, "line %zu: format version %llu is newer than %d",
-                     line, (unsigned long long)v, MMOE_SCHEMA_FORMAT_VERSION);
+            snprintf(p->err, sizeof p->err, "line %zu: format version %llu is newer than %d", line,
+                     (unsigned long long)v, MMOE_SCHEMA_FORMAT_VERSION);
             p->st = MMOE_ERR_VERSION;
             return -1;
         }
@@ -531,8 +530,8 @@ static int parse_statement(parser *p, int first)
     }
     if (p->fitted && strcmp(k, "rows") == 0 && n == 2)
         return parse_uint(p, &w[1], 0, UINT64_MAX, &s->rows);
-    static const char *const settings[] = {"delimiter", "quote", "header", "trim", "fields",
-                                           "embedding_dim", "missing", "rows"};
+    static const char *const settings[] = {"delimiter", "quote",         "header",  "trim",
+                                           "fields",    "embedding_dim", "missing", "rows"};
     for (size_t i = 0; i < sizeof settings / sizeof settings[0]; i++)
         if (strcmp(k, settings[i]) == 0)
             return PFAIL(p, "line %zu: wrong arguments for %s", line, k);
@@ -558,9 +557,10 @@ static int finish(parser *p)
     for (size_t i = 0; i < s->n; i++) {
         mmoe__feature *f = &s->f[i];
         if (f->colname && !s->header && !p->fitted)
-            return PFAIL(p, "statement '%s' names column '%.40s' but the schema has no "
-                            "'header yes'", f->kind == MMOE_FEATURE_WEIGHT ? "weight" : f->name,
-                         f->colname);
+            return PFAIL(p,
+                         "statement '%s' names column '%.40s' but the schema has no "
+                         "'header yes'",
+                         f->kind == MMOE_FEATURE_WEIGHT ? "weight" : f->name, f->colname);
         if (mmoe__feature_is_sparse(f) && f->dim == 0)
             f->dim = s->emb_dim;
         if (f->kind == MMOE_FEATURE_MULTI && (f->sep == s->delim || f->sep == s->quote))
@@ -607,9 +607,9 @@ mmoe_status mmoe__schema_parse(const char *text, size_t len, int fitted, const c
     else if (r == -3)
         st = p.st;
     else if (first)
-        st = MMOE_ERR_CONFIG, snprintf(p.err, sizeof p.err, "empty text: no '%s %d' line",
-                                       fitted ? "mmoe-transform" : "mmoe-schema",
-                                       MMOE_SCHEMA_FORMAT_VERSION);
+        st = MMOE_ERR_CONFIG,
+        snprintf(p.err, sizeof p.err, "empty text: no '%s %d' line",
+                 fitted ? "mmoe-transform" : "mmoe-schema", MMOE_SCHEMA_FORMAT_VERSION);
     else if (finish(&p) != 0)
         st = p.st;
     mmoe__lex_free(&p.lx);
@@ -647,8 +647,7 @@ mmoe_status mmoe__schema_write(const mmoe_schema *s, char **out, size_t *len)
         put_byte_word(&b, s->quote);
     else
         mmoe__sb_str(&b, "none");
-    mmoe__sb_printf(&b, "\nheader %s\ntrim %s\n", s->header ? "yes" : "no",
-                    s->trim ? "yes" : "no");
+    mmoe__sb_printf(&b, "\nheader %s\ntrim %s\n", s->header ? "yes" : "no", s->trim ? "yes" : "no");
     if (s->fields)
         mmoe__sb_printf(&b, "fields %zu\n", s->fields);
     mmoe__sb_printf(&b, "embedding_dim %zu\n", s->emb_dim);
@@ -778,8 +777,8 @@ mmoe_status mmoe__read_small_file(const char *path, size_t limit, const char *fu
             if (cap >= limit) {
                 mmoe__free(p);
                 fclose(f);
-                return mmoe__fail(NULL, MMOE_ERR_FORMAT, func, "%s is larger than %zu bytes",
-                                  path, limit);
+                return mmoe__fail(NULL, MMOE_ERR_FORMAT, func, "%s is larger than %zu bytes", path,
+                                  limit);
             }
             char *np = mmoe__malloc(cap * 2);
             if (np)
@@ -817,7 +816,8 @@ mmoe_status mmoe_schema_load(const char *path, mmoe_schema **out)
     if (st != MMOE_OK) {
         char msg[MMOE__ERRLEN];
         snprintf(msg, sizeof msg, "%s", mmoe_last_error());
-        mmoe__fail(NULL, st, __func__, "%s: %s", path, msg + (strncmp(msg, "mmoe_schema_load: ", 18) ? 0 : 18));
+        mmoe__fail(NULL, st, __func__, "%s: %s", path,
+                   msg + (strncmp(msg, "mmoe_schema_load: ", 18) ? 0 : 18));
     }
     mmoe__free(text);
     return st;

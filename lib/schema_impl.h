@@ -14,32 +14,32 @@
 #include "mmoe/schema.h"
 #include "strmap.h"
 
-#define MMOE__MAX_COLUMN 1000000u      /* highest column number a schema may name */
-#define MMOE__MAX_FEATURES 4096u       /* statements of one schema */
-#define MMOE__SCHEMA_MAX_SPARSE 256u   /* categorical + multi (the model's input.sparse) */
+#define MMOE__MAX_COLUMN 1000000u    /* highest column number a schema may name */
+#define MMOE__MAX_FEATURES 4096u     /* statements of one schema */
+#define MMOE__SCHEMA_MAX_SPARSE 256u /* categorical + multi (the model's input.sparse) */
 #define MMOE__MAX_SLOTS 1024u
 #define MMOE__SCHEMA_NAME_MAX 63u
 
 typedef struct mmoe__feature {
     mmoe_feature_kind kind;
     char name[MMOE__SCHEMA_NAME_MAX + 1];
-    size_t column;            /* 0-based field index; SIZE_MAX until a header resolves it */
-    char *colname;            /* header name the schema used, or NULL */
+    size_t column; /* 0-based field index; SIZE_MAX until a header resolves it */
+    char *colname; /* header name the schema used, or NULL */
     size_t colname_len;
     /* dense */
     int log1p, standardize;
-    double mean, sd;          /* fitted (standardize) */
+    double mean, sd; /* fitted (standardize) */
     /* categorical, multi */
-    uint64_t min_count;       /* vocabulary: values seen >= min_count times */
-    uint64_t max_vocab;       /* 0 = no limit */
-    uint64_t hash;            /* > 0: hash into this many buckets, no vocabulary */
-    size_t dim;               /* embedding width */
-    size_t slots;             /* ids per row: 1 (categorical) or the bag size (multi) */
-    char sep;                 /* multi: value separator inside the field */
-    int pool_sum;             /* multi: 1 sum, 0 mean */
-    mmoe__strmap vocab;       /* fitted: known value i has id i + 1; id 0 = unknown */
+    uint64_t min_count; /* vocabulary: values seen >= min_count times */
+    uint64_t max_vocab; /* 0 = no limit */
+    uint64_t hash;      /* > 0: hash into this many buckets, no vocabulary */
+    size_t dim;         /* embedding width */
+    size_t slots;       /* ids per row: 1 (categorical) or the bag size (multi) */
+    char sep;           /* multi: value separator inside the field */
+    int pool_sum;       /* multi: 1 sum, 0 mean */
+    mmoe__strmap vocab; /* fitted: known value i has id i + 1; id 0 = unknown */
     /* binary */
-    mmoe__strmap positive;    /* positive values, or empty */
+    mmoe__strmap positive; /* positive values, or empty */
     int has_threshold;
     double threshold;
     /* position in the outputs: dense column, first id column, task or sparse index */
@@ -49,18 +49,18 @@ typedef struct mmoe__feature {
 
 struct mmoe_schema {
     char delim;
-    char quote;               /* 0: quoting off */
+    char quote; /* 0: quoting off */
     int header, trim;
-    size_t fields;            /* exact fields per record, 0 = not checked */
+    size_t fields; /* exact fields per record, 0 = not checked */
     size_t emb_dim;
-    mmoe__strmap missing;     /* dense values read as missing */
+    mmoe__strmap missing; /* dense values read as missing */
     mmoe__feature *f;
     size_t n, cap;
     /* derived by mmoe__schema_finish */
     size_t n_dense, n_sparse, n_ids, n_labels;
-    long weight;              /* feature index of the weight, -1 none */
-    size_t min_fields;        /* highest column used + 1 (once resolved) */
-    int resolved;             /* every column is an index */
+    long weight;       /* feature index of the weight, -1 none */
+    size_t min_fields; /* highest column used + 1 (once resolved) */
+    int resolved;      /* every column is an index */
     /* fitted */
     int fitted;
     uint64_t rows;

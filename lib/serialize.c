@@ -108,7 +108,8 @@ mmoe_status mmoe_model_file_tensor(mmoe_model *model, size_t i, const char **nam
 static mmoe_status model_save(const mmoe_model *m, const char *path, void **buf, size_t *len)
 {
     if (mmoe__model_is_shard(m))
-        return MMOE_FAIL(NULL, MMOE_ERR_UNSUPPORTED, "the model holds a shard of a table; "
+        return MMOE_FAIL(NULL, MMOE_ERR_UNSUPPORTED,
+                         "the model holds a shard of a table; "
                          "gather the shards into one model to save it");
     char *cfg = NULL, *tft = NULL;
     mmoe__st_tensor *t = NULL;
@@ -152,7 +153,9 @@ mmoe_status mmoe_model_save_buffer(const mmoe_model *model, void **buf, size_t *
         *len = 0;
     if (!model || !buf || !len)
         return MMOE_FAIL(NULL, MMOE_ERR_NULL, "%s is NULL",
-                         !model ? "model" : !buf ? "buf" : "len");
+                         !model ? "model"
+                         : !buf ? "buf"
+                                : "len");
     return model_save(model, NULL, buf, len);
 }
 
@@ -316,12 +319,12 @@ static size_t opt_buffers(mmoe_optimizer_kind kind)
     return kind == MMOE_OPTIMIZER_ADAM ? 2 : 1;
 }
 
-
 static mmoe_status optimizer_save(const mmoe_optimizer *opt, const char *path, void **buf,
                                   size_t *len)
 {
     if (mmoe__model_is_shard(opt->model))
-        return MMOE_FAIL(NULL, MMOE_ERR_UNSUPPORTED, "the optimizer's model holds a shard of a "
+        return MMOE_FAIL(NULL, MMOE_ERR_UNSUPPORTED,
+                         "the optimizer's model holds a shard of a "
                          "table; gather the state into an optimizer of one model to save it");
     if ((size_t)opt->kind >= sizeof opt_kind_names / sizeof *opt_kind_names)
         return MMOE_FAIL(NULL, MMOE_ERR_INTERNAL, "unknown optimizer kind %d", (int)opt->kind);
@@ -350,8 +353,11 @@ static mmoe_status optimizer_save(const mmoe_optimizer *opt, const char *path, v
     mmoe__st_tensor t[2];
     for (size_t b = 0; b < nb; b++) {
         snprintf(names[b], sizeof names[b], "state.%zu", b);
-        t[b] = (mmoe__st_tensor){.name = names[b], .rank = 1, .shape = {(int64_t)opt->n, 0},
-                                 .numel = opt->n, .src = opt->state + b * opt->n};
+        t[b] = (mmoe__st_tensor){.name = names[b],
+                                 .rank = 1,
+                                 .shape = {(int64_t)opt->n, 0},
+                                 .numel = opt->n,
+                                 .src = opt->state + b * opt->n};
     }
     mmoe_status st = mmoe__st_check_finite(t, nb, "optimizer state");
     if (st)
@@ -392,15 +398,16 @@ static mmoe_status optimizer_load(mmoe_optimizer *opt, const void *buf, size_t l
         np_s = mmoe__st_meta_get(&f, "num_params");
         if (!kind || !steps_s || !np_s)
             st = MMOE_FAIL(opt->err, MMOE_ERR_FORMAT, "__metadata__ has no '%s'",
-                           !kind ? "optimizer" : !steps_s ? "steps" : "num_params");
+                           !kind      ? "optimizer"
+                           : !steps_s ? "steps"
+                                      : "num_params");
         else if (mmoe__st_parse_u64(steps_s, &steps))
             st = MMOE_FAIL(opt->err, MMOE_ERR_FORMAT, "steps '%.40s' is not an integer", steps_s);
         else if (steps > MAX_STEPS)
             st = MMOE_FAIL(opt->err, MMOE_ERR_RANGE, "steps %llu exceeds the limit 2^53",
                            (unsigned long long)steps);
         else if (mmoe__st_parse_u64(np_s, &np))
-            st = MMOE_FAIL(opt->err, MMOE_ERR_FORMAT, "num_params '%.40s' is not an integer",
-                           np_s);
+            st = MMOE_FAIL(opt->err, MMOE_ERR_FORMAT, "num_params '%.40s' is not an integer", np_s);
         else if (strcmp(kind, opt_kind_names[opt->kind]) != 0)
             st = MMOE_FAIL(opt->err, MMOE_ERR_CONFIG,
                            "file holds '%.40s' optimizer state; this optimizer is %s", kind,
@@ -418,8 +425,8 @@ static mmoe_status optimizer_load(mmoe_optimizer *opt, const void *buf, size_t l
         used[i] = mmoe_optimizer_get(opt, opt_params[i].param, &cur) == MMOE_OK;
         const char *s = mmoe__st_meta_get(&f, opt_params[i].key);
         if (used[i] && !s)
-            st = MMOE_FAIL(opt->err, MMOE_ERR_FORMAT, "__metadata__ has no '%s'",
-                           opt_params[i].key);
+            st =
+                MMOE_FAIL(opt->err, MMOE_ERR_FORMAT, "__metadata__ has no '%s'", opt_params[i].key);
         else if (!used[i] && s)
             st = MMOE_FAIL(opt->err, MMOE_ERR_FORMAT, "'%s' is not a parameter of %s",
                            opt_params[i].key, opt_kind_names[opt->kind]);
@@ -440,8 +447,11 @@ static mmoe_status optimizer_load(mmoe_optimizer *opt, const void *buf, size_t l
         mmoe__st_tensor t[2];
         for (size_t b = 0; b < nb; b++) {
             snprintf(names[b], sizeof names[b], "state.%zu", b);
-            t[b] = (mmoe__st_tensor){.name = names[b], .rank = 1, .shape = {(int64_t)opt->n, 0},
-                                     .numel = opt->n, .dst = scratch + b * opt->n};
+            t[b] = (mmoe__st_tensor){.name = names[b],
+                                     .rank = 1,
+                                     .shape = {(int64_t)opt->n, 0},
+                                     .numel = opt->n,
+                                     .dst = scratch + b * opt->n};
         }
         st = mmoe__st_read_tensors(&f, t, nb, opt->err);
     }

@@ -176,12 +176,11 @@ static void stacked_backward(const mmoe__bottom *b, const float *params, float *
             for (size_t k = 0; k < T; k++)
                 mmoe__mix_backward(E, h, P + r * T * E + k * E, H + r * E * h,
                                    dF + r * T * h + k * h, dH + r * E * h, dP + r * T * E + k * E);
-        mmoe__gate_backward(&s->gate, B * T, E, P, s->gate.needs_q ? fb[Q_BUF(s, v)] : NULL, dP,
-                            E);
+        mmoe__gate_backward(&s->gate, B * T, E, P, s->gate.needs_q ? fb[Q_BUF(s, v)] : NULL, dP, E);
         mmoe__dense_backward(params + v->gate_off, v->in, T * E, B, in, ld, dP, T * E,
                              grads + v->gate_off, NULL, din, lddin, 1.0f);
-        mmoe__pmlp_backward(&v->experts, params, grads, B, in, ld, 1, fb + v->buf, bb + v->buf,
-                            din, lddin);
+        mmoe__pmlp_backward(&v->experts, params, grads, B, in, ld, 1, fb + v->buf, bb + v->buf, din,
+                            lddin);
     }
 }
 

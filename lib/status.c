@@ -4,7 +4,9 @@
 const char *mmoe_status_string(mmoe_status status)
 {
     switch (status) {
-#define MMOE_STATUS_MSG_(name, value, msg) case name: return msg;
+#define MMOE_STATUS_MSG_(name, value, msg)                                                         \
+    case name:                                                                                     \
+        return msg;
         MMOE_STATUS_LIST(MMOE_STATUS_MSG_)
 #undef MMOE_STATUS_MSG_
     default:
@@ -15,7 +17,9 @@ const char *mmoe_status_string(mmoe_status status)
 const char *mmoe_status_name(mmoe_status status)
 {
     switch (status) {
-#define MMOE_STATUS_NAME_(name, value, msg) case name: return #name;
+#define MMOE_STATUS_NAME_(name, value, msg)                                                        \
+    case name:                                                                                     \
+        return #name;
         MMOE_STATUS_LIST(MMOE_STATUS_NAME_)
 #undef MMOE_STATUS_NAME_
     default:

@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 typedef struct mmoe__strent {
-    size_t off, len;   /* key bytes at arena + off */
+    size_t off, len; /* key bytes at arena + off */
     uint64_t count;
 } mmoe__strent;
 
@@ -19,7 +19,7 @@ typedef struct mmoe__strmap {
     size_t arena_len, arena_cap;
     mmoe__strent *ent;
     size_t n, ent_cap;
-    uint32_t *slot;     /* entry index + 1, 0 = empty; cap a power of two */
+    uint32_t *slot; /* entry index + 1, 0 = empty; cap a power of two */
     size_t slot_cap;
 } mmoe__strmap;
 

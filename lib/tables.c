@@ -87,7 +87,10 @@ mmoe_status mmoe_model_batch_rows(const mmoe_model *m, size_t k, size_t batch, c
 {
     if (!m || !ids || !n || (!rows && cap))
         return MMOE_FAIL(NULL, MMOE_ERR_NULL, "%s is NULL",
-                         !m ? "model" : !ids ? "ids" : !n ? "n" : "rows");
+                         !m     ? "model"
+                         : !ids ? "ids"
+                         : !n   ? "n"
+                                : "rows");
     *n = 0;
     mmoe__table *t = NULL;
     mmoe_status st = get_table(m, k, &t, __func__);
@@ -121,13 +124,15 @@ static mmoe_status check_stored(const mmoe__table *t, size_t k, size_t n, const 
 {
     for (size_t i = 0; i < n; i++) {
         if (rows[i] < 0 || (uint64_t)rows[i] >= t->emb.vocab)
-            return mmoe__fail(NULL, MMOE_ERR_RANGE, func, "rows[%zu] = %lld: table %zu has "
-                              "%llu rows", i, (long long)rows[i], k,
-                              (unsigned long long)t->emb.vocab);
+            return mmoe__fail(NULL, MMOE_ERR_RANGE, func,
+                              "rows[%zu] = %lld: table %zu has "
+                              "%llu rows",
+                              i, (long long)rows[i], k, (unsigned long long)t->emb.vocab);
         if (!mmoe__emb_stores(&t->emb, rows[i]))
-            return mmoe__fail(NULL, MMOE_ERR_RANGE, func, "rows[%zu] = %lld of table %zu is not "
-                              "stored by shard %zu of %zu", i, (long long)rows[i], k,
-                              t->emb.rank, t->emb.world);
+            return mmoe__fail(NULL, MMOE_ERR_RANGE, func,
+                              "rows[%zu] = %lld of table %zu is not "
+                              "stored by shard %zu of %zu",
+                              i, (long long)rows[i], k, t->emb.rank, t->emb.world);
     }
     return MMOE_OK;
 }
@@ -153,7 +158,9 @@ mmoe_status mmoe_model_add_row_grads(mmoe_model *m, size_t k, size_t n, const in
 {
     if (!m || (n && (!rows || !grads)))
         return MMOE_FAIL(m ? m->err : NULL, MMOE_ERR_NULL, "%s is NULL",
-                         !m ? "model" : !rows ? "rows" : "grads");
+                         !m      ? "model"
+                         : !rows ? "rows"
+                                 : "grads");
     mmoe__table *t = NULL;
     mmoe_status st = get_table(m, k, &t, __func__);
     if (st || (st = check_stored(t, k, n, rows, __func__)))
@@ -173,7 +180,9 @@ mmoe_status mmoe_model_feed_rows(mmoe_model *m, size_t k, size_t n, const int64_
 {
     if (!m || (n && (!rows || !vectors)))
         return MMOE_FAIL(m ? m->err : NULL, MMOE_ERR_NULL, "%s is NULL",
-                         !m ? "model" : !rows ? "rows" : "vectors");
+                         !m      ? "model"
+                         : !rows ? "rows"
+                                 : "vectors");
     mmoe__table *t = NULL;
     mmoe_status st = get_table(m, k, &t, __func__);
     if (st)
@@ -181,11 +190,11 @@ mmoe_status mmoe_model_feed_rows(mmoe_model *m, size_t k, size_t n, const int64_
     const size_t d = t->emb.dim;
     for (size_t i = 0; i < n; i++) {
         if (rows[i] < 0 || (uint64_t)rows[i] >= t->emb.vocab)
-            return MMOE_FAIL(m->err, MMOE_ERR_RANGE, "rows[%zu] = %lld: table %zu has %llu rows",
-                             i, (long long)rows[i], k, (unsigned long long)t->emb.vocab);
+            return MMOE_FAIL(m->err, MMOE_ERR_RANGE, "rows[%zu] = %lld: table %zu has %llu rows", i,
+                             (long long)rows[i], k, (unsigned long long)t->emb.vocab);
         if (i && rows[i] <= rows[i - 1])
-            return MMOE_FAIL(m->err, MMOE_ERR_INVALID_ARG,
-                             "rows are not strictly ascending at %zu", i);
+            return MMOE_FAIL(m->err, MMOE_ERR_INVALID_ARG, "rows are not strictly ascending at %zu",
+                             i);
     }
     size_t nv;
     if (mmoe__mul(n, d, &nv) || nv > MMOE__MAX_ELEMS)

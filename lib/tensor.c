@@ -13,12 +13,12 @@ static mmoe_status check_shape(size_t rank, const int64_t *shape, size_t *numel,
     size_t n = 1;
     for (size_t i = 0; i < rank; i++) {
         if (shape[i] < 1)
-            return mmoe__fail(NULL, MMOE_ERR_INVALID_ARG, func, "dimension %zu is %lld (must be >= 1)",
-                              i, (long long)shape[i]);
+            return mmoe__fail(NULL, MMOE_ERR_INVALID_ARG, func,
+                              "dimension %zu is %lld (must be >= 1)", i, (long long)shape[i]);
         if ((uint64_t)shape[i] > (uint64_t)SIZE_MAX || mmoe__mul(n, (size_t)shape[i], &n) ||
             n > MMOE__MAX_ELEMS)
-            return mmoe__fail(NULL, MMOE_ERR_OVERFLOW, func, "element count overflows at dimension %zu",
-                              i);
+            return mmoe__fail(NULL, MMOE_ERR_OVERFLOW, func,
+                              "element count overflows at dimension %zu", i);
     }
     *numel = n;
     return MMOE_OK;

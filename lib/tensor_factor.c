@@ -68,10 +68,10 @@ static size_t tf_buffers(const mmoe__bottom *bot, size_t *widths)
     size_t n = 0;
     for (size_t l = 0; l < f->n_layers; l++) {
         size_t tl = layer_copies(f, l);
-        widths[n++] = tl * f->r1[l];                 /* t */
-        widths[n++] = tl * f->r2[l] * f->r3[l];      /* u */
-        widths[n++] = f->n_tasks * f->r2[l];         /* s */
-        widths[n++] = f->n_tasks * f->width[l];      /* A */
+        widths[n++] = tl * f->r1[l];            /* t */
+        widths[n++] = tl * f->r2[l] * f->r3[l]; /* u */
+        widths[n++] = f->n_tasks * f->r2[l];    /* s */
+        widths[n++] = f->n_tasks * f->width[l]; /* A */
     }
     return n;
 }
@@ -193,7 +193,7 @@ static void tf_zero_task_grads(const mmoe__bottom *bot, float *const *bb, size_t
 }
 
 static void tf_forward(const mmoe__bottom *bot, const float *params, size_t B, const float *X,
-                      size_t ldx, float *const *fb)
+                       size_t ldx, float *const *fb)
 {
     const mmoe__tfact *f = bot->impl;
     const size_t T = f->n_tasks;
@@ -229,8 +229,8 @@ static void tf_forward(const mmoe__bottom *bot, const float *params, size_t B, c
 }
 
 static void tf_backward(const mmoe__bottom *bot, const float *params, float *grads, size_t B,
-                       const float *X, size_t ldx, float *const *fb, float *const *bb, float *dX,
-                       size_t lddx)
+                        const float *X, size_t ldx, float *const *fb, float *const *bb, float *dX,
+                        size_t lddx)
 {
     const mmoe__tfact *f = bot->impl;
     const size_t T = f->n_tasks;

@@ -10,7 +10,7 @@ struct mmoe_tensor {
     size_t numel;
     size_t rank;
     int64_t shape[MMOE_TENSOR_MAX_RANK];
-    int owns;   /* 1: created by mmoe_tensor_create; 0: view */
+    int owns; /* 1: created by mmoe_tensor_create; 0: view */
     char err[MMOE__ERRLEN];
 };
 

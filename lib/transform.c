@@ -138,8 +138,7 @@ mmoe_status mmoe_transform_check_header(const mmoe_transform *tf, const char *re
             const mmoe__feature *f = &s->f[i];
             if (!f->colname)
                 continue;
-            if (f->column >= nf &&
-                (mmoe__feature_is_label(f) || f->kind == MMOE_FEATURE_WEIGHT))
+            if (f->column >= nf && (mmoe__feature_is_label(f) || f->kind == MMOE_FEATURE_WEIGHT))
                 continue; /* serving data may end before the label columns */
             if (f->column >= nf)
                 st = MMOE_FAIL(NULL, MMOE_ERR_FORMAT,
@@ -147,10 +146,11 @@ mmoe_status mmoe_transform_check_header(const mmoe_transform *tf, const char *re
                                f->column + 1);
             else if (sp[f->column].len != f->colname_len ||
                      memcmp(sp[f->column].p, f->colname, f->colname_len) != 0)
-                st = MMOE_FAIL(NULL, MMOE_ERR_FORMAT,
-                               "header column %zu is '%.*s', the training data had '%.60s'",
-                               f->column + 1, (int)(sp[f->column].len < 60 ? sp[f->column].len : 60),
-                               sp[f->column].p, f->colname);
+                st =
+                    MMOE_FAIL(NULL, MMOE_ERR_FORMAT,
+                              "header column %zu is '%.*s', the training data had '%.60s'",
+                              f->column + 1, (int)(sp[f->column].len < 60 ? sp[f->column].len : 60),
+                              sp[f->column].p, f->colname);
         }
     }
     mmoe__free(scratch);
@@ -324,7 +324,10 @@ static mmoe_status check_args(const mmoe_transform *tf, mmoe_transform_workspace
 {
     if (!tf || !ws || !x || (!ids && tf->s->n_ids))
         return MMOE_FAIL(ws ? ws->err : NULL, MMOE_ERR_NULL, "%s is NULL",
-                         !tf ? "tf" : !ws ? "ws" : !x ? "x" : "ids");
+                         !tf   ? "tf"
+                         : !ws ? "ws"
+                         : !x  ? "x"
+                               : "ids");
     if (ws->tf != tf)
         return MMOE_FAIL(ws->err, MMOE_ERR_INVALID_ARG,
                          "the workspace belongs to another transformation");
@@ -332,8 +335,8 @@ static mmoe_status check_args(const mmoe_transform *tf, mmoe_transform_workspace
 }
 
 static mmoe_status line_into(const mmoe_transform *tf, mmoe_transform_workspace *ws,
-                             const char *record, size_t len, uint64_t line, float *x,
-                             int64_t *ids, float *labels, float *weight)
+                             const char *record, size_t len, uint64_t line, float *x, int64_t *ids,
+                             float *labels, float *weight)
 {
     if (!record && len)
         return MMOE_FAIL(ws->err, MMOE_ERR_NULL, "record is NULL");
@@ -364,10 +367,9 @@ mmoe_status mmoe_transform_line(const mmoe_transform *tf, mmoe_transform_workspa
     return st;
 }
 
-mmoe_status mmoe_transform_fields(const mmoe_transform *tf, mmoe_transform_workspace *ws,
-                                  size_t n, const char *const *fields, const size_t *lens,
-                                  uint64_t line, float *x, int64_t *ids, float *labels,
-                                  float *weight)
+mmoe_status mmoe_transform_fields(const mmoe_transform *tf, mmoe_transform_workspace *ws, size_t n,
+                                  const char *const *fields, const size_t *lens, uint64_t line,
+                                  float *x, int64_t *ids, float *labels, float *weight)
 {
     mmoe_status st = check_args(tf, ws, x, ids);
     if (st != MMOE_OK)

@@ -7,16 +7,16 @@
 #include "schema_impl.h"
 
 struct mmoe_transform {
-    mmoe_schema *s;           /* fitted, columns resolved */
-    size_t need_inputs;       /* fields a record needs for the inputs */
-    size_t need_all;          /* ... and for labels and weight */
+    mmoe_schema *s;     /* fitted, columns resolved */
+    size_t need_inputs; /* fields a record needs for the inputs */
+    size_t need_all;    /* ... and for labels and weight */
 };
 
 struct mmoe_transform_workspace {
     const mmoe_transform *tf;
-    mmoe__span *sp;           /* [ncols] */
+    mmoe__span *sp; /* [ncols] */
     size_t ncols;
-    char *scratch;            /* [max_record] */
+    char *scratch; /* [max_record] */
     size_t max_record;
     uint64_t bad_line;
     size_t bad_column;

@@ -38,8 +38,7 @@ mmoe_status mmoe_transform_configure(const mmoe_transform *tf, mmoe_config *cfg)
     size_t have = (size_t)strtoull(buf, NULL, 10);
     if (have != 0 && have != s->n_labels)
         return MMOE_FAIL(NULL, MMOE_ERR_CONFIG,
-                         "the description has %zu tasks, the schema %zu labels", have,
-                         s->n_labels);
+                         "the description has %zu tasks, the schema %zu labels", have, s->n_labels);
     mmoe_config *c = NULL;
     mmoe_status st = mmoe_config_clone(cfg, &c);
     if (st != MMOE_OK)
@@ -75,8 +74,8 @@ mmoe_status mmoe_transform_configure(const mmoe_transform *tf, mmoe_config *cfg)
             if ((st = cfg_set(c, key, f->name, msg, sizeof msg)))
                 goto done;
             snprintf(key, sizeof key, "task.%zu.kind", f->out);
-            if ((st = cfg_set(c, key, f->kind == MMOE_FEATURE_BINARY ? "binary" : "regression",
-                              msg, sizeof msg)))
+            if ((st = cfg_set(c, key, f->kind == MMOE_FEATURE_BINARY ? "binary" : "regression", msg,
+                              sizeof msg)))
                 goto done;
         }
     }
@@ -134,8 +133,7 @@ mmoe_status mmoe_transform_check_model(const mmoe_transform *tf, const mmoe_mode
                 return MMOE_FAIL(NULL, MMOE_ERR_SHAPE,
                                  "sparse feature %zu (%s): model vocab %zu slots %zu, "
                                  "transformation %zu and %zu",
-                                 f->sparse_index, f->name, v, sl, mmoe__feature_vocab(f),
-                                 f->slots);
+                                 f->sparse_index, f->name, v, sl, mmoe__feature_vocab(f), f->slots);
         } else if (mmoe__feature_is_label(f)) {
             mmoe_task_kind kind;
             mmoe_model_task(model, f->out, NULL, &kind);

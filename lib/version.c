@@ -11,5 +11,6 @@ unsigned mmoe_version(void)
 
 const char *mmoe_version_string(void)
 {
-    return MMOE_STR(MMOE_VERSION_MAJOR) "." MMOE_STR(MMOE_VERSION_MINOR) "." MMOE_STR(MMOE_VERSION_PATCH);
+    return MMOE_STR(MMOE_VERSION_MAJOR) "." MMOE_STR(MMOE_VERSION_MINOR) "." MMOE_STR(
+        MMOE_VERSION_PATCH);
 }

@@ -28,7 +28,8 @@ mmoe_status mmoe_workspace_create(const mmoe_model *m, size_t max_batch, mmoe_wo
     if (max_batch == 0)
         return MMOE_FAIL(NULL, MMOE_ERR_INVALID_ARG, "max_batch is 0");
     if (mmoe__model_is_shard(m))
-        return MMOE_FAIL(NULL, MMOE_ERR_UNSUPPORTED, "the model holds a shard of a table and "
+        return MMOE_FAIL(NULL, MMOE_ERR_UNSUPPORTED,
+                         "the model holds a shard of a table and "
                          "cannot predict; gather the shards into one model");
     size_t n;
     if (workspace_floats(m, max_batch, &n))

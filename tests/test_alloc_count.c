@@ -20,7 +20,7 @@
 #include <mmoe/mmoe.h>
 
 #if defined(__GLIBC__)
-#include <malloc.h>
+#    include <malloc.h>
 
 void *__libc_malloc(size_t);
 void *__libc_calloc(size_t, size_t);
@@ -84,13 +84,13 @@ void free(void *p)
 
 static int failures;
 
-#define CHECK(cond)                                                                          \
-    do {                                                                                     \
-        if (!(cond)) {                                                                       \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);          \
-            failures++;                                                                      \
-        }                                                                                    \
-    } while (0)
+#    define CHECK(cond)                                                                            \
+        do {                                                                                       \
+            if (!(cond)) {                                                                         \
+                fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);           \
+                failures++;                                                                        \
+            }                                                                                      \
+        } while (0)
 
 static mmoe_model *make_model(int with_input_stage)
 {
@@ -99,15 +99,15 @@ static mmoe_model *make_model(int with_input_stage)
     CHECK(mmoe_config_create(&c) == MMOE_OK);
     CHECK(mmoe_config_set_int(c, "input.dense", 24) == MMOE_OK);
     CHECK(mmoe_config_set_experts(c, 4, 2, (size_t[]){32, 16}, MMOE_ACT_RELU) == MMOE_OK);
-    CHECK(mmoe_config_add_task(c, "ctr", MMOE_TASK_BINARY, 1, (size_t[]){8}, MMOE_ACT_RELU,
+    CHECK(mmoe_config_add_task(c, "ctr", MMOE_TASK_BINARY, 1, (size_t[]){8}, MMOE_ACT_RELU, 1.0f) ==
+          MMOE_OK);
+    CHECK(mmoe_config_add_task(c, "watch", MMOE_TASK_REGRESSION, 1, (size_t[]){8}, MMOE_ACT_TANH,
                                1.0f) == MMOE_OK);
-    CHECK(mmoe_config_add_task(c, "watch", MMOE_TASK_REGRESSION, 1, (size_t[]){8},
-                               MMOE_ACT_TANH, 1.0f) == MMOE_OK);
     if (with_input_stage) {
         /* embeddings, a CrossNet and a DNN with batch-norm and dropout */
         static const char *const kv[][2] = {
-            {"input.sparse", "1"}, {"sparse.0.name", "item"}, {"sparse.0.vocab", "50"},
-            {"sparse.0.dim", "4"}, {"cross.layers", "2"},     {"dnn.layers", "16"},
+            {"input.sparse", "1"},  {"sparse.0.name", "item"}, {"sparse.0.vocab", "50"},
+            {"sparse.0.dim", "4"},  {"cross.layers", "2"},     {"dnn.layers", "16"},
             {"dnn.batchnorm", "1"}, {"dnn.dropout", "0.1"},
         };
         for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++)
@@ -175,8 +175,7 @@ static void run(int with_input_stage)
         long predict_allocs = atomic_load(&allocations);
         printf("input stage %d, optimizer %d: %ld allocations in %d train steps, %ld in %d "
                "predicts\n",
-               with_input_stage, (int)kinds[k], train_allocs, 2 * STEPS, predict_allocs,
-               2 * STEPS);
+               with_input_stage, (int)kinds[k], train_allocs, 2 * STEPS, predict_allocs, 2 * STEPS);
         CHECK(train_allocs == 0);
         CHECK(predict_allocs == 0);
         mmoe_workspace_free(ws);

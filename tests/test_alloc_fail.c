@@ -40,23 +40,23 @@ static mmoe_config *make_cfg(const char *extra)
     return c;
 }
 
-/* Run op with failures injected at k = 0, 1, ... until it succeeds; on_fail runs after each failure. */
-#define SWEEP(op_status_expr, on_fail)                                                     \
-    do {                                                                                   \
-        long k_;                                                                           \
-        for (k_ = 0; k_ < MAX_TRIES; k_++) {                                               \
-            mmoe__alloc_fail_after(k_);                                                    \
-            mmoe_status st_ = (op_status_expr);                                            \
-            mmoe__alloc_fail_after(-1);                                                    \
-            if (st_ == MMOE_OK)                                                            \
-                break;                                                                     \
-            if (st_ != MMOE_ERR_NOMEM)                                                     \
-                fail_msg("failure %ld gave %s: %s", k_, mmoe_status_name(st_),             \
-                         mmoe_last_error());                                               \
-            on_fail;                                                                       \
-        }                                                                                  \
-        assert_true(k_ < MAX_TRIES);                                                       \
-        assert_true(k_ > 0); /* the call allocates: at least one failure was injected */     \
+/* Run op with failures injected at k = 0, 1, ... until it succeeds; on_fail runs after each
+ * failure. */
+#define SWEEP(op_status_expr, on_fail)                                                             \
+    do {                                                                                           \
+        long k_;                                                                                   \
+        for (k_ = 0; k_ < MAX_TRIES; k_++) {                                                       \
+            mmoe__alloc_fail_after(k_);                                                            \
+            mmoe_status st_ = (op_status_expr);                                                    \
+            mmoe__alloc_fail_after(-1);                                                            \
+            if (st_ == MMOE_OK)                                                                    \
+                break;                                                                             \
+            if (st_ != MMOE_ERR_NOMEM)                                                             \
+                fail_msg("failure %ld gave %s: %s", k_, mmoe_status_name(st_), mmoe_last_error()); \
+            on_fail;                                                                               \
+        }                                                                                          \
+        assert_true(k_ < MAX_TRIES);                                                               \
+        assert_true(k_ > 0); /* the call allocates: at least one failure was injected */           \
     } while (0)
 
 static void test_config_and_model_create(void **state)

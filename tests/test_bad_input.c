@@ -35,15 +35,14 @@ static mmoe_config *small_cfg(void)
     assert_int_equal(mmoe_config_set_experts(c, 3, 1, w, MMOE_ACT_RELU), MMOE_OK);
     assert_int_equal(mmoe_config_add_task(c, "click", MMOE_TASK_BINARY, 1, w, MMOE_ACT_RELU, 1.0f),
                      MMOE_OK);
-    assert_int_equal(mmoe_config_add_task(c, "dwell", MMOE_TASK_REGRESSION, 1, w, MMOE_ACT_RELU,
-                                          1.0f),
-                     MMOE_OK);
+    assert_int_equal(
+        mmoe_config_add_task(c, "dwell", MMOE_TASK_REGRESSION, 1, w, MMOE_ACT_RELU, 1.0f), MMOE_OK);
     return c;
 }
 
-static const float X[NB * D] = {0.1f, -0.2f, 0.3f, 0.4f,  -0.5f, 0.6f, 1.0f, 0.0f,
-                                -1.0f, 0.5f, 0.5f, -0.5f, 0.2f,  0.2f, 0.2f, 0.2f,
-                                0.2f, 0.2f, -0.3f, 0.9f, -0.1f, 0.0f, 0.7f, 0.8f};
+static const float X[NB * D] = {0.1f,  -0.2f, 0.3f,  0.4f,  -0.5f, 0.6f, 1.0f, 0.0f,
+                                -1.0f, 0.5f,  0.5f,  -0.5f, 0.2f,  0.2f, 0.2f, 0.2f,
+                                0.2f,  0.2f,  -0.3f, 0.9f,  -0.1f, 0.0f, 0.7f, 0.8f};
 static const float Y[NB * T] = {1, 0.5f, 0, -1.0f, 1, 2.0f, 0, 0.0f};
 
 static int setup(void **state)

@@ -21,9 +21,9 @@ static mmoe_config *make_cfg(void)
     size_t h[1] = {8};
     assert_int_equal(mmoe_config_add_task(c, "ctr", MMOE_TASK_BINARY, 1, h, MMOE_ACT_RELU, 1.0f),
                      MMOE_OK);
-    assert_int_equal(mmoe_config_add_task(c, "watch_time", MMOE_TASK_REGRESSION, 0, NULL,
-                                          MMOE_ACT_RELU, 0.25f),
-                     MMOE_OK);
+    assert_int_equal(
+        mmoe_config_add_task(c, "watch_time", MMOE_TASK_REGRESSION, 0, NULL, MMOE_ACT_RELU, 0.25f),
+        MMOE_OK);
     return c;
 }
 
@@ -106,15 +106,33 @@ static void test_set_errors_leave_config_unchanged(void **state)
     char *before;
     assert_int_equal(mmoe_config_to_string(c, &before), MMOE_OK);
     static const char *const bad[][2] = {
-        {"arch", "moe"},          {"input.dense", "0"},       {"input.dense", "-3"},
-        {"input.dense", "12x"},   {"input.dense", ""},        {"input.dense", "99999999999"},
-        {"experts.count", "0"},   {"experts.count", "1025"},  {"experts.layers", ""},
-        {"experts.layers", "8,"}, {"experts.layers", "8,,4"}, {"experts.layers", "1,2,3,4,5,6,7,8,9"},
-        {"experts.activation", "gelu"}, {"seed", "-1"},       {"seed", "1e3"},
-        {"tasks", "65"},          {"task.2.name", "x"},       {"task.0.name", "has space"},
-        {"task.0.name", ""},      {"task.0.kind", "multiclass"}, {"task.0.weight", "nan"},
-        {"task.0.weight", "-1"},  {"task.0.weight", "inf"},   {"task.01.kind", "binary"},
-        {"task.0.colour", "red"}, {"bogus", "1"},             {"task.x.name", "a"},
+        {"arch", "moe"},
+        {"input.dense", "0"},
+        {"input.dense", "-3"},
+        {"input.dense", "12x"},
+        {"input.dense", ""},
+        {"input.dense", "99999999999"},
+        {"experts.count", "0"},
+        {"experts.count", "1025"},
+        {"experts.layers", ""},
+        {"experts.layers", "8,"},
+        {"experts.layers", "8,,4"},
+        {"experts.layers", "1,2,3,4,5,6,7,8,9"},
+        {"experts.activation", "gelu"},
+        {"seed", "-1"},
+        {"seed", "1e3"},
+        {"tasks", "65"},
+        {"task.2.name", "x"},
+        {"task.0.name", "has space"},
+        {"task.0.name", ""},
+        {"task.0.kind", "multiclass"},
+        {"task.0.weight", "nan"},
+        {"task.0.weight", "-1"},
+        {"task.0.weight", "inf"},
+        {"task.01.kind", "binary"},
+        {"task.0.colour", "red"},
+        {"bogus", "1"},
+        {"task.x.name", "a"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         mmoe_status st = mmoe_config_set(c, bad[i][0], bad[i][1]);
@@ -132,11 +150,10 @@ static void test_set_errors_leave_config_unchanged(void **state)
     assert_int_equal(mmoe_config_set_experts(c, 2, 2, w, MMOE_ACT_RELU), MMOE_ERR_CONFIG);
     assert_int_equal(mmoe_config_set_experts(c, 2, 9, w, MMOE_ACT_RELU), MMOE_ERR_CONFIG);
     assert_int_equal(mmoe_config_set_experts(c, 2, 1, w, (mmoe_activation)9), MMOE_ERR_CONFIG);
-    assert_int_equal(mmoe_config_add_task(c, "bad name", MMOE_TASK_BINARY, 0, NULL, MMOE_ACT_RELU,
-                                          1.0f),
-                     MMOE_ERR_CONFIG);
-    assert_int_equal(mmoe_config_add_task(c, "t", MMOE_TASK_BINARY, 0, NULL, MMOE_ACT_RELU,
-                                          -1.0f),
+    assert_int_equal(
+        mmoe_config_add_task(c, "bad name", MMOE_TASK_BINARY, 0, NULL, MMOE_ACT_RELU, 1.0f),
+        MMOE_ERR_CONFIG);
+    assert_int_equal(mmoe_config_add_task(c, "t", MMOE_TASK_BINARY, 0, NULL, MMOE_ACT_RELU, -1.0f),
                      MMOE_ERR_CONFIG);
     assert_int_equal(mmoe_config_set_arch(c, (mmoe_arch)42), MMOE_ERR_CONFIG);
     assert_int_equal(mmoe_config_to_string(c, &after), MMOE_OK);
@@ -218,9 +235,9 @@ static void test_task_limit(void **state)
     mmoe_config *c;
     assert_int_equal(mmoe_config_create(&c), MMOE_OK);
     assert_int_equal(mmoe_config_set_int(c, "tasks", MMOE_MAX_TASKS), MMOE_OK);
-    assert_int_equal(mmoe_config_add_task(c, "extra", MMOE_TASK_BINARY, 0, NULL, MMOE_ACT_RELU,
-                                          1.0f),
-                     MMOE_ERR_RANGE);
+    assert_int_equal(
+        mmoe_config_add_task(c, "extra", MMOE_TASK_BINARY, 0, NULL, MMOE_ACT_RELU, 1.0f),
+        MMOE_ERR_RANGE);
     /* Shrinking and growing keeps existing entries. */
     assert_int_equal(mmoe_config_set(c, "task.1.name", "keep"), MMOE_OK);
     assert_int_equal(mmoe_config_set(c, "tasks", "2"), MMOE_OK);
@@ -311,7 +328,8 @@ static void test_key_query(void **state)
         mmoe_config_free(c);
         n++;
     }
-    assert_int_equal(n, 16 + 4 + 6 + 7); /* global (+ gate.*, levels), sparse, task (+ experts, product) */
+    assert_int_equal(n, 16 + 4 + 6 +
+                            7); /* global (+ gate.*, levels), sparse, task (+ experts, product) */
     assert_null(mmoe_config_key_choice("seed", 0));
     assert_string_equal(mmoe_config_key_choice("arch", 1), "omoe");
     char small[4];

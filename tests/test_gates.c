@@ -64,11 +64,9 @@ static mmoe_model *make(const char *arch, const char *kind, const char *temp, co
     assert_int_equal(mmoe_config_set(cfg, "gate.temperature", temp), MMOE_OK);
     assert_int_equal(mmoe_config_set(cfg, "gate.top_k", k), MMOE_OK);
     size_t tw[1] = {3};
-    assert_int_equal(mmoe_config_add_task(cfg, "a", MMOE_TASK_REGRESSION, 1, tw, MMOE_ACT_TANH,
-                                          1.0f),
-                     MMOE_OK);
-    assert_int_equal(mmoe_config_add_task(cfg, "b", MMOE_TASK_BINARY, 0, NULL, MMOE_ACT_TANH,
-                                          1.5f),
+    assert_int_equal(
+        mmoe_config_add_task(cfg, "a", MMOE_TASK_REGRESSION, 1, tw, MMOE_ACT_TANH, 1.0f), MMOE_OK);
+    assert_int_equal(mmoe_config_add_task(cfg, "b", MMOE_TASK_BINARY, 0, NULL, MMOE_ACT_TANH, 1.5f),
                      MMOE_OK);
     mmoe_model *m;
     if (mmoe_model_create(cfg, &m) != MMOE_OK)
@@ -215,8 +213,8 @@ static void test_hard(void **state)
         double e1 = gc_check(params, g, off, loss_fn, &c, 1e-2, 0, report, sizeof report);
         print_message("%s hard, before gates: %s\n", archs[a], report);
         assert_true(e1 < 2e-3);
-        double e2 = gc_check(params + off + len, g + off + len, n - off - len, loss_fn, &c, 1e-2,
-                             0, report, sizeof report);
+        double e2 = gc_check(params + off + len, g + off + len, n - off - len, loss_fn, &c, 1e-2, 0,
+                             report, sizeof report);
         print_message("%s hard, after gates: %s\n", archs[a], report);
         assert_true(e2 < 2e-3);
         /* The loss does not move with a small gate change (piecewise constant)... */

@@ -12,9 +12,9 @@
  * O(eps^2) ~ 1e-4 relative for smooth (tanh) networks; a wrong term gives
  * normalised errors of order 0.1-1, so the bound is 2e-3. The ReLU variants
  * use eps = 1e-3 (rounding ~6e-5, and no truncation error from a
- * piecewise-linear layer) with the kink rule below. The tensor factorisation multiplies four factors per weight,
- * which makes the loss a polynomial of degree 4 in them: still smooth, the
- * same bound holds.
+ * piecewise-linear layer) with the kink rule below. The tensor factorisation multiplies four
+ * factors per weight, which makes the loss a polynomial of degree 4 in them: still smooth, the same
+ * bound holds.
  *
  * ReLU needs one more step here. A core entry of the factorisation or a
  * cross-stitch weight moves every pre-activation of its layer (7 rows x T
@@ -75,7 +75,8 @@ static double relu_check(float *p, const float *g, size_t n, void *c, double eps
     size_t worst_i = 0;
     *kinks = 0;
     for (size_t i = 0; i < n; i++) {
-        const float orig = p[i], up = (float)((double)orig + eps), down = (float)((double)orig - eps);
+        const float orig = p[i], up = (float)((double)orig + eps),
+                    down = (float)((double)orig - eps);
         const double f0 = loss_fn(c);
         p[i] = up;
         const double fp = loss_fn(c);
@@ -120,8 +121,8 @@ static mmoe_config *make_config(mmoe_arch arch, size_t T, mmoe_activation act, s
     assert_int_equal(mmoe_config_create(&cfg), MMOE_OK);
     assert_int_equal(mmoe_config_set_arch(cfg, arch), MMOE_OK);
     assert_int_equal(mmoe_config_set_int(cfg, "input.dense", D), MMOE_OK);
-    assert_int_equal(
-        mmoe_config_set_experts(cfg, 3, n_layers, expert_w + (2 - n_layers), act), MMOE_OK);
+    assert_int_equal(mmoe_config_set_experts(cfg, 3, n_layers, expert_w + (2 - n_layers), act),
+                     MMOE_OK);
     assert_int_equal(mmoe_config_set_int(cfg, "seed", 7), MMOE_OK);
     if (rank > 0)
         assert_int_equal(mmoe_config_set_int(cfg, "tf.rank", rank), MMOE_OK);
@@ -129,8 +130,8 @@ static mmoe_config *make_config(mmoe_arch arch, size_t T, mmoe_activation act, s
         char name[32];
         snprintf(name, sizeof name, "t%zu", k);
         mmoe_task_kind kind = k % 2 ? MMOE_TASK_BINARY : MMOE_TASK_REGRESSION;
-        assert_int_equal(mmoe_config_add_task(cfg, name, kind, k % 3, tower_w, act, 0.5f + (float)k),
-                         MMOE_OK);
+        assert_int_equal(
+            mmoe_config_add_task(cfg, name, kind, k % 3, tower_w, act, 0.5f + (float)k), MMOE_OK);
     }
     return cfg;
 }
@@ -312,8 +313,8 @@ static void test_tensor_factorization_param_count(void **state)
     for (size_t T = 1; T <= 3; T++) {
         for (size_t ri = 0; ri < sizeof ranks / sizeof *ranks; ri++) {
             const size_t r = (size_t)ranks[ri];
-            mmoe_config *cfg = make_config(MMOE_ARCH_TENSOR_FACTORIZATION, T, MMOE_ACT_TANH, 2,
-                                           ranks[ri]);
+            mmoe_config *cfg =
+                make_config(MMOE_ARCH_TENSOR_FACTORIZATION, T, MMOE_ACT_TANH, 2, ranks[ri]);
             mmoe_model *m;
             assert_int_equal(mmoe_model_create(cfg, &m), MMOE_OK);
             assert_int_equal(mmoe_model_num_experts(m), T);
@@ -369,10 +370,12 @@ static void test_tensor_factorization_init_scale(void **state)
     size_t w = 32;
     assert_int_equal(mmoe_config_set_experts(cfg, 1, 1, &w, MMOE_ACT_RELU), MMOE_OK);
     assert_int_equal(mmoe_config_set_int(cfg, "tf.rank", 8), MMOE_OK);
-    assert_int_equal(mmoe_config_add_task(cfg, "a", MMOE_TASK_REGRESSION, 0, NULL, MMOE_ACT_RELU, 1.0f),
-                     MMOE_OK);
-    assert_int_equal(mmoe_config_add_task(cfg, "b", MMOE_TASK_REGRESSION, 0, NULL, MMOE_ACT_RELU, 1.0f),
-                     MMOE_OK);
+    assert_int_equal(
+        mmoe_config_add_task(cfg, "a", MMOE_TASK_REGRESSION, 0, NULL, MMOE_ACT_RELU, 1.0f),
+        MMOE_OK);
+    assert_int_equal(
+        mmoe_config_add_task(cfg, "b", MMOE_TASK_REGRESSION, 0, NULL, MMOE_ACT_RELU, 1.0f),
+        MMOE_OK);
     mmoe_model *m;
     assert_int_equal(mmoe_model_create(cfg, &m), MMOE_OK);
     const char *names[4] = {"tensor_factor.layers.0.core", "tensor_factor.layers.0.u_in",
@@ -400,8 +403,9 @@ static void test_tensor_factorization_init_scale(void **state)
                 s2[k] += acc * acc;
             }
     double var = (s2[0] + s2[1]) / (double)(N * w * 2), he = 2.0 / N;
-    print_message("tensor_factorization init: weight mean square %.4g (He %.4g), per task %.4g %.4g\n",
-                  var, he, s2[0] / (double)(N * w), s2[1] / (double)(N * w));
+    print_message(
+        "tensor_factorization init: weight mean square %.4g (He %.4g), per task %.4g %.4g\n", var,
+        he, s2[0] / (double)(N * w), s2[1] / (double)(N * w));
     /* Orthonormal factors and a core of fixed norm: exactly He on average. */
     assert_true(fabs(var - he) < 1e-3 * he);
     for (int k = 0; k < 2; k++) {

@@ -71,7 +71,8 @@ static int fd_match(float *p, const float *g, size_t n, const size_t *idx, loss_
     double rel = sqrt(d2) / fmax(sqrt(a2) + sqrt(n2), 1e-12);
     int ok = rel < tol || worst < abs_tol;
     print_message("%s%s: err %.2e (max abs %.1e) over %zu entries; worst [%zu] analytic %.6e "
-                  "numeric %.6e\n", ok ? "" : "FAIL ", what, rel, worst, n, wi, wa, wn);
+                  "numeric %.6e\n",
+                  ok ? "" : "FAIL ", what, rel, worst, n, wi, wa, wn);
     return ok;
 }
 
@@ -209,15 +210,15 @@ static void check_layer(mmoe_layer *l, size_t batch, int reseed, double tol, con
         memcpy(ga, mmoe_tensor_cdata(g), n * sizeof *ga);
         char label[128];
         snprintf(label, sizeof label, "%s %s", what, name);
-        assert_true(fd_match(mmoe_tensor_data(v), ga, n, NULL, layer_loss, &c, 1e-2, tol, 1e-4,
-                             label));
+        assert_true(
+            fd_match(mmoe_tensor_data(v), ga, n, NULL, layer_loss, &c, 1e-2, tol, 1e-4, label));
         free(ga);
     }
     float *gxa = malloc(batch * in * sizeof *gxa);
     assert_non_null(gxa);
     memcpy(gxa, mmoe_tensor_cdata(c.gx), batch * in * sizeof *gxa);
-    double err = gc_check_input(mmoe_tensor_data(c.x), gxa, batch * in, layer_loss, &c, 1e-2,
-                                150, rep, sizeof rep);
+    double err = gc_check_input(mmoe_tensor_data(c.x), gxa, batch * in, layer_loss, &c, 1e-2, 150,
+                                rep, sizeof rep);
     print_message("%s input: %s\n", what, rep);
     assert_true(err < tol);
     free(gxa);
@@ -270,8 +271,6 @@ static void test_grad_dnn(void **state)
 }
 
 /* ---- whole models -------------------------------------------------------------------------- */
-
-
 
 enum { MB = 7, MD = 3, MAX_IDS = 8 };
 
@@ -339,12 +338,11 @@ static void check_model(mmoe_arch arch, size_t cross, const char *form, const ch
     set(cfg, "dnn.activation", "tanh");
     set(cfg, "dnn.batchnorm", bn ? "1" : "0");
     size_t tw[1] = {3};
-    assert_int_equal(mmoe_config_add_task(cfg, "reg", MMOE_TASK_REGRESSION, 1, tw, MMOE_ACT_TANH,
-                                          1.0f),
-                     MMOE_OK);
-    assert_int_equal(mmoe_config_add_task(cfg, "bin", MMOE_TASK_BINARY, 0, NULL, MMOE_ACT_TANH,
-                                          0.7f),
-                     MMOE_OK);
+    assert_int_equal(
+        mmoe_config_add_task(cfg, "reg", MMOE_TASK_REGRESSION, 1, tw, MMOE_ACT_TANH, 1.0f),
+        MMOE_OK);
+    assert_int_equal(
+        mmoe_config_add_task(cfg, "bin", MMOE_TASK_BINARY, 0, NULL, MMOE_ACT_TANH, 0.7f), MMOE_OK);
     model_ctx c;
     memset(&c, 0, sizeof c);
     c.T = 2;
@@ -355,13 +353,11 @@ static void check_model(mmoe_arch arch, size_t cross, const char *form, const ch
     gc_fill_uniform(c.w, MB, 52, 0.3f, 1.5f);
     gc_fill_uniform(c.y, MB * 2, 53, 0.0f, 1.0f);
     const int64_t ids[MB * 8] = {
-        0, 1, 2, -1,  3, 3, -1, 6,  /* f0 0; f1 {1,2}; f2 {3,3,6} */
-        5, 40, -1, -1, 0, 1, 2, 4, /* f1 {40 hashed} */
+        0, 1,  2,  -1, 3,  3,  -1, 6,  /* f0 0; f1 {1,2}; f2 {3,3,6} */
+        5, 40, -1, -1, 0,  1,  2,  4,  /* f1 {40 hashed} */
         2, -1, -1, -1, -1, -1, -1, -1, /* empty bags */
-        2, 4, 4, 4,  6, -1, 5, -1,
-        1, 0, 99, 3,  1, 1, 1, 1,
-        4, 2, -1, 1, 2, -1, -1, 0,
-        0, 1000, 1001, 1002, 5, 4, 3, 2,
+        2, 4,  4,  4,  6,  -1, 5,  -1, 1, 0,    99,   3,    1, 1, 1, 1,
+        4, 2,  -1, 1,  2,  -1, -1, 0,  0, 1000, 1001, 1002, 5, 4, 3, 2,
     };
     memcpy(c.ids, ids, sizeof ids);
     /* Random biases, betas and gammas (no symmetric points). */
@@ -417,15 +413,15 @@ static void check_model(mmoe_arch arch, size_t cross, const char *form, const ch
                     else
                         assert_true(ga[row * dim + j] == 0.0f);
                 }
-            assert_true(fd_match(mmoe_tensor_data(v), ga, m, idx, model_loss, &c, 3e-3, 5e-3,
-                                 1e-4, label));
+            assert_true(
+                fd_match(mmoe_tensor_data(v), ga, m, idx, model_loss, &c, 3e-3, 5e-3, 1e-4, label));
         } else {
             /* At most 40 evenly spread entries of large tensors. */
             size_t m = 0, step = n > 40 ? n / 40 : 1;
             for (size_t e = 0; e < n && m < 64; e += step)
                 idx[m++] = e;
-            assert_true(fd_match(mmoe_tensor_data(v), ga, m, idx, model_loss, &c, 3e-3, 5e-3,
-                                 1e-4, label));
+            assert_true(
+                fd_match(mmoe_tensor_data(v), ga, m, idx, model_loss, &c, 3e-3, 5e-3, 1e-4, label));
         }
         free(ga);
     }
@@ -440,9 +436,9 @@ static void test_grad_model_mmoe(void **state)
     (void)state;
     check_model(MMOE_ARCH_MMOE, 2, "vector", "6,5", 1);
     check_model(MMOE_ARCH_MMOE, 2, "matrix", "6", 0);
-    check_model(MMOE_ARCH_MMOE, 0, "vector", "", 0);   /* embeddings only */
-    check_model(MMOE_ARCH_MMOE, 1, "vector", "", 0);   /* embeddings + CrossNet */
-    check_model(MMOE_ARCH_MMOE, 0, "vector", "4", 1);  /* embeddings + DNN */
+    check_model(MMOE_ARCH_MMOE, 0, "vector", "", 0);  /* embeddings only */
+    check_model(MMOE_ARCH_MMOE, 1, "vector", "", 0);  /* embeddings + CrossNet */
+    check_model(MMOE_ARCH_MMOE, 0, "vector", "4", 1); /* embeddings + DNN */
 }
 
 static void test_grad_model_baselines(void **state)
@@ -456,8 +452,10 @@ static void test_grad_model_baselines(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_grad_embedding),      cmocka_unit_test(test_grad_crossnet),
-        cmocka_unit_test(test_grad_dnn),            cmocka_unit_test(test_grad_model_mmoe),
+        cmocka_unit_test(test_grad_embedding),
+        cmocka_unit_test(test_grad_crossnet),
+        cmocka_unit_test(test_grad_dnn),
+        cmocka_unit_test(test_grad_model_mmoe),
         cmocka_unit_test(test_grad_model_baselines),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -92,9 +92,9 @@ static void check_layer(layer_ctx *c, double eps, double tol, const char *what)
         snprintf(label, sizeof label, "%s %s", what, name);
         expect_small(err, tol, label, rep);
     }
-    double err = gc_check_input(mmoe_tensor_data(c->x), mmoe_tensor_cdata(c->gx),
-                                mmoe_tensor_numel(c->x), layer_loss, c, eps, MAX_CHECKS, rep,
-                                sizeof rep);
+    double err =
+        gc_check_input(mmoe_tensor_data(c->x), mmoe_tensor_cdata(c->gx), mmoe_tensor_numel(c->x),
+                       layer_loss, c, eps, MAX_CHECKS, rep, sizeof rep);
     snprintf(label, sizeof label, "%s input", what);
     expect_small(err, tol, label, rep);
 }
@@ -277,8 +277,8 @@ static void test_grad_activations(void **state)
             assert_int_equal(mmoe_layer_backward(l, c.gy, c.gx), MMOE_OK);
         } else {
             /* Smooth activations: use both signs over [-2, 2). */
-            gc_fill_uniform(mmoe_tensor_data(c.x), mmoe_tensor_numel(c.x), 30 + (unsigned)k,
-                            -2.0f, 2.0f);
+            gc_fill_uniform(mmoe_tensor_data(c.x), mmoe_tensor_numel(c.x), 30 + (unsigned)k, -2.0f,
+                            2.0f);
             assert_int_equal(mmoe_layer_forward(l, c.x, c.y), MMOE_OK);
             assert_int_equal(mmoe_layer_backward(l, c.gy, c.gx), MMOE_OK);
         }
@@ -299,14 +299,15 @@ static void test_grad_expert(void **state)
         for (size_t b = 0; b < 2; b++) {
             layer_ctx c;
             mmoe_layer *l = NULL;
-            assert_int_equal(mmoe_layer_expert_create(5, 2, (const size_t[]){8, 3}, acts[k],
-                                                      100 + k, &l),
-                             MMOE_OK);
+            assert_int_equal(
+                mmoe_layer_expert_create(5, 2, (const size_t[]){8, 3}, acts[k], 100 + k, &l),
+                MMOE_OK);
             randomise_biases(l, 50);
             ctx_init(&c, l, batches[b], 12, -1.5f, 1.5f);
             /* Curvature of two stacked tanh/sigmoid layers keeps truncation ~1e-5 at eps 1e-2;
                rounding ~1e-4. A missing derivative term would give O(1e-1). */
-            check_layer(&c, 1e-2, 1e-2, acts[k] == MMOE_ACT_TANH ? "expert tanh" : "expert sigmoid");
+            check_layer(&c, 1e-2, 1e-2,
+                        acts[k] == MMOE_ACT_TANH ? "expert tanh" : "expert sigmoid");
             ctx_free(&c);
         }
     }
@@ -433,14 +434,10 @@ static void test_grad_losses(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_harness),
-        cmocka_unit_test(test_grad_dense),
-        cmocka_unit_test(test_grad_activations),
-        cmocka_unit_test(test_grad_expert),
-        cmocka_unit_test(test_grad_expert_relu),
-        cmocka_unit_test(test_grad_gate),
-        cmocka_unit_test(test_grad_tower),
-        cmocka_unit_test(test_grad_losses),
+        cmocka_unit_test(test_harness),          cmocka_unit_test(test_grad_dense),
+        cmocka_unit_test(test_grad_activations), cmocka_unit_test(test_grad_expert),
+        cmocka_unit_test(test_grad_expert_relu), cmocka_unit_test(test_grad_gate),
+        cmocka_unit_test(test_grad_tower),       cmocka_unit_test(test_grad_losses),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -162,9 +162,9 @@ static void test_l2_constrained(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_mmoe_2_tasks),  cmocka_unit_test(test_mmoe_3_tasks),
-        cmocka_unit_test(test_omoe),          cmocka_unit_test(test_shared_bottom),
-        cmocka_unit_test(test_single_task),   cmocka_unit_test(test_l2_constrained),
+        cmocka_unit_test(test_mmoe_2_tasks), cmocka_unit_test(test_mmoe_3_tasks),
+        cmocka_unit_test(test_omoe),         cmocka_unit_test(test_shared_bottom),
+        cmocka_unit_test(test_single_task),  cmocka_unit_test(test_l2_constrained),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

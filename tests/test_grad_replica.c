@@ -12,8 +12,8 @@
  *                   batches gives the same loss, gradients and statistics.
  */
 #if !defined(_POSIX_C_SOURCE) || _POSIX_C_SOURCE < 200809L
-#  undef _POSIX_C_SOURCE
-#  define _POSIX_C_SOURCE 200809L
+#    undef _POSIX_C_SOURCE
+#    define _POSIX_C_SOURCE 200809L
 #endif
 
 #include <math.h>
@@ -40,13 +40,15 @@ static mmoe_config *make_config(const char *dnn, int bn)
     assert_int_equal(mmoe_config_create(&c), MMOE_OK);
     assert_int_equal(mmoe_config_set_int(c, "input.dense", D), MMOE_OK);
     assert_int_equal(mmoe_config_set_experts(c, 3, 1, (size_t[]){5}, MMOE_ACT_TANH), MMOE_OK);
-    assert_int_equal(mmoe_config_add_task(c, "a", MMOE_TASK_BINARY, 1, (size_t[]){3},
-                                          MMOE_ACT_TANH, 1.0f), MMOE_OK);
-    assert_int_equal(mmoe_config_add_task(c, "b", MMOE_TASK_REGRESSION, 1, (size_t[]){3},
-                                          MMOE_ACT_TANH, 0.7f), MMOE_OK);
+    assert_int_equal(
+        mmoe_config_add_task(c, "a", MMOE_TASK_BINARY, 1, (size_t[]){3}, MMOE_ACT_TANH, 1.0f),
+        MMOE_OK);
+    assert_int_equal(
+        mmoe_config_add_task(c, "b", MMOE_TASK_REGRESSION, 1, (size_t[]){3}, MMOE_ACT_TANH, 0.7f),
+        MMOE_OK);
     const char *kv[][2] = {
-        {"seed", "5"},          {"input.sparse", "2"},    {"sparse.0.vocab", "6"},
-        {"sparse.0.dim", "2"},  {"sparse.1.vocab", "5"},  {"sparse.1.dim", "3"},
+        {"seed", "5"},           {"input.sparse", "2"},    {"sparse.0.vocab", "6"},
+        {"sparse.0.dim", "2"},   {"sparse.1.vocab", "5"},  {"sparse.1.dim", "3"},
         {"sparse.1.slots", "3"}, {"sparse.1.oov", "hash"}, {"dnn.layers", dnn},
     };
     for (size_t i = 0; i < sizeof kv / sizeof *kv; i++)
@@ -128,11 +130,10 @@ static void test_grad_fed_rows(void **state)
         /* the shard's rows equal the unsharded table's even rows */
         for (size_t i = 0; i < local * dim; i++)
             assert_true(sp[off + i] == fp[foff + (i / dim) * 2 * dim + i % dim]);
-        assert_int_equal(mmoe_model_batch_rows(shard, k, d.B, d.ids, c.rows[k], MAXB * NID,
-                                               &c.n[k]), MMOE_OK);
+        assert_int_equal(
+            mmoe_model_batch_rows(shard, k, d.B, d.ids, c.rows[k], MAXB * NID, &c.n[k]), MMOE_OK);
         for (size_t i = 0; i < c.n[k]; i++)
-            memcpy(c.vec[k] + i * dim, fp + foff + (size_t)c.rows[k][i] * dim,
-                   dim * sizeof(float));
+            memcpy(c.vec[k] + i * dim, fp + foff + (size_t)c.rows[k][i] * dim, dim * sizeof(float));
     }
     /* a batch that uses an odd row without feeding it is refused */
     assert_int_equal(mmoe_model_forward(shard, d.B, d.x, d.ids), MMOE_ERR_STATE);

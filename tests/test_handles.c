@@ -27,9 +27,9 @@ static mmoe_model *make_model(void)
     assert_int_equal(mmoe_config_set_int(c, "input.dense", D), MMOE_OK);
     assert_int_equal(mmoe_config_set_experts(c, 3, 1, (size_t[]){4}, MMOE_ACT_RELU), MMOE_OK);
     for (int k = 0; k < T; k++)
-        assert_int_equal(mmoe_config_add_task(c, k ? "b" : "a", MMOE_TASK_BINARY, 0, NULL,
-                                              MMOE_ACT_RELU, 1.0f),
-                         MMOE_OK);
+        assert_int_equal(
+            mmoe_config_add_task(c, k ? "b" : "a", MMOE_TASK_BINARY, 0, NULL, MMOE_ACT_RELU, 1.0f),
+            MMOE_OK);
     mmoe_model *m;
     assert_int_equal(mmoe_model_create(c, &m), MMOE_OK);
     mmoe_config_free(c);

@@ -37,9 +37,8 @@ static mmoe_config *base_config(size_t dense)
     size_t tw[1] = {3};
     assert_int_equal(mmoe_config_add_task(cfg, "a", MMOE_TASK_BINARY, 1, tw, MMOE_ACT_RELU, 1.0f),
                      MMOE_OK);
-    assert_int_equal(mmoe_config_add_task(cfg, "b", MMOE_TASK_REGRESSION, 1, tw, MMOE_ACT_RELU,
-                                          1.0f),
-                     MMOE_OK);
+    assert_int_equal(
+        mmoe_config_add_task(cfg, "b", MMOE_TASK_REGRESSION, 1, tw, MMOE_ACT_RELU, 1.0f), MMOE_OK);
     return cfg;
 }
 
@@ -167,7 +166,8 @@ static void test_oov_hash(void **state)
     mmoe_config_free(cfg);
 }
 
-/* ---- pooling ----------------------------------------------------------------------------------- */
+/* ---- pooling -----------------------------------------------------------------------------------
+ */
 
 static void test_embedding_pooling_values(void **state)
 {
@@ -183,10 +183,10 @@ static void test_embedding_pooling_values(void **state)
     assert_int_equal(mmoe_tensor_dim(w, 1), 2);
     const float table[8] = {1, 2, 10, 20, 100, 200, -4, 8};
     assert_int_equal(mmoe_tensor_copy_from(w, table, 8), MMOE_OK);
-    const int64_t ids[12] = {0, 1, -1, /* mean {1,2},{10,20} -> {5.5, 11} */
-                             -1, -1, -1, /* all padding -> 0 */
-                             3, 3, 2,    /* {-4,8}x2 + {100,200} -> {92/3, 216/3} */
-                             -7, 2, -2}; /* a single valid id */
+    const int64_t ids[12] = {0,  1,  -1,  /* mean {1,2},{10,20} -> {5.5, 11} */
+                             -1, -1, -1,  /* all padding -> 0 */
+                             3,  3,  2,   /* {-4,8}x2 + {100,200} -> {92/3, 216/3} */
+                             -7, 2,  -2}; /* a single valid id */
     mmoe_tensor *y, *gy;
     assert_int_equal(mmoe_tensor_create_2d(4, 2, &y), MMOE_OK);
     assert_int_equal(mmoe_tensor_create_2d(4, 2, &gy), MMOE_OK);
@@ -208,8 +208,7 @@ static void test_embedding_pooling_values(void **state)
     mmoe_embedding_free(e);
 
     /* Sum pooling. */
-    assert_int_equal(mmoe_embedding_create(4, 2, 3, MMOE_POOL_SUM, MMOE_OOV_ERROR, 1, &e),
-                     MMOE_OK);
+    assert_int_equal(mmoe_embedding_create(4, 2, 3, MMOE_POOL_SUM, MMOE_OOV_ERROR, 1, &e), MMOE_OK);
     assert_int_equal(mmoe_embedding_param(e, NULL, &w, &g), MMOE_OK);
     assert_int_equal(mmoe_tensor_copy_from(w, table, 8), MMOE_OK);
     assert_int_equal(mmoe_embedding_forward(e, 4, ids, y), MMOE_OK);
@@ -264,8 +263,7 @@ static void test_model_bag_padding(void **state)
     const int64_t empty[3] = {-1, -1, -1}, any[3] = {0, 1, 2};
     float e1[2], e2[2];
     assert_int_equal(mmoe_model_predict(m, ws, 1, x, empty, e1), MMOE_OK);
-    assert_int_equal(mmoe_tensor_fill(param_value(m, "input.embeddings.0.weight"), 0.0f),
-                     MMOE_OK);
+    assert_int_equal(mmoe_tensor_fill(param_value(m, "input.embeddings.0.weight"), 0.0f), MMOE_OK);
     assert_int_equal(mmoe_model_predict(m, ws, 1, x, any, e2), MMOE_OK);
     assert_memory_equal(e1, e2, sizeof e1);
     mmoe_workspace_free(ws);
@@ -273,7 +271,8 @@ static void test_model_bag_padding(void **state)
     mmoe_config_free(cfg);
 }
 
-/* ---- batch-norm and dropout -------------------------------------------------------------------- */
+/* ---- batch-norm and dropout --------------------------------------------------------------------
+ */
 
 static void test_dnn_layer_batchnorm_stats(void **state)
 {
@@ -534,7 +533,8 @@ static void test_dropout_model(void **state)
     mmoe_model_free(m);
 }
 
-/* ---- sparse optimizer updates ------------------------------------------------------------------ */
+/* ---- sparse optimizer updates ------------------------------------------------------------------
+ */
 
 /* Model with one embedding table (vocab 10, dim 2) and a DNN; only dense 1 column. */
 static mmoe_model *sparse_model(void)
@@ -572,9 +572,8 @@ static void check_lazy(mmoe_optimizer_kind kind)
     /* Weight decay would move every row if untouched rows were updated. */
     assert_int_equal(mmoe_optimizer_set(opt, MMOE_OPT_WEIGHT_DECAY, 0.1), MMOE_OK);
     mmoe_tensor *tv, *tg;
-    assert_int_equal(mmoe_model_param(m, param_index(m, "input.embeddings.0.weight"), NULL, &tv,
-                                      &tg),
-                     MMOE_OK);
+    assert_int_equal(
+        mmoe_model_param(m, param_index(m, "input.embeddings.0.weight"), NULL, &tv, &tg), MMOE_OK);
     float *table = mmoe_tensor_data(tv);
     float t0[20], t1[20], t2[20];
     memcpy(t0, table, sizeof t0);
@@ -623,9 +622,8 @@ static void test_lazy_adam_bias_correction(void **state)
     const double lr = 0.01, b1 = 0.9, b2 = 0.999, eps = 1e-8;
     assert_int_equal(mmoe_optimizer_set(opt, MMOE_OPT_LEARNING_RATE, lr), MMOE_OK);
     mmoe_tensor *tv, *tg;
-    assert_int_equal(mmoe_model_param(m, param_index(m, "input.embeddings.0.weight"), NULL, &tv,
-                                      &tg),
-                     MMOE_OK);
+    assert_int_equal(
+        mmoe_model_param(m, param_index(m, "input.embeddings.0.weight"), NULL, &tv, &tg), MMOE_OK);
     const int64_t ids1[2] = {4, -1};
     one_step(m, opt, 1, ids1);
 
@@ -653,7 +651,8 @@ static void test_lazy_adam_bias_correction(void **state)
     mmoe_model_free(m);
 }
 
-/* ---- descriptions and architectures ------------------------------------------------------------- */
+/* ---- descriptions and architectures -------------------------------------------------------------
+ */
 
 static void test_config_round_trip(void **state)
 {
@@ -715,9 +714,8 @@ static void test_config_round_trip(void **state)
 static void test_every_arch(void **state)
 {
     (void)state;
-    const char *archs[] = {"mmoe",           "omoe",         "shared_bottom",
-                           "single_task",    "l2_constrained", "cross_stitch",
-                           "tensor_factorization"};
+    const char *archs[] = {"mmoe",           "omoe",         "shared_bottom",       "single_task",
+                           "l2_constrained", "cross_stitch", "tensor_factorization"};
     for (size_t a = 0; a < sizeof archs / sizeof *archs; a++) {
         mmoe_model *m = stage_model(1, 0.1, archs[a]);
         float x[NB * 3], y[NB * 2];

@@ -71,8 +71,7 @@ static void assert_same_bits(const float *a, const float *b, size_t n, const cha
 {
     for (size_t i = 0; i < n; i++)
         if (memcmp(&a[i], &b[i], sizeof(float)) != 0)
-            fail_msg("%s: element %zu differs: %.9g vs %.9g", what, i, (double)a[i],
-                     (double)b[i]);
+            fail_msg("%s: element %zu differs: %.9g vs %.9g", what, i, (double)a[i], (double)b[i]);
 }
 
 static const mmoe_activation acts[] = {MMOE_ACT_IDENTITY, MMOE_ACT_RELU, MMOE_ACT_SIGMOID,

@@ -228,14 +228,14 @@ static void test_create_errors(void **state)
     const size_t w9[9] = {1, 1, 1, 1, 1, 1, 1, 1, 1};
     EXPECT_CREATE_FAIL(mmoe_layer_expert_create(2, MMOE_MAX_LAYERS + 1, w9, MMOE_ACT_RELU, 1, out_),
                        MMOE_ERR_INVALID_ARG);
-    EXPECT_CREATE_FAIL(mmoe_layer_expert_create(2, 2, (const size_t[]){4, 0}, MMOE_ACT_RELU, 1,
-                                                out_),
-                       MMOE_ERR_INVALID_ARG);
+    EXPECT_CREATE_FAIL(
+        mmoe_layer_expert_create(2, 2, (const size_t[]){4, 0}, MMOE_ACT_RELU, 1, out_),
+        MMOE_ERR_INVALID_ARG);
     EXPECT_CREATE_FAIL(mmoe_layer_expert_create(0, 2, w2, MMOE_ACT_RELU, 1, out_),
                        MMOE_ERR_INVALID_ARG);
-    EXPECT_CREATE_FAIL(mmoe_layer_expert_create(2, 2, (const size_t[]){big, 2}, MMOE_ACT_RELU, 1,
-                                                out_),
-                       MMOE_ERR_INVALID_ARG);
+    EXPECT_CREATE_FAIL(
+        mmoe_layer_expert_create(2, 2, (const size_t[]){big, 2}, MMOE_ACT_RELU, 1, out_),
+        MMOE_ERR_INVALID_ARG);
     EXPECT_CREATE_FAIL(mmoe_layer_expert_create(2, 2, w2, bad_act, 1, out_), MMOE_ERR_INVALID_ARG);
 
     EXPECT_CREATE_FAIL(mmoe_layer_gate_create(0, 2, 1, out_), MMOE_ERR_INVALID_ARG);
@@ -261,8 +261,7 @@ static void test_create_errors(void **state)
                      MMOE_OK);
     assert_int_equal(mmoe_layer_param_count(l), 2 * (MMOE_MAX_LAYERS + 1));
     mmoe_layer_free(l);
-    assert_int_equal(mmoe_layer_activation_create(MMOE_ACT_IDENTITY, (size_t)1 << 24, &l),
-                     MMOE_OK);
+    assert_int_equal(mmoe_layer_activation_create(MMOE_ACT_IDENTITY, (size_t)1 << 24, &l), MMOE_OK);
     mmoe_layer_free(l);
 }
 
@@ -322,9 +321,8 @@ static void test_sublayers_differ(void **state)
     (void)state;
     /* Square sub-layers inside one MLP must not share weights. */
     mmoe_layer *e = NULL, *t = NULL, *g1 = NULL, *g2 = NULL;
-    assert_int_equal(mmoe_layer_expert_create(4, 3, (const size_t[]){4, 4, 4}, MMOE_ACT_RELU, 5,
-                                              &e),
-                     MMOE_OK);
+    assert_int_equal(
+        mmoe_layer_expert_create(4, 3, (const size_t[]){4, 4, 4}, MMOE_ACT_RELU, 5, &e), MMOE_OK);
     mmoe_tensor *w[3];
     for (size_t i = 0; i < 3; i++)
         assert_int_equal(mmoe_layer_param(e, 2 * i, NULL, &w[i], NULL), MMOE_OK);
@@ -335,14 +333,12 @@ static void test_sublayers_differ(void **state)
 
     /* Two experts from different seeds differ in every layer. */
     mmoe_layer *e2 = NULL;
-    assert_int_equal(mmoe_layer_expert_create(4, 3, (const size_t[]){4, 4, 4}, MMOE_ACT_RELU, 6,
-                                              &e2),
-                     MMOE_OK);
+    assert_int_equal(
+        mmoe_layer_expert_create(4, 3, (const size_t[]){4, 4, 4}, MMOE_ACT_RELU, 6, &e2), MMOE_OK);
     for (size_t i = 0; i < 3; i++) {
         mmoe_tensor *w2 = NULL;
         assert_int_equal(mmoe_layer_param(e2, 2 * i, NULL, &w2, NULL), MMOE_OK);
-        assert_memory_not_equal(mmoe_tensor_cdata(w[i]), mmoe_tensor_cdata(w2),
-                                16 * sizeof(float));
+        assert_memory_not_equal(mmoe_tensor_cdata(w[i]), mmoe_tensor_cdata(w2), 16 * sizeof(float));
     }
 
     assert_int_equal(mmoe_layer_tower_create(3, 2, (const size_t[]){3, 3}, MMOE_ACT_TANH, 5, &t),
@@ -379,9 +375,9 @@ static void test_dense_forward(void **state)
     mmoe_tensor *y = mat(2, 2, NULL);
     assert_int_equal(mmoe_layer_forward(l, x, y), MMOE_OK);
     const float *o = mmoe_tensor_cdata(y);
-    assert_close(o[0], 6.5, 1e-6);  /* 1+2+3+0.5 */
-    assert_close(o[1], -1.5, 1e-6); /* -1+0.5-1 */
-    assert_close(o[2], 2.0, 1e-6);  /* 2-2+1.5+0.5 */
+    assert_close(o[0], 6.5, 1e-6);   /* 1+2+3+0.5 */
+    assert_close(o[1], -1.5, 1e-6);  /* -1+0.5-1 */
+    assert_close(o[2], 2.0, 1e-6);   /* 2-2+1.5+0.5 */
     assert_close(o[3], -2.75, 1e-6); /* -2+0.25-1 */
     assert_string_equal(mmoe_layer_last_error(l), "");
 
@@ -413,10 +409,18 @@ static void test_activation_forward(void **state)
         for (size_t i = 0; i < 6; i++) {
             double v = in[i], want;
             switch (acts[k]) {
-            case MMOE_ACT_RELU: want = v > 0 ? v : 0; break;
-            case MMOE_ACT_SIGMOID: want = 1.0 / (1.0 + exp(-v)); break;
-            case MMOE_ACT_TANH: want = tanh(v); break;
-            default: want = v; break;
+            case MMOE_ACT_RELU:
+                want = v > 0 ? v : 0;
+                break;
+            case MMOE_ACT_SIGMOID:
+                want = 1.0 / (1.0 + exp(-v));
+                break;
+            case MMOE_ACT_TANH:
+                want = tanh(v);
+                break;
+            default:
+                want = v;
+                break;
             }
             assert_close(mmoe_tensor_cdata(y)[i], want, 1e-6);
         }
@@ -604,9 +608,8 @@ static void test_batch1_matches_batch(void **state)
     assert_int_equal(mmoe_layer_dense_create(5, 4, MMOE_ACT_TANH, 2, &l), MMOE_OK);
     check_batch1_matches(l);
     mmoe_layer_free(l);
-    assert_int_equal(mmoe_layer_expert_create(6, 2, (const size_t[]){8, 5}, MMOE_ACT_SIGMOID, 2,
-                                              &l),
-                     MMOE_OK);
+    assert_int_equal(
+        mmoe_layer_expert_create(6, 2, (const size_t[]){8, 5}, MMOE_ACT_SIGMOID, 2, &l), MMOE_OK);
     check_batch1_matches(l);
     mmoe_layer_free(l);
     assert_int_equal(mmoe_layer_gate_create(6, 4, 2, &l), MMOE_OK);

@@ -180,10 +180,8 @@ static void test_loss_errors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_mse_values),
-        cmocka_unit_test(test_mse_double_accumulation),
-        cmocka_unit_test(test_bce_values),
-        cmocka_unit_test(test_bce_large_logits),
+        cmocka_unit_test(test_mse_values),  cmocka_unit_test(test_mse_double_accumulation),
+        cmocka_unit_test(test_bce_values),  cmocka_unit_test(test_bce_large_logits),
         cmocka_unit_test(test_loss_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -26,8 +26,8 @@ static mmoe_model *make_model(mmoe_arch arch, uint64_t seed)
     size_t h[1] = {5};
     assert_int_equal(mmoe_config_add_task(c, "a", MMOE_TASK_BINARY, 1, h, MMOE_ACT_RELU, 1.0f),
                      MMOE_OK);
-    assert_int_equal(mmoe_config_add_task(c, "b", MMOE_TASK_REGRESSION, 0, NULL, MMOE_ACT_RELU, 1.0f),
-                     MMOE_OK);
+    assert_int_equal(
+        mmoe_config_add_task(c, "b", MMOE_TASK_REGRESSION, 0, NULL, MMOE_ACT_RELU, 1.0f), MMOE_OK);
     assert_int_equal(mmoe_config_add_task(c, "c", MMOE_TASK_BINARY, 1, h, MMOE_ACT_TANH, 2.0f),
                      MMOE_OK);
     mmoe_model *m;

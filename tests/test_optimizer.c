@@ -159,8 +159,7 @@ static void test_defaults(void **state)
     assert_int_equal(mmoe_optimizer_get(adam, MMOE_OPT_MOMENTUM, &v), MMOE_ERR_INVALID_ARG);
     assert_int_equal(mmoe_optimizer_get(ada, MMOE_OPT_BETA2, &v), MMOE_ERR_INVALID_ARG);
     assert_int_equal(mmoe_optimizer_get(ada, MMOE_OPT_MOMENTUM, &v), MMOE_ERR_INVALID_ARG);
-    assert_int_equal(mmoe_optimizer_get(ada, (mmoe_optimizer_param)99, &v),
-                     MMOE_ERR_INVALID_ARG);
+    assert_int_equal(mmoe_optimizer_get(ada, (mmoe_optimizer_param)99, &v), MMOE_ERR_INVALID_ARG);
     assert_true(v == 42.0);
 
     mmoe_optimizer_free(sgd);

@@ -37,9 +37,9 @@ static mmoe_model *make(const char *arch, size_t T, size_t levels, size_t n_shar
     assert_int_equal(mmoe_config_create(&cfg), MMOE_OK);
     assert_int_equal(mmoe_config_set(cfg, "arch", arch), MMOE_OK);
     assert_int_equal(mmoe_config_set_int(cfg, "input.dense", D), MMOE_OK);
-    assert_int_equal(mmoe_config_set_experts(cfg, n_shared, n_layers, ew + 2 - n_layers,
-                                             MMOE_ACT_TANH),
-                     MMOE_OK);
+    assert_int_equal(
+        mmoe_config_set_experts(cfg, n_shared, n_layers, ew + 2 - n_layers, MMOE_ACT_TANH),
+        MMOE_OK);
     assert_int_equal(mmoe_config_set_int(cfg, "levels", (int64_t)levels), MMOE_OK);
     assert_int_equal(mmoe_config_set(cfg, "gate.kind", gate), MMOE_OK);
     assert_int_equal(mmoe_config_set_int(cfg, "seed", 9), MMOE_OK);
@@ -58,7 +58,8 @@ static mmoe_model *make(const char *arch, size_t T, size_t levels, size_t n_shar
     if (mmoe_model_create(cfg, &m) != MMOE_OK)
         fail_msg("mmoe_model_create: %s", mmoe_last_error());
     mmoe_config_free(cfg);
-    /* Top-k: spread the logits so that a probe does not change a selection (a jump, not a slope). */
+    /* Top-k: spread the logits so that a probe does not change a selection (a jump, not a slope).
+     */
     gc_model_prepare(m, 50, strcmp(gate, "topk") == 0 ? "gate" : NULL, 4.0f);
     return m;
 }
@@ -137,8 +138,8 @@ static void check(const char *arch, size_t T, size_t levels, size_t n_shared, co
     /* Top-k: a smaller step too (a kink within 1e-2 was seen on this data: one stacked case). */
     const double eps = strcmp(gate, "topk") == 0 ? 3e-3 : 1e-2;
     double err = gc_check(params, g, n, gc_model_loss, &batch, eps, 0, report, sizeof report);
-    print_message("%s T %zu levels %zu shared %zu gate %s (%zu params): %s\n", arch, T, L,
-                  n_shared, gate, n, report);
+    print_message("%s T %zu levels %zu shared %zu gate %s (%zu params): %s\n", arch, T, L, n_shared,
+                  gate, n, report);
     assert_true(err < 2e-3);
     free(g);
 

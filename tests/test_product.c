@@ -40,9 +40,9 @@ static mmoe_config *make_config(const char *arch, int with_product)
     assert_int_equal(mmoe_config_add_task(c, "cvr", MMOE_TASK_BINARY, 1, tw, MMOE_ACT_TANH, 0.0f),
                      MMOE_OK);
     if (with_product) {
-        assert_int_equal(mmoe_config_add_task(c, "ctcvr", MMOE_TASK_BINARY, 0, NULL, MMOE_ACT_RELU,
-                                              1.5f),
-                         MMOE_OK);
+        assert_int_equal(
+            mmoe_config_add_task(c, "ctcvr", MMOE_TASK_BINARY, 0, NULL, MMOE_ACT_RELU, 1.5f),
+            MMOE_OK);
         assert_int_equal(mmoe_config_set(c, "task.2.product", "0,1"), MMOE_OK);
     }
     return c;

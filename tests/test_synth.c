@@ -18,7 +18,7 @@
 /* ------------------------------------------------------------------------ */
 
 /* |a - b| <= tol in double precision (cmocka's float assertion rounds to float). */
-#define assert_near(a, b, tol) \
+#define assert_near(a, b, tol)                                                                     \
     assert_near_((double)(a), (double)(b), (double)(tol), __FILE__, __LINE__)
 
 static void assert_near_(double a, double b, double tol, const char *file, int line)

@@ -50,10 +50,10 @@ static void train_and_check(mmoe_arch arch, double corr)
     assert_int_equal(mmoe_config_set_int(c, "input.dense", D), MMOE_OK);
     size_t ew[1] = {16}, tw[1] = {8};
     assert_int_equal(mmoe_config_set_experts(c, 8, 1, ew, MMOE_ACT_RELU), MMOE_OK);
-    assert_int_equal(mmoe_config_add_task(c, "y1", MMOE_TASK_REGRESSION, 1, tw, MMOE_ACT_RELU, 1.0f),
-                     MMOE_OK);
-    assert_int_equal(mmoe_config_add_task(c, "y2", MMOE_TASK_REGRESSION, 1, tw, MMOE_ACT_RELU, 1.0f),
-                     MMOE_OK);
+    assert_int_equal(
+        mmoe_config_add_task(c, "y1", MMOE_TASK_REGRESSION, 1, tw, MMOE_ACT_RELU, 1.0f), MMOE_OK);
+    assert_int_equal(
+        mmoe_config_add_task(c, "y2", MMOE_TASK_REGRESSION, 1, tw, MMOE_ACT_RELU, 1.0f), MMOE_OK);
     mmoe_model *m;
     mmoe_optimizer *opt;
     assert_int_equal(mmoe_model_create(c, &m), MMOE_OK);
@@ -66,9 +66,9 @@ static void train_and_check(mmoe_arch arch, double corr)
         size_t steps = 0;
         for (size_t r = 0; r + BATCH <= NTRAIN; r += BATCH) {
             float loss;
-            assert_int_equal(mmoe_model_train_step(m, opt, BATCH, x + r * D, NULL, y + r * T, NULL,
-                                                   NULL, &loss),
-                             MMOE_OK);
+            assert_int_equal(
+                mmoe_model_train_step(m, opt, BATCH, x + r * D, NULL, y + r * T, NULL, NULL, &loss),
+                MMOE_OK);
             sum += loss;
             steps++;
         }
@@ -114,8 +114,12 @@ static void test_every_model_learns_at_p09(void **state)
 {
     (void)state;
     static const mmoe_arch archs[] = {
-        MMOE_ARCH_MMOE,           MMOE_ARCH_OMOE,         MMOE_ARCH_SHARED_BOTTOM,
-        MMOE_ARCH_SINGLE_TASK,    MMOE_ARCH_L2_CONSTRAINED, MMOE_ARCH_CROSS_STITCH,
+        MMOE_ARCH_MMOE,
+        MMOE_ARCH_OMOE,
+        MMOE_ARCH_SHARED_BOTTOM,
+        MMOE_ARCH_SINGLE_TASK,
+        MMOE_ARCH_L2_CONSTRAINED,
+        MMOE_ARCH_CROSS_STITCH,
         MMOE_ARCH_TENSOR_FACTORIZATION,
     };
     for (size_t i = 0; i < sizeof archs / sizeof archs[0]; i++)

@@ -14,9 +14,9 @@
 /* Exit statuses (docs/cli.md). */
 enum {
     EXIT_OK = 0,
-    EXIT_FAIL = 1,    /* I/O error, library error, out of memory */
-    EXIT_USAGE = 2,   /* bad command line */
-    EXIT_INPUT = 3,   /* invalid schema, model description, model file or data */
+    EXIT_FAIL = 1,  /* I/O error, library error, out of memory */
+    EXIT_USAGE = 2, /* bad command line */
+    EXIT_INPUT = 3, /* invalid schema, model description, model file or data */
 };
 
 int cmd_train(int argc, char **argv);
@@ -29,10 +29,10 @@ int cmd_inspect(int argc, char **argv);
 typedef enum opt_kind { OPT_FLAG, OPT_STR, OPT_SIZE, OPT_U64, OPT_REAL } opt_kind;
 
 typedef struct cli_opt {
-    const char *name;   /* "--epochs" */
+    const char *name; /* "--epochs" */
     opt_kind kind;
-    void *dst;          /* int*, const char**, size_t*, uint64_t*, double* */
-    double lo, hi;      /* range of numbers */
+    void *dst;     /* int*, const char**, size_t*, uint64_t*, double* */
+    double lo, hi; /* range of numbers */
 } cli_opt;
 
 /*
@@ -94,7 +94,6 @@ int evalbuf_metrics(const evalbuf *e, const mmoe_model *m, task_metrics *out);
  * printed). *skipped counts malformed records (skip policy).
  */
 int evaluate_file(const char *cmd, const mmoe_model *m, mmoe_workspace *ws, const char *path,
-                  size_t batch, mmoe_malformed policy, evalbuf *e, uint64_t *skipped,
-                  int quiet);
+                  size_t batch, mmoe_malformed policy, evalbuf *e, uint64_t *skipped, int quiet);
 
 #endif

@@ -49,7 +49,8 @@ int parse_opts(const char *cmd, int argc, char **argv, const cli_opt *opts, size
                 return EXIT_USAGE;
             }
             unsigned long long u = strtoull(v, &end, 10);
-            if (errno || *end || (o->kind == OPT_SIZE && ((double)u < o->lo || (double)u > o->hi))) {
+            if (errno || *end ||
+                (o->kind == OPT_SIZE && ((double)u < o->lo || (double)u > o->hi))) {
                 fprintf(stderr, "mmoe %s: %s: '%s' is not an integer in %.0f..%.0f\n", cmd, a, v,
                         o->lo, o->hi);
                 return EXIT_USAGE;
@@ -63,8 +64,8 @@ int parse_opts(const char *cmd, int argc, char **argv, const cli_opt *opts, size
         case OPT_REAL: {
             double d = strtod(v, &end);
             if (!*v || errno || *end || !isfinite(d) || d < o->lo || d > o->hi) {
-                fprintf(stderr, "mmoe %s: %s: '%s' is not a number in [%g, %g]\n", cmd, a, v,
-                        o->lo, o->hi);
+                fprintf(stderr, "mmoe %s: %s: '%s' is not a number in [%g, %g]\n", cmd, a, v, o->lo,
+                        o->hi);
                 return EXIT_USAGE;
             }
             *(double *)o->dst = d;
@@ -116,8 +117,8 @@ int set_threads(const char *cmd, size_t threads)
         return 0;
     mmoe_status st = mmoe_set_num_threads((int)threads);
     if (st == MMOE_ERR_UNSUPPORTED)
-        fprintf(stderr, "mmoe %s: warning: BLAS %s has no thread control; --threads ignored\n",
-                cmd, mmoe_blas_name());
+        fprintf(stderr, "mmoe %s: warning: BLAS %s has no thread control; --threads ignored\n", cmd,
+                mmoe_blas_name());
     else if (st != MMOE_OK)
         return report(cmd, "--threads", st, mmoe_last_error());
     return 0;

@@ -9,24 +9,23 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-        "usage: mmoe eval --model MODEL --data FILE [options]\n"
-        "\n"
-        "Predict every record of FILE through the model's stored transformation and\n"
-        "print, per task, AUC and log loss (binary tasks) or MSE and RMSE (regression),\n"
-        "weighted by the schema's weight column if it has one.\n"
-        "\n"
-        "  --model MODEL      model file written by mmoe train\n"
-        "  --data FILE        labelled data in the training layout (plain or gzip)\n"
-        "  --batch B          rows per prediction call [1024]\n"
-        "  --on-error E       malformed records: fail | skip (and count) [fail]\n"
-        "  --threads T        BLAS threads (0: the BLAS default) [1]\n"
-        "  --json             one JSON object instead of the table\n"
-        "  --quiet            no progress output\n"
-        "  --help             this text\n"
-        "\n"
-        "Exit status: 0 success, 1 I/O or library failure, 2 bad command line,\n"
-        "3 invalid model file or data.\n");
+    fprintf(f, "usage: mmoe eval --model MODEL --data FILE [options]\n"
+               "\n"
+               "Predict every record of FILE through the model's stored transformation and\n"
+               "print, per task, AUC and log loss (binary tasks) or MSE and RMSE (regression),\n"
+               "weighted by the schema's weight column if it has one.\n"
+               "\n"
+               "  --model MODEL      model file written by mmoe train\n"
+               "  --data FILE        labelled data in the training layout (plain or gzip)\n"
+               "  --batch B          rows per prediction call [1024]\n"
+               "  --on-error E       malformed records: fail | skip (and count) [fail]\n"
+               "  --threads T        BLAS threads (0: the BLAS default) [1]\n"
+               "  --json             one JSON object instead of the table\n"
+               "  --quiet            no progress output\n"
+               "  --help             this text\n"
+               "\n"
+               "Exit status: 0 success, 1 I/O or library failure, 2 bad command line,\n"
+               "3 invalid model file or data.\n");
 }
 
 int cmd_eval(int argc, char **argv)
@@ -35,8 +34,8 @@ int cmd_eval(int argc, char **argv)
     size_t batch = 1024, threads = 1;
     int json = 0, quiet = 0, help = 0;
     const cli_opt opts[] = {
-        {"--model", OPT_STR, &model_path, 0, 0}, {"--data", OPT_STR, &data, 0, 0},
-        {"--batch", OPT_SIZE, &batch, 1, 1 << 20}, {"--on-error", OPT_STR, &on_error, 0, 0},
+        {"--model", OPT_STR, &model_path, 0, 0},    {"--data", OPT_STR, &data, 0, 0},
+        {"--batch", OPT_SIZE, &batch, 1, 1 << 20},  {"--on-error", OPT_STR, &on_error, 0, 0},
         {"--threads", OPT_SIZE, &threads, 0, 1024}, {"--json", OPT_FLAG, &json, 0, 0},
         {"--quiet", OPT_FLAG, &quiet, 0, 0},
     };
@@ -110,8 +109,7 @@ int cmd_eval(int argc, char **argv)
         } else if (bin) {
             printf("%-24s %-10s %10.5f %10.5f\n", name, "binary", met[k].auc, met[k].logloss);
         } else {
-            printf("%-24s %-10s %10.5f %10.5f\n", name, "regression", met[k].mse,
-                   sqrt(met[k].mse));
+            printf("%-24s %-10s %10.5f %10.5f\n", name, "regression", met[k].mse, sqrt(met[k].mse));
         }
     }
     if (json)

@@ -16,21 +16,21 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-        "usage: mmoe inspect --model MODEL [--data FILE] [options]\n"
-        "\n"
-        "Print the model's description, its parameter count per part, the stored\n"
-        "schema (with statistics and vocabulary sizes) and, with --data, each task's\n"
-        "mean gate weight per expert over the records of FILE.\n"
-        "\n"
-        "  --model MODEL      model file\n"
-        "  --data FILE        records for the gate analysis (needs the stored schema)\n"
-        "  --rows N           at most N records of FILE [100000]\n"
-        "  --plot PNG         also draw the gate weights with gnuplot into PNG\n"
-        "  --full             print the whole stored transformation (every vocabulary value)\n"
-        "  --help             this text\n"
-        "\n"
-        "Exit status: 0 success, 1 I/O or library failure (or gnuplot missing for\n"
-        "--plot), 2 bad command line, 3 invalid model file or data.\n");
+            "usage: mmoe inspect --model MODEL [--data FILE] [options]\n"
+            "\n"
+            "Print the model's description, its parameter count per part, the stored\n"
+            "schema (with statistics and vocabulary sizes) and, with --data, each task's\n"
+            "mean gate weight per expert over the records of FILE.\n"
+            "\n"
+            "  --model MODEL      model file\n"
+            "  --data FILE        records for the gate analysis (needs the stored schema)\n"
+            "  --rows N           at most N records of FILE [100000]\n"
+            "  --plot PNG         also draw the gate weights with gnuplot into PNG\n"
+            "  --full             print the whole stored transformation (every vocabulary value)\n"
+            "  --help             this text\n"
+            "\n"
+            "Exit status: 0 success, 1 I/O or library failure (or gnuplot missing for\n"
+            "--plot), 2 bad command line, 3 invalid model file or data.\n");
 }
 
 /* Parameter count per part: the name up to its first '.'. */
@@ -239,7 +239,8 @@ int cmd_inspect(int argc, char **argv)
     char *text = NULL;
     if (mmoe_model_get_config(m, &cfg) == MMOE_OK && mmoe_config_to_string(cfg, &text) == MMOE_OK)
         printf("model %s: %zu tasks, %zu experts, %zu gates, dense input %zu, %zu ids\n"
-               "description:\n%s", model_path, mmoe_model_num_tasks(m), mmoe_model_num_experts(m),
+               "description:\n%s",
+               model_path, mmoe_model_num_tasks(m), mmoe_model_num_experts(m),
                mmoe_model_num_gates(m), mmoe_model_input_dim(m), mmoe_model_num_ids(m), text);
     mmoe_string_free(text);
     mmoe_config_free(cfg);

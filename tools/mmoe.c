@@ -14,19 +14,18 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: mmoe COMMAND [options]\n"
-            "\n"
-            "Commands:\n"
-            "  train     fit a schema on training data, train a model, save it (with its\n"
-            "            preprocessing) to a model file\n"
-            "  eval      metrics of a model file on a labelled data file\n"
-            "  predict   one line of per-task outputs for every record of a data file\n"
-            "  inspect   a model file's description, parameters, schema and gate weights\n"
-            "\n"
-            "mmoe COMMAND --help describes each command. mmoe --version prints the version.\n"
-            "Exit status: 0 success, 1 I/O or library failure, 2 bad command line,\n"
-            "3 invalid input (schema, model description, model file or data).\n");
+    fprintf(f, "usage: mmoe COMMAND [options]\n"
+               "\n"
+               "Commands:\n"
+               "  train     fit a schema on training data, train a model, save it (with its\n"
+               "            preprocessing) to a model file\n"
+               "  eval      metrics of a model file on a labelled data file\n"
+               "  predict   one line of per-task outputs for every record of a data file\n"
+               "  inspect   a model file's description, parameters, schema and gate weights\n"
+               "\n"
+               "mmoe COMMAND --help describes each command. mmoe --version prints the version.\n"
+               "Exit status: 0 success, 1 I/O or library failure, 2 bad command line,\n"
+               "3 invalid input (schema, model description, model file or data).\n");
 }
 
 int main(int argc, char **argv)

@@ -13,30 +13,29 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-        "usage: mmoe predict --model MODEL [--data FILE] [--out FILE] [options]\n"
-        "\n"
-        "For every record of FILE (standard input by default; CSV/TSV in the layout of\n"
-        "the model's schema, plain or gzip; label columns are not needed), write one\n"
-        "line with the model's outputs, comma-separated in task order: the probability\n"
-        "of each binary task, the value of each regression task (9 significant digits,\n"
-        "exact for float32). A schema with a header expects one in FILE too.\n"
-        "\n"
-        "  --model MODEL      model file written by mmoe train\n"
-        "  --data FILE        records to predict (- = standard input) [-]\n"
-        "  --out FILE         output (- = standard output) [-]\n"
-        "  --header           first write a line with the task names\n"
-        "  --check            only transform the records (no prediction, no output):\n"
-        "                     checks a file against the model's schema, reports the\n"
-        "                     count of records and malformed ones and the rate\n"
-        "  --batch B          records per prediction call [1024]\n"
-        "  --on-error E       malformed records: fail (exit 3) | skip (write NA for each\n"
-        "                     task, report the count on stderr) [fail]\n"
-        "  --threads T        BLAS threads (0: the BLAS default) [1]\n"
-        "  --help             this text\n"
-        "\n"
-        "Exit status: 0 success, 1 I/O or library failure, 2 bad command line,\n"
-        "3 invalid model file or a malformed record with --on-error fail.\n");
+    fprintf(f, "usage: mmoe predict --model MODEL [--data FILE] [--out FILE] [options]\n"
+               "\n"
+               "For every record of FILE (standard input by default; CSV/TSV in the layout of\n"
+               "the model's schema, plain or gzip; label columns are not needed), write one\n"
+               "line with the model's outputs, comma-separated in task order: the probability\n"
+               "of each binary task, the value of each regression task (9 significant digits,\n"
+               "exact for float32). A schema with a header expects one in FILE too.\n"
+               "\n"
+               "  --model MODEL      model file written by mmoe train\n"
+               "  --data FILE        records to predict (- = standard input) [-]\n"
+               "  --out FILE         output (- = standard output) [-]\n"
+               "  --header           first write a line with the task names\n"
+               "  --check            only transform the records (no prediction, no output):\n"
+               "                     checks a file against the model's schema, reports the\n"
+               "                     count of records and malformed ones and the rate\n"
+               "  --batch B          records per prediction call [1024]\n"
+               "  --on-error E       malformed records: fail (exit 3) | skip (write NA for each\n"
+               "                     task, report the count on stderr) [fail]\n"
+               "  --threads T        BLAS threads (0: the BLAS default) [1]\n"
+               "  --help             this text\n"
+               "\n"
+               "Exit status: 0 success, 1 I/O or library failure, 2 bad command line,\n"
+               "3 invalid model file or a malformed record with --on-error fail.\n");
 }
 
 int cmd_predict(int argc, char **argv)
@@ -45,9 +44,9 @@ int cmd_predict(int argc, char **argv)
     size_t batch = 1024, threads = 1;
     int header = 0, help = 0, check_only = 0;
     const cli_opt opts[] = {
-        {"--model", OPT_STR, &model_path, 0, 0}, {"--data", OPT_STR, &data, 0, 0},
-        {"--out", OPT_STR, &out_path, 0, 0},     {"--header", OPT_FLAG, &header, 0, 0},
-        {"--batch", OPT_SIZE, &batch, 1, 1 << 20}, {"--on-error", OPT_STR, &on_error, 0, 0},
+        {"--model", OPT_STR, &model_path, 0, 0},    {"--data", OPT_STR, &data, 0, 0},
+        {"--out", OPT_STR, &out_path, 0, 0},        {"--header", OPT_FLAG, &header, 0, 0},
+        {"--batch", OPT_SIZE, &batch, 1, 1 << 20},  {"--on-error", OPT_STR, &on_error, 0, 0},
         {"--threads", OPT_SIZE, &threads, 0, 1024}, {"--check", OPT_FLAG, &check_only, 0, 0},
     };
     int rc = parse_opts(CMD, argc, argv, opts, sizeof opts / sizeof opts[0], &help);
@@ -84,8 +83,10 @@ int cmd_predict(int argc, char **argv)
         return report(CMD, model_path, st, mmoe_last_error());
     const mmoe_transform *tf = mmoe_model_get_transform(m);
     if (!tf) {
-        fprintf(stderr, "mmoe predict: %s has no stored transformation (not written by "
-                        "mmoe train)\n", model_path);
+        fprintf(stderr,
+                "mmoe predict: %s has no stored transformation (not written by "
+                "mmoe train)\n",
+                model_path);
         mmoe_model_free(m);
         return EXIT_INPUT;
     }

@@ -18,52 +18,51 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-        "usage: mmoe train --schema FILE --config FILE --train FILE --out MODEL [options]\n"
-        "\n"
-        "Fit the schema on the training file (statistics, vocabularies), build the\n"
-        "model the description gives (its input and task keys come from the schema),\n"
-        "train it and save the model of the best validation epoch, with the fitted\n"
-        "transformation, to MODEL.\n"
-        "\n"
-        "Inputs:\n"
-        "  --schema FILE       feature schema (docs/data.md)\n"
-        "  --config FILE       model description, the text of mmoe/config.h; input.*,\n"
-        "                      sparse.* and the tasks' names and kinds are filled in\n"
-        "  --train FILE        training data (CSV/TSV, plain or gzip)\n"
-        "  --valid FILE        validation data: per-epoch metrics, early stopping, the\n"
-        "                      best epoch; without it the last epoch is saved\n"
-        "  --out MODEL         model file to write\n"
-        "Training:\n"
-        "  --epochs N          most passes over the training data [10]\n"
-        "  --batch B           mini-batch rows [256]\n"
-        "  --optimizer O       adam | sgd | adagrad [adam]\n"
-        "  --lr R              learning rate [0.001]\n"
-        "  --weight-decay W    L2 weight decay [0]\n"
-        "  --clip-norm C       global gradient-norm bound, 0 = off [0]\n"
-        "  --shuffle ROWS      shuffle-buffer rows (0: file order) [100000]\n"
-        "  --seed S            seed of the batch order (the description's seed\n"
-        "                      initialises the weights) [1]\n"
-        "  --patience P        stop after P epochs without a better validation\n"
-        "                      metric [3]\n"
-        "  --metric M          auc (mean AUC of the binary tasks) | loss (mean validation\n"
-        "                      loss: log loss or MSE) [auc when a task is binary]\n"
-        "  --on-error E        malformed records: fail | skip (and count) [fail]\n"
-        "  --max-record BYTES  longest record [1048576]\n"
-        "Runs:\n"
-        "  --checkpoint DIR    after every epoch write DIR/model.safetensors,\n"
-        "                      DIR/optimizer.safetensors and DIR/state\n"
-        "  --resume            continue from --checkpoint DIR: gives the model an\n"
-        "                      uninterrupted run would have given\n"
-        "  --threads T         BLAS threads (0: the BLAS default) [1]\n"
-        "  --log FILE          one JSON object per epoch (JSON lines)\n"
-        "  --quiet             no progress output\n"
-        "  --help              this text\n"
-        "\n"
-        "Progress goes to stderr: a bar with rate and ETA on a terminal, plain lines\n"
-        "otherwise; one line per epoch with the training loss and validation metrics.\n"
-        "Exit status: 0 success, 1 I/O or library failure, 2 bad command line,\n"
-        "3 invalid schema, description or data.\n");
+    fprintf(f, "usage: mmoe train --schema FILE --config FILE --train FILE --out MODEL [options]\n"
+               "\n"
+               "Fit the schema on the training file (statistics, vocabularies), build the\n"
+               "model the description gives (its input and task keys come from the schema),\n"
+               "train it and save the model of the best validation epoch, with the fitted\n"
+               "transformation, to MODEL.\n"
+               "\n"
+               "Inputs:\n"
+               "  --schema FILE       feature schema (docs/data.md)\n"
+               "  --config FILE       model description, the text of mmoe/config.h; input.*,\n"
+               "                      sparse.* and the tasks' names and kinds are filled in\n"
+               "  --train FILE        training data (CSV/TSV, plain or gzip)\n"
+               "  --valid FILE        validation data: per-epoch metrics, early stopping, the\n"
+               "                      best epoch; without it the last epoch is saved\n"
+               "  --out MODEL         model file to write\n"
+               "Training:\n"
+               "  --epochs N          most passes over the training data [10]\n"
+               "  --batch B           mini-batch rows [256]\n"
+               "  --optimizer O       adam | sgd | adagrad [adam]\n"
+               "  --lr R              learning rate [0.001]\n"
+               "  --weight-decay W    L2 weight decay [0]\n"
+               "  --clip-norm C       global gradient-norm bound, 0 = off [0]\n"
+               "  --shuffle ROWS      shuffle-buffer rows (0: file order) [100000]\n"
+               "  --seed S            seed of the batch order (the description's seed\n"
+               "                      initialises the weights) [1]\n"
+               "  --patience P        stop after P epochs without a better validation\n"
+               "                      metric [3]\n"
+               "  --metric M          auc (mean AUC of the binary tasks) | loss (mean validation\n"
+               "                      loss: log loss or MSE) [auc when a task is binary]\n"
+               "  --on-error E        malformed records: fail | skip (and count) [fail]\n"
+               "  --max-record BYTES  longest record [1048576]\n"
+               "Runs:\n"
+               "  --checkpoint DIR    after every epoch write DIR/model.safetensors,\n"
+               "                      DIR/optimizer.safetensors and DIR/state\n"
+               "  --resume            continue from --checkpoint DIR: gives the model an\n"
+               "                      uninterrupted run would have given\n"
+               "  --threads T         BLAS threads (0: the BLAS default) [1]\n"
+               "  --log FILE          one JSON object per epoch (JSON lines)\n"
+               "  --quiet             no progress output\n"
+               "  --help              this text\n"
+               "\n"
+               "Progress goes to stderr: a bar with rate and ETA on a terminal, plain lines\n"
+               "otherwise; one line per epoch with the training loss and validation metrics.\n"
+               "Exit status: 0 success, 1 I/O or library failure, 2 bad command line,\n"
+               "3 invalid schema, description or data.\n");
 }
 
 typedef struct train_opts {
@@ -77,9 +76,9 @@ typedef struct train_opts {
 
 /* State of a run between epochs (DIR/state). */
 typedef struct run_state {
-    size_t epoch;        /* epochs done */
+    size_t epoch; /* epochs done */
     size_t best_epoch, since_best;
-    double best;         /* best validation score (higher is better) */
+    double best; /* best validation score (higher is better) */
 } run_state;
 
 static char *read_text(const char *path)
@@ -250,7 +249,8 @@ static int build(const train_opts *o, const mmoe_transform *tf, mmoe_model **mod
     static const struct {
         const char *name;
         mmoe_optimizer_kind kind;
-    } kinds[] = {{"adam", MMOE_OPTIMIZER_ADAM}, {"sgd", MMOE_OPTIMIZER_SGD},
+    } kinds[] = {{"adam", MMOE_OPTIMIZER_ADAM},
+                 {"sgd", MMOE_OPTIMIZER_SGD},
                  {"adagrad", MMOE_OPTIMIZER_ADAGRAD}};
     size_t k = 0;
     while (k < 3 && strcmp(kinds[k].name, o->optimizer) != 0)
@@ -259,7 +259,8 @@ static int build(const train_opts *o, const mmoe_transform *tf, mmoe_model **mod
         (st = mmoe_optimizer_set(*opt, MMOE_OPT_LEARNING_RATE, o->lr)) != MMOE_OK ||
         (st = mmoe_optimizer_set(*opt, MMOE_OPT_WEIGHT_DECAY, o->weight_decay)) != MMOE_OK ||
         (st = mmoe_optimizer_set(*opt, MMOE_OPT_CLIP_NORM, o->clip_norm)) != MMOE_OK) {
-        rc = report(CMD, "optimizer", st, *opt ? mmoe_optimizer_last_error(*opt) : mmoe_last_error());
+        rc = report(CMD, "optimizer", st,
+                    *opt ? mmoe_optimizer_last_error(*opt) : mmoe_last_error());
         goto done;
     }
 done:
@@ -270,21 +271,37 @@ done:
 
 int cmd_train(int argc, char **argv)
 {
-    train_opts o = {.optimizer = "adam", .on_error = "fail", .epochs = 10, .batch = 256,
-                    .shuffle = 100000, .patience = 3, .threads = 1, .lr = 0.001, .seed = 1};
+    train_opts o = {.optimizer = "adam",
+                    .on_error = "fail",
+                    .epochs = 10,
+                    .batch = 256,
+                    .shuffle = 100000,
+                    .patience = 3,
+                    .threads = 1,
+                    .lr = 0.001,
+                    .seed = 1};
     const cli_opt opts[] = {
-        {"--schema", OPT_STR, &o.schema, 0, 0},      {"--config", OPT_STR, &o.config, 0, 0},
-        {"--train", OPT_STR, &o.train, 0, 0},        {"--valid", OPT_STR, &o.valid, 0, 0},
-        {"--out", OPT_STR, &o.out, 0, 0},            {"--optimizer", OPT_STR, &o.optimizer, 0, 0},
-        {"--metric", OPT_STR, &o.metric, 0, 0},      {"--on-error", OPT_STR, &o.on_error, 0, 0},
-        {"--checkpoint", OPT_STR, &o.checkpoint, 0, 0}, {"--log", OPT_STR, &o.log, 0, 0},
-        {"--epochs", OPT_SIZE, &o.epochs, 1, 1e6},   {"--batch", OPT_SIZE, &o.batch, 1, 1 << 20},
-        {"--shuffle", OPT_SIZE, &o.shuffle, 0, 1e9}, {"--patience", OPT_SIZE, &o.patience, 1, 1e6},
+        {"--schema", OPT_STR, &o.schema, 0, 0},
+        {"--config", OPT_STR, &o.config, 0, 0},
+        {"--train", OPT_STR, &o.train, 0, 0},
+        {"--valid", OPT_STR, &o.valid, 0, 0},
+        {"--out", OPT_STR, &o.out, 0, 0},
+        {"--optimizer", OPT_STR, &o.optimizer, 0, 0},
+        {"--metric", OPT_STR, &o.metric, 0, 0},
+        {"--on-error", OPT_STR, &o.on_error, 0, 0},
+        {"--checkpoint", OPT_STR, &o.checkpoint, 0, 0},
+        {"--log", OPT_STR, &o.log, 0, 0},
+        {"--epochs", OPT_SIZE, &o.epochs, 1, 1e6},
+        {"--batch", OPT_SIZE, &o.batch, 1, 1 << 20},
+        {"--shuffle", OPT_SIZE, &o.shuffle, 0, 1e9},
+        {"--patience", OPT_SIZE, &o.patience, 1, 1e6},
         {"--threads", OPT_SIZE, &o.threads, 0, 1024},
         {"--max-record", OPT_SIZE, &o.max_record, 1, 1 << 30},
-        {"--lr", OPT_REAL, &o.lr, 1e-12, 1e3},       {"--weight-decay", OPT_REAL, &o.weight_decay, 0, 1e3},
+        {"--lr", OPT_REAL, &o.lr, 1e-12, 1e3},
+        {"--weight-decay", OPT_REAL, &o.weight_decay, 0, 1e3},
         {"--clip-norm", OPT_REAL, &o.clip_norm, 0, 1e12},
-        {"--seed", OPT_U64, &o.seed, 0, 0},          {"--resume", OPT_FLAG, &o.resume, 0, 0},
+        {"--seed", OPT_U64, &o.seed, 0, 0},
+        {"--resume", OPT_FLAG, &o.resume, 0, 0},
         {"--quiet", OPT_FLAG, &o.quiet, 0, 0},
     };
     int rc = parse_opts(CMD, argc, argv, opts, sizeof opts / sizeof opts[0], &o.help);
@@ -304,7 +321,8 @@ int cmd_train(int argc, char **argv)
         fprintf(stderr, "mmoe train: --on-error: '%s' is not fail or skip\n", o.on_error);
         return EXIT_USAGE;
     }
-    if (strcmp(o.optimizer, "adam") && strcmp(o.optimizer, "sgd") && strcmp(o.optimizer, "adagrad")) {
+    if (strcmp(o.optimizer, "adam") && strcmp(o.optimizer, "sgd") &&
+        strcmp(o.optimizer, "adagrad")) {
         fprintf(stderr, "mmoe train: --optimizer: '%s' is not adam, sgd or adagrad\n", o.optimizer);
         return EXIT_USAGE;
     }
@@ -364,7 +382,7 @@ int cmd_train(int argc, char **argv)
             rc = report(CMD, ckpt_model, MMOE_ERR_FORMAT, "the checkpoint has no transformation");
             goto done;
         }
-        mmoe_optimizer_kind kind = strcmp(o.optimizer, "sgd") == 0 ? MMOE_OPTIMIZER_SGD
+        mmoe_optimizer_kind kind = strcmp(o.optimizer, "sgd") == 0       ? MMOE_OPTIMIZER_SGD
                                    : strcmp(o.optimizer, "adagrad") == 0 ? MMOE_OPTIMIZER_ADAGRAD
                                                                          : MMOE_OPTIMIZER_ADAM;
         if ((st = mmoe_optimizer_create(model, kind, &opt)) != MMOE_OK) {
@@ -404,8 +422,8 @@ int cmd_train(int argc, char **argv)
         goto done;
     }
     if ((st = mmoe_workspace_create(model, 1024, &ws)) != MMOE_OK ||
-        (st = mmoe_batcher_create(tf, o.train, o.batch, o.shuffle, 0, policy, o.max_record,
-                                  &tb)) != MMOE_OK) {
+        (st = mmoe_batcher_create(tf, o.train, o.batch, o.shuffle, 0, policy, o.max_record, &tb)) !=
+            MMOE_OK) {
         rc = report(CMD, "setup", st, mmoe_last_error());
         goto done;
     }
@@ -520,8 +538,9 @@ int cmd_train(int argc, char **argv)
         }
         fprintf(stderr, "%s\n", improved && o.valid ? "  *" : "");
         if (log) {
-            fprintf(log, "{\"epoch\":%zu,\"seconds\":%.3f,\"rows\":%llu,\"skipped\":%llu,"
-                         "\"improved\":%s,\"tasks\":[",
+            fprintf(log,
+                    "{\"epoch\":%zu,\"seconds\":%.3f,\"rows\":%llu,\"skipped\":%llu,"
+                    "\"improved\":%s,\"tasks\":[",
                     epoch, train_s, (unsigned long long)rows,
                     (unsigned long long)mmoe_batcher_skipped(tb), improved ? "true" : "false");
             for (size_t k = 0; k < T; k++) {
@@ -556,8 +575,9 @@ int cmd_train(int argc, char **argv)
         }
     }
     if (mmoe_batcher_skipped(tb))
-        fprintf(stderr, "mmoe train: skipped %llu malformed training records in the last epoch "
-                        "(last: %s)\n",
+        fprintf(stderr,
+                "mmoe train: skipped %llu malformed training records in the last epoch "
+                "(last: %s)\n",
                 (unsigned long long)mmoe_batcher_skipped(tb), mmoe_batcher_last_error(tb));
     fprintf(stderr, "mmoe train: %s: epoch %zu%s (%.1f s)\n", o.out, rs.best_epoch,
             o.valid ? " (best validation)" : "", now_seconds() - t_start);

@@ -38,7 +38,7 @@
 
 #include <mmoe/mmoe.h>
 #ifdef MMOE_EXAMPLE_MPI
-#include <mmoe/mpi.h>
+#    include <mmoe/mpi.h>
 #endif
 
 #include "census_data.h"
@@ -52,15 +52,14 @@
 #define MAX_SETS 16
 
 #ifndef CENSUS_SOURCE_DATA_DIR
-#define CENSUS_SOURCE_DATA_DIR ""
+#    define CENSUS_SOURCE_DATA_DIR ""
 #endif
-
 
 typedef struct options {
     const char *data;
     int group;
-    mmoe_arch model;    /* --model, by the library's architecture names */
-    int onehot;         /* 1: one-hot dense encoding; 0: embeddings */
+    mmoe_arch model; /* --model, by the library's architecture names */
+    int onehot;      /* 1: one-hot dense encoding; 0: embeddings */
     uint64_t seed;
     uint64_t split_seed;
     size_t epochs;
@@ -75,12 +74,12 @@ typedef struct options {
     size_t tower_units[MAX_WIDTHS];
     size_t emb_dim;
     size_t cross_layers;
-    const char *dnn;    /* dnn.layers text, NULL = none */
+    const char *dnn;            /* dnn.layers text, NULL = none */
     const char *sets[MAX_SETS]; /* --set KEY=VALUE: more description keys, in order */
     size_t n_sets;
     int log1p_money;
-    size_t train_rows;  /* 0 = all */
-    size_t test_rows;   /* 0 = all */
+    size_t train_rows; /* 0 = all */
+    size_t test_rows;  /* 0 = all */
     int threads;
     int quick;
     /* which flags were given (quick mode keeps them) */
@@ -108,32 +107,32 @@ static void print_arch_names(FILE *f, const char *indent)
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-        "usage: census [options]\n"
-        "\n"
-        "Train a two-task model on the UCI Census-Income (KDD) data and report the\n"
-        "test ROC AUC of each task at the epoch of best mean validation AUC.\n"
-        "\n"
-        "Data:\n"
-        "  --data DIR          folder with census-income.data.part{1,2}.gz (or\n"
-        "                      census-income.data[.gz]) and census-income.test[.gz]\n"
-        "                      [../shared/data/census-income, then the copy beside\n"
-        "                      the source tree]; absent: exit 77 (skip)\n"
-        "  --group G           1: income > 50K + never married;\n"
-        "                      2: education >= college + never married [1]\n"
-        "  --encoding E        embedding | onehot: nominal columns as embedding\n"
-        "                      tables or as one-hot blocks of the dense input [embedding]\n"
-        "  --emb-dim D         embedding width of every nominal column [4]\n"
-        "  --log1p B           1: log1p on wage, capital gains/losses, dividends before\n"
-        "                      standardising; 0: standardise raw values [1]\n"
-        "  --split-seed S      seed of the validation/test split and subsampling [2018]\n"
-        "  --train-rows N      use N random training rows (0 = all) [0]\n"
-        "  --test-rows N       use N random test-file rows before the split (0 = all) [0]\n"
-        "Model:\n"
-        "  --model M           " /* then the names, from the library */
-        );
+    fprintf(f, "usage: census [options]\n"
+               "\n"
+               "Train a two-task model on the UCI Census-Income (KDD) data and report the\n"
+               "test ROC AUC of each task at the epoch of best mean validation AUC.\n"
+               "\n"
+               "Data:\n"
+               "  --data DIR          folder with census-income.data.part{1,2}.gz (or\n"
+               "                      census-income.data[.gz]) and census-income.test[.gz]\n"
+               "                      [../shared/data/census-income, then the copy beside\n"
+               "                      the source tree]; absent: exit 77 (skip)\n"
+               "  --group G           1: income > 50K + never married;\n"
+               "                      2: education >= college + never married [1]\n"
+               "  --encoding E        embedding | onehot: nominal columns as embedding\n"
+               "                      tables or as one-hot blocks of the dense input [embedding]\n"
+               "  --emb-dim D         embedding width of every nominal column [4]\n"
+               "  --log1p B           1: log1p on wage, capital gains/losses, dividends before\n"
+               "                      standardising; 0: standardise raw values [1]\n"
+               "  --split-seed S      seed of the validation/test split and subsampling [2018]\n"
+               "  --train-rows N      use N random training rows (0 = all) [0]\n"
+               "  --test-rows N       use N random test-file rows before the split (0 = all) [0]\n"
+               "Model:\n"
+               "  --model M           " /* then the names, from the library */
+    );
     print_arch_names(f, "                      ");
-    fprintf(f,
+    fprintf(
+        f,
         "  --experts N         experts of mmoe / omoe [8]\n"
         "  --expert-units L    comma-separated hidden widths of each expert; also the\n"
         "                      shared bottom and the per-task networks [16]\n"
@@ -264,10 +263,11 @@ static int parse_args(int argc, char **argv, options *o, int *help)
             return -1;
         }
         static const char *const valued[] = {
-            "--data", "--group", "--model", "--encoding", "--seed", "--split-seed", "--epochs",
-            "--patience", "--batch", "--lr", "--weight-decay", "--experts", "--expert-units",
-            "--tower-units", "--emb-dim", "--cross-layers", "--dnn", "--log1p", "--train-rows",
-            "--test-rows", "--threads", "--set",
+            "--data",         "--group",   "--model",        "--encoding",    "--seed",
+            "--split-seed",   "--epochs",  "--patience",     "--batch",       "--lr",
+            "--weight-decay", "--experts", "--expert-units", "--tower-units", "--emb-dim",
+            "--cross-layers", "--dnn",     "--log1p",        "--train-rows",  "--test-rows",
+            "--threads",      "--set",
         };
         int known = 0;
         for (size_t k = 0; k < sizeof valued / sizeof valued[0]; k++)
@@ -453,10 +453,10 @@ typedef struct run {
     const census_encoding *enc;
     mmoe_model *model;
     mmoe_workspace *ws;
-    size_t in_dim;   /* model's dense input width */
-    size_t n_ids;    /* ids per row given to the model (0 with one-hot) */
-    float *xbuf;     /* [max(batch, EVAL_CHUNK), in_dim] one-hot rows */
-    float *pred;     /* [max set size, NTASKS] */
+    size_t in_dim; /* model's dense input width */
+    size_t n_ids;  /* ids per row given to the model (0 with one-hot) */
+    float *xbuf;   /* [max(batch, EVAL_CHUNK), in_dim] one-hot rows */
+    float *pred;   /* [max set size, NTASKS] */
 } run;
 
 /* Predict a whole set into r->pred. */
@@ -469,8 +469,7 @@ static mmoe_status predict_set(run *r, const census_set *s)
         if (r->o->onehot) {
             for (size_t i = 0; i < b; i++)
                 census_onehot_row(r->enc, s->ids + (start + i) * r->enc->n_sparse,
-                                  s->dense + (start + i) * CENSUS_NCONT,
-                                  r->xbuf + i * r->in_dim);
+                                  s->dense + (start + i) * CENSUS_NCONT, r->xbuf + i * r->in_dim);
             x = r->xbuf;
         } else {
             x = s->dense + start * CENSUS_NCONT;
@@ -502,8 +501,8 @@ static int evaluate(run *r, const census_set *s, double auc[NTASKS])
     return 0;
 }
 
-static mmoe_status build_config(const options *o, const census_encoding *enc,
-                                const census_group *g, size_t in_dim, mmoe_config **out)
+static mmoe_status build_config(const options *o, const census_encoding *enc, const census_group *g,
+                                size_t in_dim, mmoe_config **out)
 {
     mmoe_config *cfg = NULL;
     mmoe_status st = mmoe_config_create(&cfg);
@@ -578,11 +577,30 @@ static void print_widths(const size_t *w, size_t n)
 int main(int argc, char **argv)
 {
     options o = {
-        .data = NULL, .group = 1, .model = MMOE_ARCH_MMOE, .onehot = 0, .seed = 1, .split_seed = 2018,
-        .epochs = 100, .patience = 4, .batch = 256, .lr = 0.001, .weight_decay = 1e-4,
-        .experts = 8, .n_expert_layers = 1, .expert_units = {16}, .n_tower_layers = 1,
-        .tower_units = {8}, .emb_dim = 4, .cross_layers = 0, .dnn = NULL, .log1p_money = 1,
-        .train_rows = 0, .test_rows = 0, .threads = 1, .quick = 0,
+        .data = NULL,
+        .group = 1,
+        .model = MMOE_ARCH_MMOE,
+        .onehot = 0,
+        .seed = 1,
+        .split_seed = 2018,
+        .epochs = 100,
+        .patience = 4,
+        .batch = 256,
+        .lr = 0.001,
+        .weight_decay = 1e-4,
+        .experts = 8,
+        .n_expert_layers = 1,
+        .expert_units = {16},
+        .n_tower_layers = 1,
+        .tower_units = {8},
+        .emb_dim = 4,
+        .cross_layers = 0,
+        .dnn = NULL,
+        .log1p_money = 1,
+        .train_rows = 0,
+        .test_rows = 0,
+        .threads = 1,
+        .quick = 0,
     };
     int help = 0;
     int rank = 0, ranks = 1;
@@ -668,8 +686,9 @@ int main(int argc, char **argv)
     shuffle(test_idx, n_test, &split_rng);
     size_t n_valid = n_test / 2;
     if (n_valid == 0 || n_test - n_valid == 0 || n_train == 0) {
-        fprintf(stderr, "census: %zu training and %zu test-file rows leave no %s rows; "
-                        "use --train-rows/--test-rows of 0 (all) or at least 2\n",
+        fprintf(stderr,
+                "census: %zu training and %zu test-file rows leave no %s rows; "
+                "use --train-rows/--test-rows of 0 (all) or at least 2\n",
                 n_train, n_test, n_train == 0 ? "training" : "validation or test");
         rc = 2;
         goto done;
@@ -680,8 +699,8 @@ int main(int argc, char **argv)
     if (census_encoding_build(&enc, &data, &group, train_idx, n_train, o.log1p_money) != 0 ||
         census_set_build(&train, &enc, &data.train, &group, train_idx, n_train) != 0 ||
         census_set_build(&valid, &enc, &data.test, &group, test_idx, n_valid) != 0 ||
-        census_set_build(&test, &enc, &data.test, &group, test_idx + n_valid,
-                         n_test - n_valid) != 0) {
+        census_set_build(&test, &enc, &data.test, &group, test_idx + n_valid, n_test - n_valid) !=
+            0) {
         fprintf(stderr, "census: out of memory encoding the data\n");
         goto done;
     }
@@ -711,8 +730,7 @@ int main(int argc, char **argv)
         goto done;
     }
     if ((st = mmoe_optimizer_create(r.model, MMOE_OPTIMIZER_ADAM, &opt)) != MMOE_OK) {
-        rc = report("mmoe_optimizer_create", st, mmoe_model_last_error(r.model),
-                    mmoe_last_error());
+        rc = report("mmoe_optimizer_create", st, mmoe_model_last_error(r.model), mmoe_last_error());
         goto done;
     }
     if ((st = mmoe_optimizer_set(opt, MMOE_OPT_LEARNING_RATE, o.lr)) != MMOE_OK ||
@@ -722,8 +740,7 @@ int main(int argc, char **argv)
         goto done;
     }
     if ((st = mmoe_workspace_create(r.model, EVAL_CHUNK, &r.ws)) != MMOE_OK) {
-        rc = report("mmoe_workspace_create", st, mmoe_model_last_error(r.model),
-                    mmoe_last_error());
+        rc = report("mmoe_workspace_create", st, mmoe_model_last_error(r.model), mmoe_last_error());
         goto done;
     }
     float *params = NULL;
@@ -848,9 +865,8 @@ int main(int argc, char **argv)
         printf("epoch %3zu  %7.1f batches/s  train loss %s %.5f %s %.5f  val AUC %s %.5f %s "
                "%.5f mean %.5f%s\n",
                epoch, train_s > 0.0 ? (double)batches / train_s : 0.0, group.task_name[0],
-               sum[0] / seen, group.task_name[1], sum[1] / seen,
-               group.task_name[0], val[0], group.task_name[1], val[1], mean,
-               improved ? "  *" : "");
+               sum[0] / seen, group.task_name[1], sum[1] / seen, group.task_name[0], val[0],
+               group.task_name[1], val[1], mean, improved ? "  *" : "");
         fflush(stdout);
         if (since_best >= o.patience)
             break;
@@ -858,9 +874,11 @@ int main(int argc, char **argv)
 
     /* ---- test at the best validation epoch ---- */
     if (best_epoch == 0) {
-        fprintf(stderr, "census: the validation AUC is undefined in every epoch (a task has a "
-                        "single class among the %zu validation rows): no epoch to select; use "
-                        "more --test-rows\n", valid.n);
+        fprintf(stderr,
+                "census: the validation AUC is undefined in every epoch (a task has a "
+                "single class among the %zu validation rows): no epoch to select; use "
+                "more --test-rows\n",
+                valid.n);
         rc = 1;
         goto done;
     }
@@ -869,8 +887,10 @@ int main(int argc, char **argv)
     if (evaluate(&r, &test, auc) != 0)
         goto done;
     if (!(auc[0] == auc[0]) || !(auc[1] == auc[1])) {
-        fprintf(stderr, "census: the test AUC is undefined (a task has a single class among the "
-                        "%zu test rows); use more --test-rows\n", test.n);
+        fprintf(stderr,
+                "census: the test AUC is undefined (a task has a single class among the "
+                "%zu test rows); use more --test-rows\n",
+                test.n);
         rc = 1;
         goto done;
     }

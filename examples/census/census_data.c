@@ -18,12 +18,12 @@
 /* ------------------------------------------------------------------------ */
 
 static const char *const col_names[CENSUS_COLS] = {
-    "AAGE",     "ACLSWKR", "ADTIND",   "ADTOCC",   "AHGA",     "AHRSPAY",  "AHSCOL",
-    "AMARITL",  "AMJIND",  "AMJOCC",   "ARACE",    "AREORGN",  "ASEX",     "AUNMEM",
-    "AUNTYPE",  "AWKSTAT", "CAPGAIN",  "CAPLOSS",  "DIVVAL",   "FILESTAT", "GRINREG",
-    "GRINST",   "HHDFMX",  "HHDREL",   "MARSUPWT", "MIGMTR1",  "MIGMTR3",  "MIGMTR4",
-    "MIGSAME",  "MIGSUN",  "NOEMP",    "PARENT",   "PEFNTVTY", "PEMNTVTY", "PENATVTY",
-    "PRCITSHP", "SEOTR",   "VETQVA",   "VETYN",    "WKSWORK",  "YEAR",     "INCOME",
+    "AAGE",     "ACLSWKR", "ADTIND",  "ADTOCC",   "AHGA",     "AHRSPAY",  "AHSCOL",
+    "AMARITL",  "AMJIND",  "AMJOCC",  "ARACE",    "AREORGN",  "ASEX",     "AUNMEM",
+    "AUNTYPE",  "AWKSTAT", "CAPGAIN", "CAPLOSS",  "DIVVAL",   "FILESTAT", "GRINREG",
+    "GRINST",   "HHDFMX",  "HHDREL",  "MARSUPWT", "MIGMTR1",  "MIGMTR3",  "MIGMTR4",
+    "MIGSAME",  "MIGSUN",  "NOEMP",   "PARENT",   "PEFNTVTY", "PEMNTVTY", "PENATVTY",
+    "PRCITSHP", "SEOTR",   "VETQVA",  "VETYN",    "WKSWORK",  "YEAR",     "INCOME",
 };
 
 /* age, wage per hour, capital gains, capital losses, dividends,
@@ -94,7 +94,8 @@ int census_cont_col(int j)
 #if defined(__GNUC__)
 __attribute__((format(printf, 3, 4)))
 #endif
-static void set_err(char *err, size_t cap, const char *fmt, ...)
+static void
+set_err(char *err, size_t cap, const char *fmt, ...)
 {
     if (!err || cap == 0)
         return;
@@ -228,8 +229,8 @@ static int is_blank(char ch)
 }
 
 /* Parse one line into row r->n (already reserved). 0, or -1 with a message. */
-static int parse_line(char *line, census_data *d, census_rows *r, const char *file,
-                      size_t lineno, char *err, size_t cap)
+static int parse_line(char *line, census_data *d, census_rows *r, const char *file, size_t lineno,
+                      char *err, size_t cap)
 {
     const size_t row = r->n;
     char *p = line;
@@ -432,8 +433,7 @@ int census_read(const char *dir, census_data *d, char *err, size_t cap)
         return -1;
     }
     if (d->train.n == 0 || d->test.n < 2) {
-        set_err(err, cap, "%s: too few rows (%zu training, %zu test)", dir, d->train.n,
-                d->test.n);
+        set_err(err, cap, "%s: too few rows (%zu training, %zu test)", dir, d->train.n, d->test.n);
         census_data_free(d);
         return -1;
     }
@@ -572,8 +572,7 @@ void census_set_free(census_set *s)
     memset(s, 0, sizeof *s);
 }
 
-void census_onehot_row(const census_encoding *e, const int64_t *ids, const float *dense,
-                       float *out)
+void census_onehot_row(const census_encoding *e, const int64_t *ids, const float *dense, float *out)
 {
     memcpy(out, dense, CENSUS_NCONT * sizeof *out);
     float *o = out + CENSUS_NCONT;

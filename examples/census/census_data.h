@@ -42,17 +42,17 @@ int census_cont_col(int j);
 /* One dictionary per nominal column: value text -> raw id (0-based, in
  * order of first appearance over all rows read, training file first). */
 typedef struct census_dict {
-    size_t n;        /* values */
-    size_t cap;      /* hash slots (power of two) */
-    int32_t *slots;  /* raw id + 1, or 0 = empty */
-    char **values;   /* [n] owned copies */
+    size_t n;       /* values */
+    size_t cap;     /* hash slots (power of two) */
+    int32_t *slots; /* raw id + 1, or 0 = empty */
+    char **values;  /* [n] owned copies */
 } census_dict;
 
 /* Rows of one file, nominal values as raw ids, continuous values as read. */
 typedef struct census_rows {
     size_t n;
-    int32_t *nom;   /* [n, CENSUS_NNOM] raw ids */
-    float *cont;    /* [n, CENSUS_NCONT] */
+    int32_t *nom;           /* [n, CENSUS_NNOM] raw ids */
+    float *cont;            /* [n, CENSUS_NCONT] */
     uint8_t *income;        /* column 42 is "50000+." */
     uint8_t *never_married; /* column 8 is "Never married" */
     uint8_t *college;       /* column 5 is one of the six college degrees */
@@ -77,9 +77,9 @@ void census_data_free(census_data *d);
 
 /* The task group: which label columns become the two tasks. */
 typedef struct census_group {
-    int id;                  /* 1 or 2 */
+    int id; /* 1 or 2 */
     const char *task_name[2];
-    int removed[2];          /* columns removed from the inputs */
+    int removed[2]; /* columns removed from the inputs */
 } census_group;
 
 void census_group_get(int id, census_group *g);
@@ -91,14 +91,14 @@ void census_group_get(int id, census_group *g);
  * mean / standard deviation.
  */
 typedef struct census_encoding {
-    size_t n_sparse;               /* nominal input columns */
-    int col[CENSUS_NNOM];          /* their column numbers */
-    size_t vocab[CENSUS_NNOM];     /* ids 0..vocab-1 (0 = unknown) */
-    int32_t *map[CENSUS_NNOM];     /* raw id -> id, [dict n] */
-    int log1p_money;               /* log1p on the four money columns */
+    size_t n_sparse;           /* nominal input columns */
+    int col[CENSUS_NNOM];      /* their column numbers */
+    size_t vocab[CENSUS_NNOM]; /* ids 0..vocab-1 (0 = unknown) */
+    int32_t *map[CENSUS_NNOM]; /* raw id -> id, [dict n] */
+    int log1p_money;           /* log1p on the four money columns */
     double mean[CENSUS_NCONT];
     double sd[CENSUS_NCONT];
-    size_t onehot_width;           /* CENSUS_NCONT + sum (vocab - 1) */
+    size_t onehot_width; /* CENSUS_NCONT + sum (vocab - 1) */
 } census_encoding;
 
 /* Build the encoding from rows[idx[0..n-1]] of the training set. 0 or -1 (no memory). */
@@ -109,9 +109,9 @@ void census_encoding_free(census_encoding *e);
 /* A split ready for the model (rows in the given order). */
 typedef struct census_set {
     size_t n;
-    int64_t *ids;   /* [n, n_sparse] */
-    float *dense;   /* [n, CENSUS_NCONT] standardised */
-    float *labels;  /* [n, 2] 0/1 */
+    int64_t *ids;  /* [n, n_sparse] */
+    float *dense;  /* [n, CENSUS_NCONT] standardised */
+    float *labels; /* [n, 2] 0/1 */
 } census_set;
 
 /* Encode rows[idx[0..n-1]] of src. 0 or -1 (no memory). */

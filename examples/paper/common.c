@@ -2,7 +2,7 @@
  * Shared code of the paper-reproduction programs; see common.h.
  */
 #if !defined(_WIN32) && !defined(_POSIX_C_SOURCE)
-#define _POSIX_C_SOURCE 200809L /* popen, pclose, fileno, isatty, mkdir */
+#    define _POSIX_C_SOURCE 200809L /* popen, pclose, fileno, isatty, mkdir */
 #endif
 
 #include "common.h"
@@ -15,22 +15,22 @@
 #include <time.h>
 
 #ifdef _WIN32
-#include <direct.h>
-#include <io.h>
-#define paper_popen _popen
-#define paper_pclose _pclose
-#define paper_isatty(f) _isatty(_fileno(f))
-#define paper_mkdir(p) _mkdir(p)
-#define PAPER_PATH_SEP ';'
+#    include <direct.h>
+#    include <io.h>
+#    define paper_popen _popen
+#    define paper_pclose _pclose
+#    define paper_isatty(f) _isatty(_fileno(f))
+#    define paper_mkdir(p) _mkdir(p)
+#    define PAPER_PATH_SEP ';'
 #else
-#include <sys/stat.h>
-#include <sys/types.h>
-#include <unistd.h>
-#define paper_popen popen
-#define paper_pclose pclose
-#define paper_isatty(f) isatty(fileno(f))
-#define paper_mkdir(p) mkdir((p), 0777)
-#define PAPER_PATH_SEP ':'
+#    include <sys/stat.h>
+#    include <sys/types.h>
+#    include <unistd.h>
+#    define paper_popen popen
+#    define paper_pclose pclose
+#    define paper_isatty(f) isatty(fileno(f))
+#    define paper_mkdir(p) mkdir((p), 0777)
+#    define PAPER_PATH_SEP ':'
 #endif
 
 /* ------------------------------------------------------------------------ */
@@ -68,8 +68,8 @@ static void add_arch(mmoe_arch arch)
         if (arch_table[i].arch == arch)
             return;
     if (n_table < PAPER_MAX_ARCHS && mmoe_arch_name(arch))
-        arch_table[n_table++] = (paper_arch){mmoe_arch_name(arch), mmoe_arch_label(arch), arch,
-                                             arch_gated(arch)};
+        arch_table[n_table++] =
+            (paper_arch){mmoe_arch_name(arch), mmoe_arch_label(arch), arch, arch_gated(arch)};
 }
 
 /* Display order: Shared-Bottom, OMoE, MMoE, then the library's order. */
@@ -84,7 +84,8 @@ static void fill_table(void)
         add_arch((mmoe_arch)a);
 }
 
-/* The names, comma-separated, for messages and --help (wrapped before column `wrap` after indent). */
+/* The names, comma-separated, for messages and --help (wrapped before column `wrap` after indent).
+ */
 static void print_arch_names(FILE *f, const char *indent, size_t wrap)
 {
     fill_table();
@@ -354,44 +355,43 @@ int paper_parse_flag(const char *a, paper_options *o)
 
 void paper_print_option_help(FILE *f)
 {
-    fprintf(f,
-        "Data (libmmoe-synth; fresh data per run):\n"
-        "  --corr LIST        task correlations p, comma-separated [0.5,0.9,1.0]\n"
-        "  --dim D            input width d [100]\n"
-        "  --train N          training samples per run [20000]\n"
-        "  --test N           test samples per run [2000]\n"
-        "  --scale C          weight-vector norm c [1]\n"
-        "  --sin-terms M      number m of sin terms [10]\n"
-        "  --noise S          label noise standard deviation sigma [0.1]\n"
-        "Models:\n"
-        "  --models LIST      comma-separated subset of ");
+    fprintf(f, "Data (libmmoe-synth; fresh data per run):\n"
+               "  --corr LIST        task correlations p, comma-separated [0.5,0.9,1.0]\n"
+               "  --dim D            input width d [100]\n"
+               "  --train N          training samples per run [20000]\n"
+               "  --test N           test samples per run [2000]\n"
+               "  --scale C          weight-vector norm c [1]\n"
+               "  --sin-terms M      number m of sin terms [10]\n"
+               "  --noise S          label noise standard deviation sigma [0.1]\n"
+               "Models:\n"
+               "  --models LIST      comma-separated subset of ");
     print_arch_names(f, "                     ", 36);
     fprintf(f, "\n"
-        "                     [shared_bottom,omoe,mmoe]\n"
-        "  --all              every model above (those this libmmoe cannot build are\n"
-        "                     skipped with a message)\n"
-        "  --experts N        experts of MMoE/OMoE [8]\n"
-        "  --expert-units U   units of each expert's hidden layer [16]\n"
-        "  --tower-units U    units of each task tower's hidden layer [8]\n"
-        "  --no-match         give every other model U units too, instead of the width\n"
-        "                     whose parameter count is closest to MMoE's\n"
-        "  --l2-lambda L      L2-Constrained penalty weight [0.001]\n"
-        "  --tf-rank R        Tensor-Factorization rank [4]\n"
-        "Training (Adam, shuffled mini-batches):\n"
-        "  --steps N          optimizer steps per run [15000; trainability: 6000]\n"
-        "  --batch B          mini-batch size [128]\n"
-        "  --lr R             Adam learning rate [0.003]\n"
-        "  --eval-every K     test-set evaluation interval in steps, 0 = only at the end\n"
-        "                     (correlation-sweep only) [250]\n"
-        "  --seed S           base seed of data and initialisation [1]\n"
-        "  --threads T        BLAS threads [1]\n"
-        "Output:\n"
-        "  --out DIR          output directory, created if needed [results]\n"
-        "  --gates            print and save each task's mean gate weight per expert\n"
-        "                     (MMoE/OMoE, over the test set, after training)\n"
-        "  --no-plots         do not run gnuplot (the .gp scripts are still written)\n"
-        "  --quick            small CI run (< 1 minute) that checks the headline ordering\n"
-        "  --help             show this text\n");
+               "                     [shared_bottom,omoe,mmoe]\n"
+               "  --all              every model above (those this libmmoe cannot build are\n"
+               "                     skipped with a message)\n"
+               "  --experts N        experts of MMoE/OMoE [8]\n"
+               "  --expert-units U   units of each expert's hidden layer [16]\n"
+               "  --tower-units U    units of each task tower's hidden layer [8]\n"
+               "  --no-match         give every other model U units too, instead of the width\n"
+               "                     whose parameter count is closest to MMoE's\n"
+               "  --l2-lambda L      L2-Constrained penalty weight [0.001]\n"
+               "  --tf-rank R        Tensor-Factorization rank [4]\n"
+               "Training (Adam, shuffled mini-batches):\n"
+               "  --steps N          optimizer steps per run [15000; trainability: 6000]\n"
+               "  --batch B          mini-batch size [128]\n"
+               "  --lr R             Adam learning rate [0.003]\n"
+               "  --eval-every K     test-set evaluation interval in steps, 0 = only at the end\n"
+               "                     (correlation-sweep only) [250]\n"
+               "  --seed S           base seed of data and initialisation [1]\n"
+               "  --threads T        BLAS threads [1]\n"
+               "Output:\n"
+               "  --out DIR          output directory, created if needed [results]\n"
+               "  --gates            print and save each task's mean gate weight per expert\n"
+               "                     (MMoE/OMoE, over the test set, after training)\n"
+               "  --no-plots         do not run gnuplot (the .gp scripts are still written)\n"
+               "  --quick            small CI run (< 1 minute) that checks the headline ordering\n"
+               "  --help             show this text\n");
 }
 
 void paper_finish_arch_list(paper_options *o)
@@ -415,8 +415,9 @@ void paper_finish_arch_list(paper_options *o)
 
 void paper_print_setup(FILE *f, const char *prog, const paper_options *o)
 {
-    fprintf(f, "%s: data: d %zu, c %g, m %zu sin terms, noise sigma %g, %zu train / %zu test "
-               "samples per run, p in {",
+    fprintf(f,
+            "%s: data: d %zu, c %g, m %zu sin terms, noise sigma %g, %zu train / %zu test "
+            "samples per run, p in {",
             prog, o->dim, o->scale, o->sin_terms, o->noise, o->n_train, o->n_test);
     for (size_t i = 0; i < o->n_corrs; i++)
         fprintf(f, "%s%g", i ? ", " : "", o->corrs[i]);
@@ -430,8 +431,9 @@ void paper_print_setup(FILE *f, const char *prog, const paper_options *o)
         snprintf(ev, sizeof ev, "every %zu steps", o->eval_every);
     else
         snprintf(ev, sizeof ev, "after the last step");
-    fprintf(f, "%s: training: Adam lr %g, batch %zu, %zu steps, test evaluation %s, base seed "
-               "%llu, BLAS %s (%d thread%s)\n",
+    fprintf(f,
+            "%s: training: Adam lr %g, batch %zu, %zu steps, test evaluation %s, base seed "
+            "%llu, BLAS %s (%d thread%s)\n",
             prog, o->lr, o->batch, o->steps, ev, (unsigned long long)o->seed, mmoe_blas_name(),
             o->threads, o->threads == 1 ? "" : "s");
 }
@@ -440,8 +442,8 @@ void paper_print_setup(FILE *f, const char *prog, const paper_options *o)
 /* data                                                                      */
 /* ------------------------------------------------------------------------ */
 
-int paper_data_make(const paper_options *o, double corr, uint64_t seed, paper_data *d,
-                    char *err, size_t cap)
+int paper_data_make(const paper_options *o, double corr, uint64_t seed, paper_data *d, char *err,
+                    size_t cap)
 {
     memset(d, 0, sizeof *d);
     mmoe_synth_config *scfg = NULL;
@@ -539,10 +541,10 @@ mmoe_status paper_config(const paper_options *o, const paper_arch *a, size_t wid
         (st = mmoe_config_set_int(cfg, "input.dense", (int64_t)o->dim)) != MMOE_OK ||
         (st = mmoe_config_set_experts(cfg, n_experts, 1, ew, MMOE_ACT_RELU)) != MMOE_OK ||
         (st = mmoe_config_set(cfg, "seed", seed_text)) != MMOE_OK ||
-        (st = mmoe_config_add_task(cfg, "y1", MMOE_TASK_REGRESSION, 1, tw, MMOE_ACT_RELU,
-                                   1.0f)) != MMOE_OK ||
-        (st = mmoe_config_add_task(cfg, "y2", MMOE_TASK_REGRESSION, 1, tw, MMOE_ACT_RELU,
-                                   1.0f)) != MMOE_OK) {
+        (st = mmoe_config_add_task(cfg, "y1", MMOE_TASK_REGRESSION, 1, tw, MMOE_ACT_RELU, 1.0f)) !=
+            MMOE_OK ||
+        (st = mmoe_config_add_task(cfg, "y2", MMOE_TASK_REGRESSION, 1, tw, MMOE_ACT_RELU, 1.0f)) !=
+            MMOE_OK) {
         snprintf(err, cap, "configuring %s: %s: %s", a->name, mmoe_status_string(st),
                  mmoe_config_last_error(cfg));
         mmoe_config_free(cfg);
@@ -550,8 +552,7 @@ mmoe_status paper_config(const paper_options *o, const paper_arch *a, size_t wid
     }
     if (a->arch == MMOE_ARCH_L2_CONSTRAINED &&
         (st = mmoe_config_set_real(cfg, "l2.lambda", o->l2_lambda)) != MMOE_OK) {
-        snprintf(err, cap, "configuring %s: l2.lambda: %s", a->name,
-                 mmoe_config_last_error(cfg));
+        snprintf(err, cap, "configuring %s: l2.lambda: %s", a->name, mmoe_config_last_error(cfg));
         mmoe_config_free(cfg);
         return st;
     }
@@ -607,8 +608,8 @@ mmoe_status paper_arch_width(const paper_options *o, const paper_arch *a, size_t
         return paper_param_count(o, a, *width, count, err, cap);
     }
     size_t target = 0;
-    if ((st = paper_param_count(o, paper_arch_get(MMOE_ARCH_MMOE), o->expert_units, &target,
-                                err, cap)) != MMOE_OK)
+    if ((st = paper_param_count(o, paper_arch_get(MMOE_ARCH_MMOE), o->expert_units, &target, err,
+                                cap)) != MMOE_OK)
         return st;
     /* The count grows with the width: binary search for the first width whose
      * count reaches the target, then take the closer of it and its predecessor. */
@@ -827,8 +828,7 @@ int paper_train(const paper_options *o, const paper_data *d, const paper_arch *a
             }
             size_t s = idx[pos++];
             memcpy(xb + r * d->dim, d->x_train + s * d->dim, d->dim * sizeof(float));
-            memcpy(yb + r * PAPER_TASKS, d->y_train + s * PAPER_TASKS,
-                   PAPER_TASKS * sizeof(float));
+            memcpy(yb + r * PAPER_TASKS, d->y_train + s * PAPER_TASKS, PAPER_TASKS * sizeof(float));
         }
         st = mmoe_model_train_step(m, opt, o->batch, xb, NULL, yb, NULL, NULL, NULL);
         if (st != MMOE_OK) {
@@ -1216,8 +1216,8 @@ int paper_parse_args(const char *prog, int argc, char **argv, paper_options *o, 
     return 0;
 }
 
-int paper_prepare(const char *prog, paper_options *o, size_t *widths, size_t *params,
-                  size_t count, const char *what)
+int paper_prepare(const char *prog, paper_options *o, size_t *widths, size_t *params, size_t count,
+                  const char *what)
 {
     mmoe_status st = mmoe_set_num_threads(o->threads);
     if (st == MMOE_ERR_UNSUPPORTED)

@@ -36,7 +36,7 @@ typedef struct paper_arch {
     const char *name;  /* command-line and CSV name: "shared_bottom" */
     const char *label; /* name in tables and plots: "Shared-Bottom" */
     mmoe_arch arch;
-    int gated;         /* has learned gates (MMoE, OMoE, ...): uses --experts experts */
+    int gated; /* has learned gates (MMoE, OMoE, ...): uses --experts experts */
 } paper_arch;
 
 /** Architecture by command-line name, or NULL. */
@@ -55,35 +55,35 @@ size_t paper_arch_count(void);
 
 typedef struct paper_options {
     /* data */
-    size_t dim;          /* input width d */
-    size_t n_train;      /* training samples per run */
-    size_t n_test;       /* test samples per run, drawn after the training ones */
-    double scale;        /* c */
-    size_t sin_terms;    /* m */
-    double noise;        /* sigma */
+    size_t dim;       /* input width d */
+    size_t n_train;   /* training samples per run */
+    size_t n_test;    /* test samples per run, drawn after the training ones */
+    double scale;     /* c */
+    size_t sin_terms; /* m */
+    double noise;     /* sigma */
     double corrs[PAPER_MAX_CORRS];
     size_t n_corrs;
     /* models */
     const paper_arch *archs[PAPER_MAX_ARCHS];
     size_t n_archs;
-    int all_archs;       /* --all: every architecture */
+    int all_archs; /* --all: every architecture */
     size_t experts;
     size_t expert_units;
     size_t tower_units;
-    int match_params;    /* size non-MoE networks to MMoE's parameter count */
+    int match_params; /* size non-MoE networks to MMoE's parameter count */
     double l2_lambda;
     size_t tf_rank;
     /* training */
     size_t steps;
     size_t batch;
     double lr;
-    size_t eval_every;   /* 0: only at the end */
-    uint64_t seed;       /* base seed */
+    size_t eval_every; /* 0: only at the end */
+    uint64_t seed;     /* base seed */
     int threads;
     /* output */
     const char *out_dir;
     int gates;
-    int plots;           /* draw PNGs with gnuplot when available */
+    int plots; /* draw PNGs with gnuplot when available */
     int quick;
 } paper_options;
 
@@ -147,8 +147,8 @@ typedef struct paper_data {
  * Draw a fresh data set: training then test samples of one generator with
  * the given correlation and seed. @return 0, or -1 with a message in err.
  */
-int paper_data_make(const paper_options *o, double corr, uint64_t seed, paper_data *d,
-                    char *err, size_t cap);
+int paper_data_make(const paper_options *o, double corr, uint64_t seed, paper_data *d, char *err,
+                    size_t cap);
 void paper_data_free(paper_data *d);
 
 /* ------------------------------------------------------------------------ */
@@ -196,7 +196,7 @@ typedef struct paper_run_result {
     double final_loss;             /* mean of final_mse over the tasks */
     int has_gates;
     size_t n_experts;
-    double *gate_mean;             /* [2, n_experts] mean test gate weight, or NULL */
+    double *gate_mean; /* [2, n_experts] mean test gate weight, or NULL */
 } paper_run_result;
 
 /**
@@ -222,8 +222,8 @@ typedef struct paper_stats {
     size_t n;
     double mean, sd, ci_half; /* ci_half: half-width of the 95 % t interval of the mean */
     double min, median, max;
-    double p95;               /* 95th percentile (the best of the worst 5 %) */
-    double worst5_mean;       /* mean of the worst 5 % (at least one value) */
+    double p95;         /* 95th percentile (the best of the worst 5 %) */
+    double worst5_mean; /* mean of the worst 5 % (at least one value) */
 } paper_stats;
 
 /** Statistics of v[0..n-1] (v is sorted in place). */
@@ -261,8 +261,8 @@ int paper_mkdir_p(const char *prog, const char *path);
  * the setup and the parameter counts (after "<count> <what>; "), create the
  * output directory. Returns 0 or -1 (message printed).
  */
-int paper_prepare(const char *prog, paper_options *o, size_t *widths, size_t *params,
-                  size_t count, const char *what);
+int paper_prepare(const char *prog, paper_options *o, size_t *widths, size_t *params, size_t count,
+                  const char *what);
 
 /** Open dir/name for writing; prints a message and returns NULL on failure. */
 FILE *paper_open_out(const char *prog, const char *dir, const char *name);

@@ -37,23 +37,21 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-        "usage: " PROG " [options]\n"
-        "\n"
-        "Train multi-task models on synthetic two-task data at several task\n"
-        "correlations p, several seeds each, and report the test loss (mean of the\n"
-        "two tasks' test MSE) along training and at the end.\n"
-        "\n"
-        "  --seeds N          data/initialisation seeds per (model, p) cell [20]\n");
+    fprintf(f, "usage: " PROG " [options]\n"
+               "\n"
+               "Train multi-task models on synthetic two-task data at several task\n"
+               "correlations p, several seeds each, and report the test loss (mean of the\n"
+               "two tasks' test MSE) along training and at the end.\n"
+               "\n"
+               "  --seeds N          data/initialisation seeds per (model, p) cell [20]\n");
     paper_print_option_help(f);
-    fprintf(f,
-        "\n"
-        "--quick runs 6 seeds x 2500 steps on 20000 samples at p = 0.5 and 1 (unless\n"
-        "given explicitly)\n"
-        "and exits with status 3 unless MMoE's mean final loss is below\n"
-        "Shared-Bottom's at p = 0.5.\n"
-        "Exit status: 0 success, 1 library or I/O error, 2 bad command line,\n"
-        "3 --quick check failed.\n");
+    fprintf(f, "\n"
+               "--quick runs 6 seeds x 2500 steps on 20000 samples at p = 0.5 and 1 (unless\n"
+               "given explicitly)\n"
+               "and exits with status 3 unless MMoE's mean final loss is below\n"
+               "Shared-Bottom's at p = 0.5.\n"
+               "Exit status: 0 success, 1 library or I/O error, 2 bad command line,\n"
+               "3 --quick check failed.\n");
 }
 
 /* ------------------------------------------------------------------------ */
@@ -63,10 +61,10 @@ typedef struct sweep {
     size_t seeds;
     size_t widths[PAPER_MAX_ARCHS], params[PAPER_MAX_ARCHS];
     size_t n_evals;
-    size_t *eval_steps;  /* [n_evals] */
-    double *curve;       /* [arch][corr][seed][eval]: mean-of-tasks test MSE */
-    double *final_task;  /* [arch][corr][seed][task] */
-    double *gates;       /* [arch][corr][seed][task][expert] or NULL */
+    size_t *eval_steps; /* [n_evals] */
+    double *curve;      /* [arch][corr][seed][eval]: mean-of-tasks test MSE */
+    double *final_task; /* [arch][corr][seed][task] */
+    double *gates;      /* [arch][corr][seed][task][expert] or NULL */
     FILE *curves_csv;
     FILE *gates_csv;
 } sweep;
@@ -344,14 +342,14 @@ static int plot(sweep *sw, const paper_stats *st)
     const paper_options *o = &sw->o;
     paper_text t = {0};
     char path[4200];
-    static const char *const colors[PAPER_MAX_ARCHS] = {"#d62728", "#1f77b4", "#2ca02c",
-                                                        "#9467bd", "#ff7f0e", "#8c564b",
-                                                        "#7f7f7f"};
+    static const char *const colors[PAPER_MAX_ARCHS] = {"#d62728", "#1f77b4", "#2ca02c", "#9467bd",
+                                                        "#ff7f0e", "#8c564b", "#7f7f7f"};
     paper_gp_path(path, sizeof path, o->out_dir, "curves.png");
     paper_text_printf(&t, "# written by " PROG "; data inline\n");
-    paper_text_printf(&t, "if (strstrt(GPVAL_TERMINALS, 'pngcairo') > 0) {\n"
-                          "  set terminal pngcairo size %zu,420 font 'sans,10'\n"
-                          "} else {\n  set terminal png size %zu,420\n}\n",
+    paper_text_printf(&t,
+                      "if (strstrt(GPVAL_TERMINALS, 'pngcairo') > 0) {\n"
+                      "  set terminal pngcairo size %zu,420 font 'sans,10'\n"
+                      "} else {\n  set terminal png size %zu,420\n}\n",
                       360 * o->n_corrs + 80, 360 * o->n_corrs + 80);
     paper_text_printf(&t, "set output %s\n", path);
     for (size_t a = 0; a < o->n_archs; a++)
@@ -365,8 +363,9 @@ static int plot(sweep *sw, const paper_stats *st)
             }
             paper_text_printf(&t, "EOD\n");
         }
-    paper_text_printf(&t, "set multiplot layout 1,%zu title 'Test loss (mean of both tasks) "
-                          "during training, mean over %zu seeds'\n",
+    paper_text_printf(&t,
+                      "set multiplot layout 1,%zu title 'Test loss (mean of both tasks) "
+                      "during training, mean over %zu seeds'\n",
                       o->n_corrs, sw->seeds);
     paper_text_printf(&t, "set logscale y\nset format y '%%g'\nset grid\n"
                           "set xlabel 'training step'\nset ylabel 'test MSE (log scale)'\n"
@@ -389,8 +388,9 @@ static int plot(sweep *sw, const paper_stats *st)
                           "  set terminal pngcairo size 640,440 font 'sans,10'\n"
                           "} else {\n  set terminal png size 640,440\n}\n");
     paper_text_printf(&t, "set output %s\n", path);
-    paper_text_printf(&t, "set title 'Final test loss after %zu steps, mean and 95%% t-interval "
-                          "(%zu seeds)'\n",
+    paper_text_printf(&t,
+                      "set title 'Final test loss after %zu steps, mean and 95%% t-interval "
+                      "(%zu seeds)'\n",
                       o->steps, sw->seeds);
     paper_text_printf(&t, "set grid\nset xlabel 'task correlation p'\nset ylabel 'test MSE'\n"
                           "set key top right\nset offsets 0.03, 0.03, 0, 0\n");
@@ -524,14 +524,14 @@ int main(int argc, char **argv)
                         for (size_t e = 0; e < res.n_experts && e < o->experts; e++) {
                             double g = res.gate_mean[k * res.n_experts + e];
                             sw.gates[(ci * PAPER_TASKS + k) * o->experts + e] = g;
-                            fprintf(sw.gates_csv, "%s,%g,%zu,%zu,%zu,%.6g\n", ar->name,
-                                    o->corrs[c], s, k + 1, e, g);
+                            fprintf(sw.gates_csv, "%s,%g,%zu,%zu,%zu,%.6g\n", ar->name, o->corrs[c],
+                                    s, k + 1, e, g);
                         }
                 }
                 paper_run_result_free(&res);
                 char what[96];
-                snprintf(what, sizeof what, "seed %zu, p %g, %s: %.4f", s, o->corrs[c],
-                         ar->name, res.final_loss);
+                snprintf(what, sizeof what, "seed %zu, p %g, %s: %.4f", s, o->corrs[c], ar->name,
+                         res.final_loss);
                 paper_progress_step(&prog, what);
             }
             paper_data_free(&data);

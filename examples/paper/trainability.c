@@ -38,25 +38,23 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-        "usage: " PROG " [options]\n"
-        "\n"
-        "Train every model many times per task correlation p, each run with its own\n"
-        "data and initialisation seed, and report the distribution of the final test\n"
-        "loss (mean of the two tasks' test MSE).\n"
-        "\n"
-        "  --runs N           runs per (model, p) [200]\n"
-        "  --bins N           histogram bins [30]\n");
+    fprintf(f, "usage: " PROG " [options]\n"
+               "\n"
+               "Train every model many times per task correlation p, each run with its own\n"
+               "data and initialisation seed, and report the distribution of the final test\n"
+               "loss (mean of the two tasks' test MSE).\n"
+               "\n"
+               "  --runs N           runs per (model, p) [200]\n"
+               "  --bins N           histogram bins [30]\n");
     paper_print_option_help(f);
-    fprintf(f,
-        "\n"
-        "Defaults differ from correlation-sweep: 6000 steps per run, and --eval-every\n"
-        "is unused (only the final loss is measured).\n"
-        "--quick runs 6 runs x 2500 steps on 20000 samples at p = 0.5 and 1\n"
-        "(unless given explicitly) and exits with status 3 unless MMoE's mean final\n"
-        "loss is below Shared-Bottom's at p = 0.5.\n"
-        "Exit status: 0 success, 1 library or I/O error, 2 bad command line,\n"
-        "3 --quick check failed.\n");
+    fprintf(f, "\n"
+               "Defaults differ from correlation-sweep: 6000 steps per run, and --eval-every\n"
+               "is unused (only the final loss is measured).\n"
+               "--quick runs 6 runs x 2500 steps on 20000 samples at p = 0.5 and 1\n"
+               "(unless given explicitly) and exits with status 3 unless MMoE's mean final\n"
+               "loss is below Shared-Bottom's at p = 0.5.\n"
+               "Exit status: 0 success, 1 library or I/O error, 2 bad command line,\n"
+               "3 --quick check failed.\n");
 }
 
 typedef struct study {
@@ -149,9 +147,8 @@ static int write_outputs(study *s, paper_stats *stats, double wall)
     paper_text t = {0};
     int rc = -1;
     FILE *f = NULL;
-    static const char *const colors[PAPER_MAX_ARCHS] = {"#d62728", "#1f77b4", "#2ca02c",
-                                                        "#9467bd", "#ff7f0e", "#8c564b",
-                                                        "#7f7f7f"};
+    static const char *const colors[PAPER_MAX_ARCHS] = {"#d62728", "#1f77b4", "#2ca02c", "#9467bd",
+                                                        "#ff7f0e", "#8c564b", "#7f7f7f"};
     if (!v || !counts) {
         fprintf(stderr, PROG ": out of memory\n");
         goto done;
@@ -189,8 +186,8 @@ static int write_outputs(study *s, paper_stats *stats, double wall)
         for (size_t a = 0; a < o->n_archs; a++) {
             const paper_stats *st = &stats[a * o->n_corrs + c];
             printf("%-22s %5g %9.4f %9.4f %9.4f %9.4f %9.4f %9.4f %9.4f\n", o->archs[a]->label,
-                   o->corrs[c], st->mean, st->ci_half, st->sd, st->median, st->p95,
-                   st->worst5_mean, st->max);
+                   o->corrs[c], st->mean, st->ci_half, st->sd, st->median, st->p95, st->worst5_mean,
+                   st->max);
         }
         printf("\n");
     }
@@ -203,9 +200,10 @@ static int write_outputs(study *s, paper_stats *stats, double wall)
     char path[4200];
     paper_gp_path(path, sizeof path, o->out_dir, "histograms.png");
     paper_text_printf(&t, "# written by " PROG "; data inline\n");
-    paper_text_printf(&t, "if (strstrt(GPVAL_TERMINALS, 'pngcairo') > 0) {\n"
-                          "  set terminal pngcairo size %zu,440 font 'sans,10'\n"
-                          "} else {\n  set terminal png size %zu,440\n}\n",
+    paper_text_printf(&t,
+                      "if (strstrt(GPVAL_TERMINALS, 'pngcairo') > 0) {\n"
+                      "  set terminal pngcairo size %zu,440 font 'sans,10'\n"
+                      "} else {\n  set terminal png size %zu,440\n}\n",
                       380 * o->n_corrs + 80, 380 * o->n_corrs + 80);
     paper_text_printf(&t, "set output %s\n", path);
     for (size_t c = 0; c < o->n_corrs; c++) {
@@ -241,8 +239,9 @@ static int write_outputs(study *s, paper_stats *stats, double wall)
         goto done;
     }
     f = NULL;
-    paper_text_printf(&t, "set multiplot layout 1,%zu title 'Final test loss of %zu runs per "
-                          "model (each with its own data and initialisation)'\n",
+    paper_text_printf(&t,
+                      "set multiplot layout 1,%zu title 'Final test loss of %zu runs per "
+                      "model (each with its own data and initialisation)'\n",
                       o->n_corrs, s->runs);
     paper_text_printf(&t, "set logscale x\nset grid\nset xlabel 'final test MSE (log scale)'\n"
                           "set ylabel 'runs'\nset key top right\nset yrange [0:*]\n"
@@ -312,8 +311,8 @@ static void print_gates(const study *s)
                 if (v > mx)
                     mx = v;
             }
-            printf("  %-8s p = %-4g  mean TV %.3f  max %.3f\n", o->archs[a]->label, o->corrs[c],
-                   m, mx);
+            printf("  %-8s p = %-4g  mean TV %.3f  max %.3f\n", o->archs[a]->label, o->corrs[c], m,
+                   mx);
         }
     }
 }
@@ -393,8 +392,8 @@ int main(int argc, char **argv)
                     for (size_t e = 0; e < ne; e++) {
                         tv += fabs(res.gate_mean[e] - res.gate_mean[ne + e]);
                         for (size_t k = 0; k < PAPER_TASKS; k++)
-                            fprintf(gates_csv, "%s,%g,%zu,%zu,%zu,%.6g\n", ar->name, o->corrs[c],
-                                    r, k + 1, e, res.gate_mean[k * ne + e]);
+                            fprintf(gates_csv, "%s,%g,%zu,%zu,%zu,%.6g\n", ar->name, o->corrs[c], r,
+                                    k + 1, e, res.gate_mean[k * ne + e]);
                     }
                     s.tv[ci] = 0.5 * tv;
                 }

@@ -113,12 +113,12 @@ extern "C" {
 
 /** Model architectures. Values are stable. */
 typedef enum mmoe_arch {
-    MMOE_ARCH_MMOE = 0,           /**< one gate per task over shared experts */
-    MMOE_ARCH_OMOE = 1,           /**< one gate shared by all tasks */
-    MMOE_ARCH_SHARED_BOTTOM = 2,  /**< one shared MLP, a tower per task */
-    MMOE_ARCH_SINGLE_TASK = 3,    /**< an independent network per task */
-    MMOE_ARCH_L2_CONSTRAINED = 4, /**< single-task nets + L2 penalty tying their parameters */
-    MMOE_ARCH_CROSS_STITCH = 5,   /**< single-task nets mixed by cross-stitch units */
+    MMOE_ARCH_MMOE = 0,                 /**< one gate per task over shared experts */
+    MMOE_ARCH_OMOE = 1,                 /**< one gate shared by all tasks */
+    MMOE_ARCH_SHARED_BOTTOM = 2,        /**< one shared MLP, a tower per task */
+    MMOE_ARCH_SINGLE_TASK = 3,          /**< an independent network per task */
+    MMOE_ARCH_L2_CONSTRAINED = 4,       /**< single-task nets + L2 penalty tying their parameters */
+    MMOE_ARCH_CROSS_STITCH = 5,         /**< single-task nets mixed by cross-stitch units */
     MMOE_ARCH_TENSOR_FACTORIZATION = 6, /**< task layers from a shared Tucker factorisation */
     MMOE_ARCH_CGC = 7, /**< shared + task-specific experts, a gate per task (PLE, one level) */
     MMOE_ARCH_PLE = 8, /**< CGC levels stacked, with shared gates between them */
@@ -217,10 +217,9 @@ MMOE_API mmoe_status mmoe_config_set_experts(mmoe_config *cfg, size_t n_experts,
  * loss weight. n_hidden may be 0 (hidden may then be NULL). All or nothing.
  * @return as mmoe_config_set; MMOE_ERR_RANGE when MMOE_MAX_TASKS tasks exist.
  */
-MMOE_API mmoe_status mmoe_config_add_task(mmoe_config *cfg, const char *name,
-                                          mmoe_task_kind kind, size_t n_hidden,
-                                          const size_t *hidden, mmoe_activation act,
-                                          float loss_weight);
+MMOE_API mmoe_status mmoe_config_add_task(mmoe_config *cfg, const char *name, mmoe_task_kind kind,
+                                          size_t n_hidden, const size_t *hidden,
+                                          mmoe_activation act, float loss_weight);
 
 /**
  * Check that the description can build a model (input width set, at least
@@ -251,9 +250,11 @@ MMOE_API mmoe_status mmoe_config_parse(mmoe_config *cfg, const char *text);
 typedef enum mmoe_key_type {
     MMOE_KEY_INTEGER = 0, /**< unsigned decimal integer in [lo, hi] */
     MMOE_KEY_REAL = 1,    /**< finite decimal number in [lo, hi] */
-    MMOE_KEY_CHOICE = 2,  /**< a word of a fixed list (mmoe_config_key_choice); lo 0, hi = words - 1 */
-    MMOE_KEY_WIDTHS = 3,  /**< comma-separated list of up to MMOE_MAX_LAYERS integers, each in [lo, hi] */
-    MMOE_KEY_NAME = 4     /**< lo..hi characters of [A-Za-z0-9_.-] */
+    MMOE_KEY_CHOICE =
+        2, /**< a word of a fixed list (mmoe_config_key_choice); lo 0, hi = words - 1 */
+    MMOE_KEY_WIDTHS =
+        3, /**< comma-separated list of up to MMOE_MAX_LAYERS integers, each in [lo, hi] */
+    MMOE_KEY_NAME = 4 /**< lo..hi characters of [A-Za-z0-9_.-] */
 } mmoe_key_type;
 
 /**

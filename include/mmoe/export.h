@@ -13,17 +13,17 @@ extern "C" {
 #endif
 
 #if defined(_WIN32) || defined(__CYGWIN__)
-#  if defined(MMOE_BUILDING_DLL)
-#    define MMOE_API __declspec(dllexport)
-#  elif defined(MMOE_STATIC)
-#    define MMOE_API
-#  else
-#    define MMOE_API __declspec(dllimport)
-#  endif
+#    if defined(MMOE_BUILDING_DLL)
+#        define MMOE_API __declspec(dllexport)
+#    elif defined(MMOE_STATIC)
+#        define MMOE_API
+#    else
+#        define MMOE_API __declspec(dllimport)
+#    endif
 #elif defined(__GNUC__) && __GNUC__ >= 4
-#  define MMOE_API __attribute__((visibility("default")))
+#    define MMOE_API __attribute__((visibility("default")))
 #else
-#  define MMOE_API
+#    define MMOE_API
 #endif
 
 #ifdef __cplusplus

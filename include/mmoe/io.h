@@ -163,8 +163,7 @@ MMOE_API mmoe_status mmoe_model_file_tensor(mmoe_model *model, size_t i, const c
 MMOE_API mmoe_status mmoe_optimizer_save(const mmoe_optimizer *opt, const char *path);
 
 /** Save an optimizer's state to a buffer (as mmoe_model_save_buffer). */
-MMOE_API mmoe_status mmoe_optimizer_save_buffer(const mmoe_optimizer *opt, void **buf,
-                                                size_t *len);
+MMOE_API mmoe_status mmoe_optimizer_save_buffer(const mmoe_optimizer *opt, void **buf, size_t *len);
 
 /**
  * Restore state saved by mmoe_optimizer_save into opt, which must be of

@@ -222,9 +222,8 @@ MMOE_API const char *mmoe_layer_last_error(const mmoe_layer *layer);
  *         range, unknown form); MMOE_ERR_OVERFLOW (parameters too many);
  *         MMOE_ERR_NOMEM. *layer is NULL on failure.
  */
-MMOE_API mmoe_status mmoe_layer_crossnet_create(size_t width, size_t n_layers,
-                                                mmoe_cross_form form, uint64_t seed,
-                                                mmoe_layer **layer);
+MMOE_API mmoe_status mmoe_layer_crossnet_create(size_t width, size_t n_layers, mmoe_cross_form form,
+                                                uint64_t seed, mmoe_layer **layer);
 
 /**
  * DNN: n_layers layers of the given widths, each
@@ -343,8 +342,8 @@ MMOE_API void mmoe_embedding_free(mmoe_embedding *emb);
  *         id >= vocab with MMOE_OOV_ERROR; output untouched);
  *         MMOE_ERR_NOMEM.
  */
-MMOE_API mmoe_status mmoe_embedding_forward(mmoe_embedding *emb, size_t batch,
-                                            const int64_t *ids, mmoe_tensor *output);
+MMOE_API mmoe_status mmoe_embedding_forward(mmoe_embedding *emb, size_t batch, const int64_t *ids,
+                                            mmoe_tensor *output);
 
 /**
  * Backward for the last forward: ADDS dLoss/dtable into the rows used.

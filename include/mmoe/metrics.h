@@ -75,9 +75,8 @@ typedef enum mmoe_metric {
  *         AUC is undefined there). The message names the row and task.
  *         MMOE_ERR_NOMEM (AUC scratch memory).
  */
-MMOE_API mmoe_status mmoe_metric_compute(mmoe_metric metric, size_t n, size_t T,
-                                         const float *pred, const float *labels,
-                                         const float *weights, double *out);
+MMOE_API mmoe_status mmoe_metric_compute(mmoe_metric metric, size_t n, size_t T, const float *pred,
+                                         const float *labels, const float *weights, double *out);
 
 /**
  * AUC of one task: mmoe_metric_compute(MMOE_METRIC_AUC, n, 1, scores,

@@ -197,8 +197,7 @@ MMOE_API mmoe_status mmoe_model_gate_weights(const mmoe_model *model, size_t k, 
  *         label outside [0,1], negative weight). Nothing changes on failure.
  */
 MMOE_API mmoe_status mmoe_model_loss(mmoe_model *model, const float *labels,
-                                     const float *sample_weights, float *task_losses,
-                                     float *total);
+                                     const float *sample_weights, float *task_losses, float *total);
 
 /**
  * Backward pass for the last forward and loss: ADDS dL/dtheta into the
@@ -227,8 +226,7 @@ MMOE_API mmoe_status mmoe_model_param(mmoe_model *model, size_t i, const char **
  * model. Out pointers may be NULL.
  * @return MMOE_OK; MMOE_ERR_NULL.
  */
-MMOE_API mmoe_status mmoe_model_flat(mmoe_model *model, float **params, float **grads,
-                                     size_t *n);
+MMOE_API mmoe_status mmoe_model_flat(mmoe_model *model, float **params, float **grads, size_t *n);
 
 /**
  * Create an inference workspace for up to max_batch rows per internal pass

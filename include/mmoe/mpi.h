@@ -144,17 +144,16 @@ MMOE_API mmoe_status mmoe_mpi_verify(mmoe_mpi *ctx, mmoe_optimizer *opt);
  * @return MMOE_OK; any status of mmoe_model_train_step; MMOE_ERR_IO (MPI).
  */
 MMOE_API mmoe_status mmoe_mpi_train_step(mmoe_mpi *ctx, mmoe_optimizer *opt, size_t batch,
-                                         const float *x, const int64_t *ids,
-                                         const float *labels, const float *sample_weights,
-                                         float *task_losses, float *total);
+                                         const float *x, const int64_t *ids, const float *labels,
+                                         const float *sample_weights, float *task_losses,
+                                         float *total);
 
 /**
  * Bytes this rank has passed to MPI as send buffers since the context was
  * created, and the steps taken (either out pointer may be NULL).
  * @return MMOE_OK; MMOE_ERR_NULL.
  */
-MMOE_API mmoe_status mmoe_mpi_traffic(const mmoe_mpi *ctx, uint64_t *bytes_sent,
-                                      uint64_t *steps);
+MMOE_API mmoe_status mmoe_mpi_traffic(const mmoe_mpi *ctx, uint64_t *bytes_sent, uint64_t *steps);
 
 /**
  * Gather the model (and, when opt is not NULL, its optimizer) into one
@@ -202,8 +201,7 @@ MMOE_API mmoe_status mmoe_mpi_load(MPI_Comm comm, const char *path, size_t n_fla
  *         rank); MMOE_ERR_NULL; MMOE_ERR_INVALID_ARG; MMOE_ERR_NOMEM;
  *         MMOE_ERR_IO. opt is unchanged on failure.
  */
-MMOE_API mmoe_status mmoe_mpi_load_optimizer(mmoe_mpi *ctx, mmoe_optimizer *opt,
-                                             const char *path);
+MMOE_API mmoe_status mmoe_mpi_load_optimizer(mmoe_mpi *ctx, mmoe_optimizer *opt, const char *path);
 
 /**
  * Message of the last failure on ctx, or with ctx NULL of the last failure

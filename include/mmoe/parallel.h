@@ -143,8 +143,8 @@ MMOE_API size_t mmoe_model_num_tables(const mmoe_model *model);
  * @return MMOE_OK; MMOE_ERR_NULL; MMOE_ERR_RANGE (k). Read-only.
  */
 MMOE_API mmoe_status mmoe_model_table(const mmoe_model *model, size_t k, uint64_t *vocab,
-                                      size_t *dim, size_t *offset, size_t *local_rows,
-                                      size_t *rank, size_t *world);
+                                      size_t *dim, size_t *offset, size_t *local_rows, size_t *rank,
+                                      size_t *world);
 
 /**
  * Build a model like mmoe_model_create whose tables flagged in sharded

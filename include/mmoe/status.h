@@ -22,21 +22,21 @@ extern "C" {
  * X-macro list: X(name, value, message). The enum, mmoe_status_name() and
  * mmoe_status_string() are all generated from this one list.
  */
-#define MMOE_STATUS_LIST(X)                                                    \
-    X(MMOE_OK, 0, "success")                                                   \
-    X(MMOE_ERR_INVALID_ARG, -1, "invalid argument")                            \
-    X(MMOE_ERR_NULL, -2, "NULL pointer where a value is required")             \
-    X(MMOE_ERR_SHAPE, -3, "shape mismatch")                                    \
-    X(MMOE_ERR_NOMEM, -4, "out of memory")                                     \
-    X(MMOE_ERR_OVERFLOW, -5, "size too large (arithmetic overflow)")           \
-    X(MMOE_ERR_NONFINITE, -6, "non-finite value (NaN or infinity)")            \
-    X(MMOE_ERR_STATE, -7, "call out of order for the object's state")          \
-    X(MMOE_ERR_RANGE, -8, "index or value out of range")                       \
-    X(MMOE_ERR_UNSUPPORTED, -9, "not supported by this build or object")       \
-    X(MMOE_ERR_IO, -10, "input/output error")                                  \
-    X(MMOE_ERR_FORMAT, -11, "malformed or corrupt data")                       \
-    X(MMOE_ERR_VERSION, -12, "unsupported format version")                     \
-    X(MMOE_ERR_CONFIG, -13, "invalid model configuration")                     \
+#define MMOE_STATUS_LIST(X)                                                                        \
+    X(MMOE_OK, 0, "success")                                                                       \
+    X(MMOE_ERR_INVALID_ARG, -1, "invalid argument")                                                \
+    X(MMOE_ERR_NULL, -2, "NULL pointer where a value is required")                                 \
+    X(MMOE_ERR_SHAPE, -3, "shape mismatch")                                                        \
+    X(MMOE_ERR_NOMEM, -4, "out of memory")                                                         \
+    X(MMOE_ERR_OVERFLOW, -5, "size too large (arithmetic overflow)")                               \
+    X(MMOE_ERR_NONFINITE, -6, "non-finite value (NaN or infinity)")                                \
+    X(MMOE_ERR_STATE, -7, "call out of order for the object's state")                              \
+    X(MMOE_ERR_RANGE, -8, "index or value out of range")                                           \
+    X(MMOE_ERR_UNSUPPORTED, -9, "not supported by this build or object")                           \
+    X(MMOE_ERR_IO, -10, "input/output error")                                                      \
+    X(MMOE_ERR_FORMAT, -11, "malformed or corrupt data")                                           \
+    X(MMOE_ERR_VERSION, -12, "unsupported format version")                                         \
+    X(MMOE_ERR_CONFIG, -13, "invalid model configuration")                                         \
     X(MMOE_ERR_INTERNAL, -14, "internal error")
 
 /** Result of every fallible libmmoe call. */

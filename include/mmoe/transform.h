@@ -202,8 +202,7 @@ MMOE_API mmoe_status mmoe_transform_check_header(const mmoe_transform *tf, const
  * embedding shapes, number and kinds of tasks.
  * @return MMOE_OK; MMOE_ERR_NULL; MMOE_ERR_SHAPE (a mismatch, named).
  */
-MMOE_API mmoe_status mmoe_transform_check_model(const mmoe_transform *tf,
-                                                const mmoe_model *model);
+MMOE_API mmoe_status mmoe_transform_check_model(const mmoe_transform *tf, const mmoe_model *model);
 
 /* ---- applying ----------------------------------------------------------- */
 
@@ -253,9 +252,9 @@ MMOE_API mmoe_status mmoe_transform_line(const mmoe_transform *tf, mmoe_transfor
  * when the schema says trim).
  */
 MMOE_API mmoe_status mmoe_transform_fields(const mmoe_transform *tf, mmoe_transform_workspace *ws,
-                                           size_t n, const char *const *fields,
-                                           const size_t *lens, uint64_t line, float *x,
-                                           int64_t *ids, float *labels, float *weight);
+                                           size_t n, const char *const *fields, const size_t *lens,
+                                           uint64_t line, float *x, int64_t *ids, float *labels,
+                                           float *weight);
 
 /**
  * Transform a batch of records. Output row j goes to x + j * dense_dim

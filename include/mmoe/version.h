@@ -23,7 +23,7 @@ extern "C" {
 #define MMOE_VERSION_PATCH 0
 
 /** Version as one comparable number: 0xMMmmpp. */
-#define MMOE_VERSION_HEX \
+#define MMOE_VERSION_HEX                                                                           \
     ((MMOE_VERSION_MAJOR << 16) | (MMOE_VERSION_MINOR << 8) | MMOE_VERSION_PATCH)
 
 /**

@@ -83,11 +83,12 @@ static mmoe_status move_flat(mmoe_mpi *ctx, float *local, float *full, int gathe
                            t->dim * sizeof(float));
         int mine = c[ctx->rank];
         ctx->bytes += (uint64_t)(gather || root ? (size_t)mine : 0) * sizeof(float);
-        st = mpi_check(ctx, gather ? MPI_Gatherv(local + lpos, mine, MPI_FLOAT, tmp, c, d, MPI_FLOAT,
-                                                 0, ctx->comm)
-                                   : MPI_Scatterv(tmp, c, d, MPI_FLOAT, local + lpos, mine,
-                                                  MPI_FLOAT, 0, ctx->comm),
-                       gather ? "MPI_Gatherv" : "MPI_Scatterv");
+        st = mpi_check(
+            ctx,
+            gather
+                ? MPI_Gatherv(local + lpos, mine, MPI_FLOAT, tmp, c, d, MPI_FLOAT, 0, ctx->comm)
+                : MPI_Scatterv(tmp, c, d, MPI_FLOAT, local + lpos, mine, MPI_FLOAT, 0, ctx->comm),
+            gather ? "MPI_Gatherv" : "MPI_Scatterv");
         if (st == MMOE_OK && gather && root)
             for (int r = 0; r < P; r++)
                 for (size_t i = 0; i < (size_t)c[r] / t->dim; i++)
@@ -159,7 +160,9 @@ mmoe_status mmoe_mpi_gather(mmoe_mpi *ctx, mmoe_optimizer *opt, mmoe_model **ful
         *full_opt = NULL;
     if (!ctx || !full || (opt && !full_opt))
         return mpi_fail(ctx, MMOE_ERR_NULL, "mmoe_mpi_gather: %s is NULL",
-                        !ctx ? "ctx" : !full ? "full" : "full_opt");
+                        !ctx    ? "ctx"
+                        : !full ? "full"
+                                : "full_opt");
     mmoe_status local = opt && mmoe_optimizer_model(opt) != ctx->model
                             ? mpi_fail(ctx, MMOE_ERR_INVALID_ARG,
                                        "mmoe_mpi_gather: the optimizer belongs to another model")
@@ -381,8 +384,10 @@ mmoe_status mmoe_mpi_load_optimizer(mmoe_mpi *ctx, mmoe_optimizer *opt, const ch
     mmoe_status st = mpi_agree(ctx, local, &k64, 1, &all);
     for (int r = 1; st == MMOE_OK && r < ctx->size; r++)
         if (all[(size_t)r * 2 + 1] != all[1])
-            st = mpi_fail(ctx, MMOE_ERR_INVALID_ARG, "mmoe_mpi_load_optimizer: rank %d's "
-                          "optimizer is of another kind than rank 0's", r);
+            st = mpi_fail(ctx, MMOE_ERR_INVALID_ARG,
+                          "mmoe_mpi_load_optimizer: rank %d's "
+                          "optimizer is of another kind than rank 0's",
+                          r);
     /* hyper-parameters and step count from rank 0 */
     double hyper[N_HYPER + 1] = {0};
     if (st == MMOE_OK && ctx->rank == 0) {

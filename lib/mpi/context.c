@@ -62,8 +62,9 @@ mmoe_status mpi_agree(mmoe_mpi *ctx, mmoe_status local, const int64_t *values, s
     for (size_t i = 0; i < n; i++)
         mine[1 + i] = values ? values[i] : 0;
     ctx->bytes += w * sizeof *mine;
-    mmoe_status st = mpi_check(ctx, MPI_Allgather(mine, (int)w, MPI_INT64_T, ctx->meta, (int)w,
-                                                  MPI_INT64_T, ctx->comm), "MPI_Allgather");
+    mmoe_status st = mpi_check(
+        ctx, MPI_Allgather(mine, (int)w, MPI_INT64_T, ctx->meta, (int)w, MPI_INT64_T, ctx->comm),
+        "MPI_Allgather");
     if (st)
         return st;
     if (all)
@@ -91,8 +92,8 @@ mmoe_status mpi_bcast_floats(mmoe_mpi *ctx, float *p, size_t n)
         int part = n - done > (size_t)INT_MAX ? INT_MAX : (int)(n - done);
         if (ctx->rank == 0)
             ctx->bytes += (uint64_t)part * sizeof *p;
-        mmoe_status st = mpi_check(ctx, MPI_Bcast(p + done, part, MPI_FLOAT, 0, ctx->comm),
-                                   "MPI_Bcast");
+        mmoe_status st =
+            mpi_check(ctx, MPI_Bcast(p + done, part, MPI_FLOAT, 0, ctx->comm), "MPI_Bcast");
         if (st)
             return st;
         done += (size_t)part;
@@ -128,8 +129,8 @@ static mmoe_status same_everywhere(mmoe_mpi *ctx, uint64_t h, int *same)
 {
     uint64_t v[2] = {h, ~h};
     ctx->bytes += sizeof v;
-    mmoe_status st = mpi_check(ctx, MPI_Allreduce(MPI_IN_PLACE, v, 2, MPI_UINT64_T, MPI_MAX,
-                                                  ctx->comm), "MPI_Allreduce");
+    mmoe_status st = mpi_check(
+        ctx, MPI_Allreduce(MPI_IN_PLACE, v, 2, MPI_UINT64_T, MPI_MAX, ctx->comm), "MPI_Allreduce");
     *same = st == MMOE_OK && v[0] == ~v[1];
     return st;
 }
@@ -149,8 +150,8 @@ mmoe_status mpi_load_tables(mmoe_mpi *ctx)
         size_t rank, world;
         char key[48], val[32];
         snprintf(key, sizeof key, "sparse.%zu.slots", k);
-        st = mmoe_model_table(ctx->model, k, &t->vocab, &t->dim, &t->offset, &t->local_rows,
-                              &rank, &world);
+        st = mmoe_model_table(ctx->model, k, &t->vocab, &t->dim, &t->offset, &t->local_rows, &rank,
+                              &world);
         if (st == MMOE_OK)
             st = mmoe_config_get(cfg, key, val, sizeof val);
         if (st) {
@@ -160,8 +161,10 @@ mmoe_status mpi_load_tables(mmoe_mpi *ctx)
         t->slots = (size_t)strtoull(val, NULL, 10);
         t->sharded = world > 1;
         if (t->sharded && (world != (size_t)ctx->size || rank != (size_t)ctx->rank))
-            st = mpi_fail(ctx, MMOE_ERR_INVALID_ARG, "table %zu is shard %zu of %zu; this rank is "
-                          "%d of %d", k, rank, world, ctx->rank, ctx->size);
+            st = mpi_fail(ctx, MMOE_ERR_INVALID_ARG,
+                          "table %zu is shard %zu of %zu; this rank is "
+                          "%d of %d",
+                          k, rank, world, ctx->rank, ctx->size);
     }
     mmoe_config_free(cfg);
     return st;
@@ -413,7 +416,8 @@ mmoe_status mmoe_mpi_verify(mmoe_mpi *ctx, mmoe_optimizer *opt)
     if ((st = same_everywhere(ctx, h, &same)))
         return st;
     if (!same)
-        return mpi_fail(ctx, MMOE_ERR_STATE, "mmoe_mpi_verify: the ranks' replicated parameters, "
+        return mpi_fail(ctx, MMOE_ERR_STATE,
+                        "mmoe_mpi_verify: the ranks' replicated parameters, "
                         "statistics or optimizer state differ");
     return MMOE_OK;
 }

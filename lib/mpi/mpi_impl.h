@@ -15,10 +15,10 @@
 typedef struct mpi_table {
     size_t dim, slots, local_rows, offset;
     uint64_t vocab;
-    int sharded;         /* stored as shard rank of size */
-    int64_t *rows;       /* rows this rank's batch uses (sorted) */
+    int sharded;   /* stored as shard rank of size */
+    int64_t *rows; /* rows this rank's batch uses (sorted) */
     size_t n_rows, cap;
-    int sparse;          /* replicated table exchanged sparsely this step */
+    int sparse; /* replicated table exchanged sparsely this step */
 } mpi_table;
 
 struct mmoe_mpi {
@@ -32,9 +32,9 @@ struct mmoe_mpi {
     int exchange;
     double sparse_cost;
     /* per-step scratch, grow-only */
-    int64_t *meta;        /* agreement: [size][2 + n_tables] */
+    int64_t *meta; /* agreement: [size][2 + n_tables] */
     size_t meta_cap;
-    int *cnt;             /* send/recv counts and displacements, 8 arrays of size */
+    int *cnt; /* send/recv counts and displacements, 8 arrays of size */
     int64_t *ids_s, *ids_r;
     size_t ids_s_cap, ids_r_cap;
     int *kcnt_s, *kcnt_r; /* [size][n_tables] rows per destination/source and table */

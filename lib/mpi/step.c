@@ -125,8 +125,9 @@ static mmoe_status shard_fetch(mmoe_mpi *ctx)
         for (size_t i = 0; t->sharded && i < t->n_rows; i++)
             ctx->kcnt_s[(size_t)(t->rows[i] % P) * K + k]++;
     }
-    mmoe_status st = mpi_check(ctx, MPI_Alltoall(ctx->kcnt_s, (int)K, MPI_INT, ctx->kcnt_r, (int)K,
-                                                 MPI_INT, ctx->comm), "MPI_Alltoall");
+    mmoe_status st = mpi_check(
+        ctx, MPI_Alltoall(ctx->kcnt_s, (int)K, MPI_INT, ctx->kcnt_r, (int)K, MPI_INT, ctx->comm),
+        "MPI_Alltoall");
     if (st)
         return st;
     ctx->bytes += (uint64_t)P * K * sizeof(int);
@@ -162,8 +163,10 @@ static mmoe_status shard_fetch(mmoe_mpi *ctx)
         }
     }
     ctx->bytes += n_ids_s * sizeof(int64_t);
-    st = mpi_check(ctx, MPI_Alltoallv(ctx->ids_s, sc, sd, MPI_INT64_T, ctx->ids_r, rc, rd,
-                                      MPI_INT64_T, ctx->comm), "MPI_Alltoallv (row ids)");
+    st = mpi_check(
+        ctx,
+        MPI_Alltoallv(ctx->ids_s, sc, sd, MPI_INT64_T, ctx->ids_r, rc, rd, MPI_INT64_T, ctx->comm),
+        "MPI_Alltoallv (row ids)");
     if (st)
         return st;
     /* serve: vectors of the rows requested from this rank */
@@ -180,8 +183,10 @@ static mmoe_status shard_fetch(mmoe_mpi *ctx)
             vp += n * ctx->tables[k].dim;
         }
     ctx->bytes += n_vec_s * sizeof(float);
-    st = mpi_check(ctx, MPI_Alltoallv(ctx->vec_s, vsc, vsd, MPI_FLOAT, ctx->vec_r, vrc, vrd,
-                                      MPI_FLOAT, ctx->comm), "MPI_Alltoallv (row vectors)");
+    st = mpi_check(
+        ctx,
+        MPI_Alltoallv(ctx->vec_s, vsc, vsd, MPI_FLOAT, ctx->vec_r, vrc, vrd, MPI_FLOAT, ctx->comm),
+        "MPI_Alltoallv (row vectors)");
     if (st)
         return st;
     /* feed each sharded table its rows in ascending order */
@@ -239,9 +244,10 @@ static mmoe_status shard_return(mmoe_mpi *ctx, double share)
     for (int p = 0; p < P; p++)
         n_send += (size_t)vrc[p];
     ctx->bytes += n_send * sizeof(float);
-    mmoe_status st = mpi_check(ctx, MPI_Alltoallv(ctx->vec_r, vrc, vrd, MPI_FLOAT, ctx->vec_s, vsc,
-                                                  vsd, MPI_FLOAT, ctx->comm),
-                               "MPI_Alltoallv (row gradients)");
+    mmoe_status st = mpi_check(
+        ctx,
+        MPI_Alltoallv(ctx->vec_r, vrc, vrd, MPI_FLOAT, ctx->vec_s, vsc, vsd, MPI_FLOAT, ctx->comm),
+        "MPI_Alltoallv (row gradients)");
     if (st)
         return st;
     size_t ip = 0, vp = 0;
@@ -280,7 +286,8 @@ static int choose_sparse(const mmoe_mpi *ctx, const int64_t *all, size_t k)
     return sparse < dense;
 }
 
-/* Step 4b: replicated tables chosen sparse: all-gather (row, gradient) records, sum in rank order. */
+/* Step 4b: replicated tables chosen sparse: all-gather (row, gradient) records, sum in rank order.
+ */
 static mmoe_status sparse_exchange(mmoe_mpi *ctx, const int64_t *all, float *grads)
 {
     const int P = ctx->size;
@@ -319,9 +326,10 @@ static mmoe_status sparse_exchange(mmoe_mpi *ctx, const int64_t *all, float *gra
         }
     }
     ctx->bytes += mine;
-    mmoe_status st = mpi_check(ctx, MPI_Allgatherv(ctx->rec_s, (int)mine, MPI_BYTE, ctx->rec_r, rc,
-                                                   rd, MPI_BYTE, ctx->comm),
-                               "MPI_Allgatherv (embedding rows)");
+    mmoe_status st = mpi_check(
+        ctx,
+        MPI_Allgatherv(ctx->rec_s, (int)mine, MPI_BYTE, ctx->rec_r, rc, rd, MPI_BYTE, ctx->comm),
+        "MPI_Allgatherv (embedding rows)");
     if (st)
         return st;
     const unsigned char *q = ctx->rec_r;
@@ -351,9 +359,9 @@ static mmoe_status allreduce_range(mmoe_mpi *ctx, float *p, size_t n)
     for (size_t done = 0; done < n;) {
         size_t part = n - done < ctx->bucket ? n - done : ctx->bucket;
         ctx->bytes += part * sizeof *p;
-        mmoe_status st = mpi_check(ctx, MPI_Allreduce(MPI_IN_PLACE, p + done, (int)part, MPI_FLOAT,
-                                                      MPI_SUM, ctx->comm),
-                                   "MPI_Allreduce (gradients)");
+        mmoe_status st = mpi_check(
+            ctx, MPI_Allreduce(MPI_IN_PLACE, p + done, (int)part, MPI_FLOAT, MPI_SUM, ctx->comm),
+            "MPI_Allreduce (gradients)");
         if (st)
             return st;
         done += part;
@@ -431,8 +439,9 @@ mmoe_status mmoe_mpi_train_step(mmoe_mpi *ctx, mmoe_optimizer *opt, size_t batch
     l[T] = share * (double)tot;
     if (ctx->size > 1) {
         ctx->bytes += (T + 1) * sizeof *l;
-        st = mpi_check(ctx, MPI_Allreduce(MPI_IN_PLACE, l, (int)(T + 1), MPI_DOUBLE, MPI_SUM,
-                                          ctx->comm), "MPI_Allreduce (losses)");
+        st = mpi_check(ctx,
+                       MPI_Allreduce(MPI_IN_PLACE, l, (int)(T + 1), MPI_DOUBLE, MPI_SUM, ctx->comm),
+                       "MPI_Allreduce (losses)");
         if (st)
             return st;
     }

@@ -29,8 +29,8 @@ static _Thread_local char tls_error[SYNTH_ERRLEN];
 #if defined(__GNUC__)
 __attribute__((format(printf, 4, 5)))
 #endif
-static mmoe_status synth_fail(char *errbuf, mmoe_status status, const char *func,
-                              const char *fmt, ...)
+static mmoe_status
+synth_fail(char *errbuf, mmoe_status status, const char *func, const char *fmt, ...)
 {
     char msg[SYNTH_ERRLEN];
     int n = snprintf(msg, sizeof msg, "%s: ", func);
@@ -59,7 +59,7 @@ const char *mmoe_synth_thread_last_error(void)
 
 typedef struct rng {
     uint64_t s[4];
-    double spare;   /* second value of the last polar pair */
+    double spare; /* second value of the last polar pair */
     int has_spare;
 } rng;
 
@@ -215,8 +215,7 @@ mmoe_status mmoe_synth_config_set_scale(mmoe_synth_config *cfg, double c)
     if (!isfinite(c))
         return FAIL(cfg->err, MMOE_ERR_NONFINITE, "scale is not finite");
     if (!(c > 0.0) || c > MMOE_SYNTH_MAX_SCALE)
-        return FAIL(cfg->err, MMOE_ERR_RANGE, "scale %g outside (0, %g]", c,
-                    MMOE_SYNTH_MAX_SCALE);
+        return FAIL(cfg->err, MMOE_ERR_RANGE, "scale %g outside (0, %g]", c, MMOE_SYNTH_MAX_SCALE);
     cfg->scale = c;
     cfg->err[0] = '\0';
     return MMOE_OK;
@@ -251,8 +250,8 @@ mmoe_status mmoe_synth_config_set_sin_terms(mmoe_synth_config *cfg, size_t m)
     return MMOE_OK;
 }
 
-mmoe_status mmoe_synth_config_set_sin_params(mmoe_synth_config *cfg, size_t m,
-                                             const double *alpha, const double *beta)
+mmoe_status mmoe_synth_config_set_sin_params(mmoe_synth_config *cfg, size_t m, const double *alpha,
+                                             const double *beta)
 {
     if (!cfg)
         return FAIL(NULL, MMOE_ERR_NULL, "cfg is NULL");
@@ -263,8 +262,8 @@ mmoe_status mmoe_synth_config_set_sin_params(mmoe_synth_config *cfg, size_t m,
         return FAIL(cfg->err, MMOE_ERR_NULL, "alpha or beta is NULL with m = %zu", m);
     for (size_t j = 0; j < m; j++) {
         if (!isfinite(alpha[j]) || !isfinite(beta[j]))
-            return FAIL(cfg->err, MMOE_ERR_NONFINITE, "alpha[%zu] or beta[%zu] is not finite",
-                        j, j);
+            return FAIL(cfg->err, MMOE_ERR_NONFINITE, "alpha[%zu] or beta[%zu] is not finite", j,
+                        j);
         if (fabs(alpha[j]) > MMOE_SYNTH_MAX_SIN_PARAM || fabs(beta[j]) > MMOE_SYNTH_MAX_SIN_PARAM)
             return FAIL(cfg->err, MMOE_ERR_RANGE, "|alpha[%zu]| or |beta[%zu]| above %g", j, j,
                         MMOE_SYNTH_MAX_SIN_PARAM);
@@ -411,11 +410,13 @@ mmoe_status mmoe_synth_create(const mmoe_synth_config *cfg, mmoe_synth **out)
     if (d < t)
         return FAIL(NULL, MMOE_ERR_INVALID_ARG,
                     "input width %zu is smaller than the task count %zu (need d >= T for "
-                    "orthogonal unit vectors)", d, t);
+                    "orthogonal unit vectors)",
+                    d, t);
     if (t > 2 && cfg->corr < -1.0 / (double)(t - 1))
         return FAIL(NULL, MMOE_ERR_RANGE,
                     "correlation %g below -1/(T-1) = %g: no %zu vectors have that pairwise "
-                    "cosine", cfg->corr, -1.0 / (double)(t - 1), t);
+                    "cosine",
+                    cfg->corr, -1.0 / (double)(t - 1), t);
 
     size_t td;
     if (d != 0 && t > SIZE_MAX / d)
@@ -437,8 +438,8 @@ mmoe_status mmoe_synth_create(const mmoe_synth_config *cfg, mmoe_synth **out)
         free(l);
         free(alpha);
         free(beta);
-        return FAIL(NULL, MMOE_ERR_NOMEM, "cannot allocate a generator (T=%zu, d=%zu, m=%zu)",
-                    t, d, m);
+        return FAIL(NULL, MMOE_ERR_NOMEM, "cannot allocate a generator (T=%zu, d=%zu, m=%zu)", t, d,
+                    m);
     }
 
     /* 1. orthonormal unit vectors */

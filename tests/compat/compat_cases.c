@@ -23,12 +23,15 @@ mmoe_status compat_config(const compat_case *cc, mmoe_config **out)
     if (st)
         return st;
     static const char *const base[][2] = {
-        {"input.dense", "6"}, {"seed", "5"}, {"l2.lambda", "0.01"}, {"tf.rank", "3"},
+        {"input.dense", "6"},
+        {"seed", "5"},
+        {"l2.lambda", "0.01"},
+        {"tf.rank", "3"},
     };
     static const char *const stage[][2] = {
-        {"input.sparse", "2"},  {"sparse.0.vocab", "9"}, {"sparse.0.dim", "3"},
-        {"sparse.1.vocab", "5"}, {"sparse.1.dim", "2"},  {"sparse.1.slots", "2"},
-        {"cross.layers", "1"},  {"dnn.layers", "7"},     {"dnn.activation", "tanh"},
+        {"input.sparse", "2"},   {"sparse.0.vocab", "9"}, {"sparse.0.dim", "3"},
+        {"sparse.1.vocab", "5"}, {"sparse.1.dim", "2"},   {"sparse.1.slots", "2"},
+        {"cross.layers", "1"},   {"dnn.layers", "7"},     {"dnn.activation", "tanh"},
     };
     size_t ew[2] = {7, 5}, h[1] = {4};
     if ((st = mmoe_config_set(c, "arch", cc->arch)))
@@ -71,8 +74,8 @@ void compat_fill(const mmoe_model *m, compat_data *d)
         for (size_t k = 0; k < d->T; k++) {
             mmoe_task_kind kind = MMOE_TASK_REGRESSION;
             mmoe_model_task(m, k, NULL, &kind);
-            d->y[r * d->T + k] = kind == MMOE_TASK_BINARY ? (float)((r + k) % 2)
-                                                          : (float)sin(1.3 * (double)(r + k));
+            d->y[r * d->T + k] =
+                kind == MMOE_TASK_BINARY ? (float)((r + k) % 2) : (float)sin(1.3 * (double)(r + k));
         }
         d->w[r] = 0.5f + 0.25f * (float)r;
     }

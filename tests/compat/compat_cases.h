@@ -15,13 +15,13 @@
 #define COMPAT_MAX_T 3  /* most tasks of a case */
 #define COMPAT_MAX_IN 8 /* widest dense input */
 #define COMPAT_MAX_IDS 3
-#define COMPAT_STEPS 3  /* Adam steps before saving */
+#define COMPAT_STEPS 3 /* Adam steps before saving */
 
 typedef struct compat_case {
     const char *name; /* file stem */
     const char *arch;
-    int input_stage;  /* sparse features, CrossNet and a DNN (no batch norm: every
-                         value of the model is a trainable parameter) */
+    int input_stage; /* sparse features, CrossNet and a DNN (no batch norm: every
+                        value of the model is a trainable parameter) */
 } compat_case;
 
 extern const compat_case compat_cases[];

@@ -34,7 +34,7 @@
 #include "compat_cases.h"
 
 #ifndef COMPAT_DIR
-#  error "COMPAT_DIR must name tests/compat/files"
+#    error "COMPAT_DIR must name tests/compat/files"
 #endif
 
 typedef struct expect {
@@ -129,9 +129,9 @@ static void evaluate(mmoe_model *m, const compat_data *d, float *pred, float *pr
     assert_int_equal(mmoe_workspace_create(m, COMPAT_B - 1, &ws), MMOE_OK);
     const int64_t *ids = d->n_ids ? d->ids : NULL;
     assert_int_equal(mmoe_model_predict(m, ws, COMPAT_B, d->x, ids, pred), MMOE_OK);
-    assert_int_equal(mmoe_model_predict(m, ws, 1, d->x + 2 * d->in, ids ? ids + 2 * d->n_ids : NULL,
-                                        pred1),
-                     MMOE_OK);
+    assert_int_equal(
+        mmoe_model_predict(m, ws, 1, d->x + 2 * d->in, ids ? ids + 2 * d->n_ids : NULL, pred1),
+        MMOE_OK);
     mmoe_workspace_free(ws);
     assert_int_equal(mmoe_model_zero_grad(m), MMOE_OK);
     assert_int_equal(mmoe_model_forward(m, COMPAT_B, d->x, ids), MMOE_OK);

@@ -50,29 +50,25 @@ static mmoe_schema *schema_of(const char *text)
     return s;
 }
 
-static const char *SCHEMA =
-    "mmoe-schema 1\n"
-    "# a comment\n"
-    "delimiter \",\"\n"
-    "missing \"?\"\n"
-    "embedding_dim 3\n"
-    "dense age 1 standardize\n"
-    "dense money 2 log1p   # no standardisation\n"
-    "categorical job 3 min_count=2\n"
-    "categorical zip 4 hash=7 dim=2\n"
-    "multi tags 5 separator=\"|\" slots=3 pooling=sum\n"
-    "binary buy 6 positive=yes positive=\"Y\"\n"
-    "regression spend 7\n"
-    "weight 8\n";
+static const char *SCHEMA = "mmoe-schema 1\n"
+                            "# a comment\n"
+                            "delimiter \",\"\n"
+                            "missing \"?\"\n"
+                            "embedding_dim 3\n"
+                            "dense age 1 standardize\n"
+                            "dense money 2 log1p   # no standardisation\n"
+                            "categorical job 3 min_count=2\n"
+                            "categorical zip 4 hash=7 dim=2\n"
+                            "multi tags 5 separator=\"|\" slots=3 pooling=sum\n"
+                            "binary buy 6 positive=yes positive=\"Y\"\n"
+                            "regression spend 7\n"
+                            "weight 8\n";
 
 /* Training rows for SCHEMA: age, money, job, zip, tags, buy, spend, weight. */
 static const char *ROWS[] = {
-    "20,0,cook,10115,a|b,yes,1.5,1",
-    "30,9,cook,10117,b,no,2,0.5",
-    "40,?,pilot,10115,,Y,0,2",
-    "50,99,cook,80331,a|a|c|d,no,-1,1",
-    "60,-9,pilot,10115,c,no,3,1",
-    "70,0,nurse,99999,b|c,yes,4,1",
+    "20,0,cook,10115,a|b,yes,1.5,1", "30,9,cook,10117,b,no,2,0.5",
+    "40,?,pilot,10115,,Y,0,2",       "50,99,cook,80331,a|a|c|d,no,-1,1",
+    "60,-9,pilot,10115,c,no,3,1",    "70,0,nurse,99999,b|c,yes,4,1",
 };
 #define NROWS (sizeof ROWS / sizeof ROWS[0])
 
@@ -274,12 +270,12 @@ static void test_malformed_policies(void **state)
     assert_int_equal(mmoe_transform_workspace_create(tf, 0, &ws), MMOE_OK);
     const char *lines[] = {
         "20,0,cook,1,a,yes,1,1",
-        "abc,0,cook,1,a,yes,1,1",       /* dense not a number: column 1 */
-        "20,0,cook,1,a,yes,1",          /* 7 fields */
-        "21,0,cook,1,a,maybe,1,1",      /* binary: not positive -> 0 (valid) */
-        "22,0,cook,1,a,yes,,1",         /* empty regression label: column 7 */
-        "23,0,\"cook,1,a,yes,1,1",      /* unterminated quote: column 3 */
-        "24,0,cook,1,a,yes,1,-2",       /* negative weight: column 8 */
+        "abc,0,cook,1,a,yes,1,1",        /* dense not a number: column 1 */
+        "20,0,cook,1,a,yes,1",           /* 7 fields */
+        "21,0,cook,1,a,maybe,1,1",       /* binary: not positive -> 0 (valid) */
+        "22,0,cook,1,a,yes,,1",          /* empty regression label: column 7 */
+        "23,0,\"cook,1,a,yes,1,1",       /* unterminated quote: column 3 */
+        "24,0,cook,1,a,yes,1,-2",        /* negative weight: column 8 */
         "25,0,\"co\"\"ok\",1,a,yes,1,1", /* quoted with a doubled quote (valid) */
     };
     enum { B = sizeof lines / sizeof lines[0] };
@@ -293,15 +289,15 @@ static void test_malformed_policies(void **state)
     int64_t ids[B * 5];
     size_t kept[B], n_out = 99, skipped = 99;
     /* fail: stops at the second record, names its line and column */
-    assert_int_equal(mmoe_transform_lines(tf, ws, B, lines, lens, nums, MMOE_MALFORMED_FAIL, x,
-                                          ids, y, w, kept, &n_out, &skipped),
+    assert_int_equal(mmoe_transform_lines(tf, ws, B, lines, lens, nums, MMOE_MALFORMED_FAIL, x, ids,
+                                          y, w, kept, &n_out, &skipped),
                      MMOE_ERR_FORMAT);
     assert_int_equal(n_out, 1);
     assert_int_equal(skipped, 0);
     assert_non_null(strstr(mmoe_transform_workspace_last_error(ws), "line 101, column 1 (age)"));
     /* skip: five malformed records left out, the rest compacted */
-    assert_int_equal(mmoe_transform_lines(tf, ws, B, lines, lens, nums, MMOE_MALFORMED_SKIP, x,
-                                          ids, y, w, kept, &n_out, &skipped),
+    assert_int_equal(mmoe_transform_lines(tf, ws, B, lines, lens, nums, MMOE_MALFORMED_SKIP, x, ids,
+                                          y, w, kept, &n_out, &skipped),
                      MMOE_OK);
     assert_int_equal(n_out, 3);
     assert_int_equal(skipped, 5);
@@ -404,8 +400,8 @@ static void test_model_round_trip(void **state)
     size_t lens[NROWS], n_out;
     for (size_t i = 0; i < NROWS; i++)
         lens[i] = strlen(ROWS[i]);
-    assert_int_equal(mmoe_transform_lines(tf, tws, NROWS, ROWS, lens, NULL, MMOE_MALFORMED_FAIL,
-                                          x, ids, y, w, NULL, &n_out, NULL),
+    assert_int_equal(mmoe_transform_lines(tf, tws, NROWS, ROWS, lens, NULL, MMOE_MALFORMED_FAIL, x,
+                                          ids, y, w, NULL, &n_out, NULL),
                      MMOE_OK);
     for (int k = 0; k < 5; k++)
         assert_int_equal(mmoe_model_train_step(m, opt, NROWS, x, ids, y, w, NULL, NULL), MMOE_OK);
@@ -600,7 +596,8 @@ static void test_reader_and_batcher(void **state)
     }
     /* no shuffle: file order */
     mmoe_batcher *b;
-    assert_int_equal(mmoe_batcher_create(tf, plain, 100, 0, 1, MMOE_MALFORMED_FAIL, 0, &b), MMOE_OK);
+    assert_int_equal(mmoe_batcher_create(tf, plain, 100, 0, 1, MMOE_MALFORMED_FAIL, 0, &b),
+                     MMOE_OK);
     check_pass(b, N, o1);
     for (size_t i = 0; i < N; i++)
         assert_int_equal(o1[i], i);
@@ -610,14 +607,13 @@ static void test_reader_and_batcher(void **state)
 
     /* a header that does not match the fitted names is refused */
     write_text(tmp_path("other.csv"), "id,words,label\n1,a,1\n");
-    assert_int_equal(mmoe_batcher_create(tf, tmp_path("other.csv"), 4, 0, 1, MMOE_MALFORMED_FAIL,
-                                         0, &b),
-                     MMOE_ERR_FORMAT);
+    assert_int_equal(
+        mmoe_batcher_create(tf, tmp_path("other.csv"), 4, 0, 1, MMOE_MALFORMED_FAIL, 0, &b),
+        MMOE_ERR_FORMAT);
     /* malformed rows in a file: skip and count, or fail */
     write_text(tmp_path("bad.csv"), "id,text,label\n1,a,1\nzz,a,1\n2,a,0\n3,a\n4,\"open,1\n");
-    assert_int_equal(mmoe_batcher_create(tf, tmp_path("bad.csv"), 8, 0, 1, MMOE_MALFORMED_SKIP, 0,
-                                         &b),
-                     MMOE_OK);
+    assert_int_equal(
+        mmoe_batcher_create(tf, tmp_path("bad.csv"), 8, 0, 1, MMOE_MALFORMED_SKIP, 0, &b), MMOE_OK);
     size_t bn;
     const float *x;
     /* the reader fails on the quote left open at the end of the file */
@@ -625,17 +621,15 @@ static void test_reader_and_batcher(void **state)
     assert_non_null(strstr(mmoe_batcher_last_error(b), "line 6"));
     mmoe_batcher_free(b);
     write_text(tmp_path("bad.csv"), "id,text,label\n1,a,1\nzz,a,1\n2,a,0\n3,a\n");
-    assert_int_equal(mmoe_batcher_create(tf, tmp_path("bad.csv"), 8, 0, 1, MMOE_MALFORMED_SKIP, 0,
-                                         &b),
-                     MMOE_OK);
+    assert_int_equal(
+        mmoe_batcher_create(tf, tmp_path("bad.csv"), 8, 0, 1, MMOE_MALFORMED_SKIP, 0, &b), MMOE_OK);
     assert_int_equal(mmoe_batcher_next(b, &bn, &x, NULL, NULL, NULL), MMOE_OK);
     assert_int_equal(bn, 2);
     assert_int_equal(mmoe_batcher_skipped(b), 2);
     assert_non_null(strstr(mmoe_batcher_last_error(b), "line 5"));
     mmoe_batcher_free(b);
-    assert_int_equal(mmoe_batcher_create(tf, tmp_path("bad.csv"), 8, 0, 1, MMOE_MALFORMED_FAIL, 0,
-                                         &b),
-                     MMOE_OK);
+    assert_int_equal(
+        mmoe_batcher_create(tf, tmp_path("bad.csv"), 8, 0, 1, MMOE_MALFORMED_FAIL, 0, &b), MMOE_OK);
     assert_int_equal(mmoe_batcher_next(b, &bn, &x, NULL, NULL, NULL), MMOE_ERR_FORMAT);
     assert_non_null(strstr(mmoe_batcher_last_error(b), "line 3, column 1"));
     mmoe_batcher_free(b);
@@ -653,10 +647,11 @@ static void test_reader_and_batcher(void **state)
     }
     assert_int_equal(st, MMOE_ERR_IO);
     /* records longer than max_record */
-    write_text(tmp_path("long.csv"), "id,text,label\n1,a,1\n2,aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa,0\n");
-    assert_int_equal(mmoe_batcher_create(tf, tmp_path("long.csv"), 8, 0, 1, MMOE_MALFORMED_SKIP,
-                                         20, &b),
-                     MMOE_OK);
+    write_text(tmp_path("long.csv"),
+               "id,text,label\n1,a,1\n2,aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa,0\n");
+    assert_int_equal(
+        mmoe_batcher_create(tf, tmp_path("long.csv"), 8, 0, 1, MMOE_MALFORMED_SKIP, 20, &b),
+        MMOE_OK);
     assert_int_equal(mmoe_batcher_next(b, &bn, &x, NULL, NULL, NULL), MMOE_ERR_FORMAT);
     assert_non_null(strstr(mmoe_batcher_last_error(b), "line 3: record longer than 20 bytes"));
     mmoe_batcher_free(b);
@@ -674,12 +669,9 @@ int main(void)
         return 1;
     }
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_schema_good),
-        cmocka_unit_test(test_schema_bad),
-        cmocka_unit_test(test_fit_and_transform),
-        cmocka_unit_test(test_malformed_policies),
-        cmocka_unit_test(test_text_form),
-        cmocka_unit_test(test_model_round_trip),
+        cmocka_unit_test(test_schema_good),        cmocka_unit_test(test_schema_bad),
+        cmocka_unit_test(test_fit_and_transform),  cmocka_unit_test(test_malformed_policies),
+        cmocka_unit_test(test_text_form),          cmocka_unit_test(test_model_round_trip),
         cmocka_unit_test(test_reader_and_batcher),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

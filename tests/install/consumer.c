@@ -18,14 +18,14 @@
 
 enum { D = 12, T = 2, N = 256, B = 32 };
 
-#define CHECK(call)                                                                    \
-    do {                                                                               \
-        mmoe_status st_ = (call);                                                      \
-        if (st_ != MMOE_OK) {                                                          \
-            fprintf(stderr, "consumer.c:%d: %s: %s (%s)\n", __LINE__, #call,           \
-                    mmoe_status_name(st_), mmoe_last_error());                         \
-            exit(1);                                                                   \
-        }                                                                              \
+#define CHECK(call)                                                                                \
+    do {                                                                                           \
+        mmoe_status st_ = (call);                                                                  \
+        if (st_ != MMOE_OK) {                                                                      \
+            fprintf(stderr, "consumer.c:%d: %s: %s (%s)\n", __LINE__, #call,                       \
+                    mmoe_status_name(st_), mmoe_last_error());                                     \
+            exit(1);                                                                               \
+        }                                                                                          \
     } while (0)
 
 int main(int argc, char **argv)
@@ -54,10 +54,10 @@ int main(int argc, char **argv)
     CHECK(mmoe_config_create(&cfg));
     CHECK(mmoe_config_set_int(cfg, "input.dense", D));
     CHECK(mmoe_config_set_experts(cfg, 4, 1, (size_t[]){8}, MMOE_ACT_RELU));
-    CHECK(mmoe_config_add_task(cfg, "y1", MMOE_TASK_REGRESSION, 1, (size_t[]){4},
-                               MMOE_ACT_RELU, 1.0f));
-    CHECK(mmoe_config_add_task(cfg, "y2", MMOE_TASK_REGRESSION, 1, (size_t[]){4},
-                               MMOE_ACT_RELU, 1.0f));
+    CHECK(mmoe_config_add_task(cfg, "y1", MMOE_TASK_REGRESSION, 1, (size_t[]){4}, MMOE_ACT_RELU,
+                               1.0f));
+    CHECK(mmoe_config_add_task(cfg, "y2", MMOE_TASK_REGRESSION, 1, (size_t[]){4}, MMOE_ACT_RELU,
+                               1.0f));
     mmoe_model *m;
     mmoe_optimizer *opt;
     CHECK(mmoe_model_create(cfg, &m));

@@ -20,14 +20,45 @@
 #include <mmoe/mmoe.h>
 #include <mmoe/synth.h>
 
-namespace {
+namespace
+{
 
-struct ConfigFree { void operator()(mmoe_config *p) const { mmoe_config_free(p); } };
-struct ModelFree { void operator()(mmoe_model *p) const { mmoe_model_free(p); } };
-struct WorkspaceFree { void operator()(mmoe_workspace *p) const { mmoe_workspace_free(p); } };
-struct SynthConfigFree { void operator()(mmoe_synth_config *p) const { mmoe_synth_config_free(p); } };
-struct SynthFree { void operator()(mmoe_synth *p) const { mmoe_synth_free(p); } };
-struct BufferFree { void operator()(void *p) const { mmoe_buffer_free(p); } };
+struct ConfigFree {
+    void operator()(mmoe_config *p) const
+    {
+        mmoe_config_free(p);
+    }
+};
+struct ModelFree {
+    void operator()(mmoe_model *p) const
+    {
+        mmoe_model_free(p);
+    }
+};
+struct WorkspaceFree {
+    void operator()(mmoe_workspace *p) const
+    {
+        mmoe_workspace_free(p);
+    }
+};
+struct SynthConfigFree {
+    void operator()(mmoe_synth_config *p) const
+    {
+        mmoe_synth_config_free(p);
+    }
+};
+struct SynthFree {
+    void operator()(mmoe_synth *p) const
+    {
+        mmoe_synth_free(p);
+    }
+};
+struct BufferFree {
+    void operator()(void *p) const
+    {
+        mmoe_buffer_free(p);
+    }
+};
 
 using Config = std::unique_ptr<mmoe_config, ConfigFree>;
 using Model = std::unique_ptr<mmoe_model, ModelFree>;

@@ -24,7 +24,7 @@
 #include <mmoe/mmoe.h>
 
 #ifndef IO_CORRUPT_DIR
-#  error "IO_CORRUPT_DIR must name tests/io/corrupt"
+#    error "IO_CORRUPT_DIR must name tests/io/corrupt"
 #endif
 
 enum { D = 6, B = 5 };
@@ -41,9 +41,9 @@ static mmoe_model *make_model(const char *arch)
     size_t h[1] = {4};
     assert_int_equal(mmoe_config_add_task(c, "click", MMOE_TASK_BINARY, 1, h, MMOE_ACT_TANH, 1.0f),
                      MMOE_OK);
-    assert_int_equal(mmoe_config_add_task(c, "dwell", MMOE_TASK_REGRESSION, 0, NULL,
-                                          MMOE_ACT_RELU, 0.5f),
-                     MMOE_OK);
+    assert_int_equal(
+        mmoe_config_add_task(c, "dwell", MMOE_TASK_REGRESSION, 0, NULL, MMOE_ACT_RELU, 0.5f),
+        MMOE_OK);
     mmoe_model *m;
     assert_int_equal(mmoe_model_create(c, &m), MMOE_OK);
     mmoe_config_free(c);
@@ -259,10 +259,10 @@ static void test_round_trip_input_stage(void **state)
     mmoe_config *c;
     assert_int_equal(mmoe_config_create(&c), MMOE_OK);
     static const char *const kv[][2] = {
-        {"input.dense", "4"}, {"input.sparse", "2"}, {"sparse.0.vocab", "11"},
-        {"sparse.0.dim", "3"}, {"sparse.1.vocab", "5"}, {"sparse.1.dim", "2"},
-        {"sparse.1.slots", "2"}, {"cross.layers", "1"}, {"dnn.layers", "8"},
-        {"dnn.batchnorm", "1"}, {"experts.count", "2"},
+        {"input.dense", "4"},    {"input.sparse", "2"},   {"sparse.0.vocab", "11"},
+        {"sparse.0.dim", "3"},   {"sparse.1.vocab", "5"}, {"sparse.1.dim", "2"},
+        {"sparse.1.slots", "2"}, {"cross.layers", "1"},   {"dnn.layers", "8"},
+        {"dnn.batchnorm", "1"},  {"experts.count", "2"},
     };
     for (size_t i = 0; i < sizeof kv / sizeof *kv; i++)
         if (mmoe_config_set(c, kv[i][0], kv[i][1]) != MMOE_OK) {
@@ -272,9 +272,8 @@ static void test_round_trip_input_stage(void **state)
         }
     assert_int_equal(mmoe_config_add_task(c, "a", MMOE_TASK_BINARY, 0, NULL, MMOE_ACT_RELU, 1.0f),
                      MMOE_OK);
-    assert_int_equal(mmoe_config_add_task(c, "b", MMOE_TASK_REGRESSION, 0, NULL, MMOE_ACT_RELU,
-                                          1.0f),
-                     MMOE_OK);
+    assert_int_equal(
+        mmoe_config_add_task(c, "b", MMOE_TASK_REGRESSION, 0, NULL, MMOE_ACT_RELU, 1.0f), MMOE_OK);
     mmoe_model *m;
     if (mmoe_model_create(c, &m) != MMOE_OK) {
         mmoe_config_free(c);
@@ -398,12 +397,9 @@ static mmoe_status expected_status(const char *name)
         const char *prefix;
         mmoe_status status;
     } map[] = {
-        {"format-", MMOE_ERR_FORMAT},
-        {"version-", MMOE_ERR_VERSION},
-        {"config-", MMOE_ERR_CONFIG},
-        {"nonfinite-", MMOE_ERR_NONFINITE},
-        {"io-", MMOE_ERR_IO},
-        {"nomem-", MMOE_ERR_NOMEM},
+        {"format-", MMOE_ERR_FORMAT}, {"version-", MMOE_ERR_VERSION},
+        {"config-", MMOE_ERR_CONFIG}, {"nonfinite-", MMOE_ERR_NONFINITE},
+        {"io-", MMOE_ERR_IO},         {"nomem-", MMOE_ERR_NOMEM},
     };
     for (size_t i = 0; i < sizeof map / sizeof *map; i++)
         if (!strncmp(name, map[i].prefix, strlen(map[i].prefix)))
@@ -480,9 +476,9 @@ static void test_truncation_and_bit_flips(void **state)
             loaded++;
         } else {
             assert_null(l);
-            assert_true(st == MMOE_ERR_FORMAT || st == MMOE_ERR_CONFIG ||
-                        st == MMOE_ERR_VERSION || st == MMOE_ERR_NONFINITE ||
-                        st == MMOE_ERR_OVERFLOW || st == MMOE_ERR_NOMEM);
+            assert_true(st == MMOE_ERR_FORMAT || st == MMOE_ERR_CONFIG || st == MMOE_ERR_VERSION ||
+                        st == MMOE_ERR_NONFINITE || st == MMOE_ERR_OVERFLOW ||
+                        st == MMOE_ERR_NOMEM);
         }
         mmoe_model_free(l);
     }
@@ -612,9 +608,9 @@ static void test_optimizer_resume(void **state)
         mmoe_config *c;
         assert_int_equal(mmoe_config_create(&c), MMOE_OK);
         assert_int_equal(mmoe_config_set_int(c, "input.dense", 2), MMOE_OK);
-        assert_int_equal(mmoe_config_add_task(c, "t", MMOE_TASK_REGRESSION, 0, NULL,
-                                              MMOE_ACT_RELU, 1.0f),
-                         MMOE_OK);
+        assert_int_equal(
+            mmoe_config_add_task(c, "t", MMOE_TASK_REGRESSION, 0, NULL, MMOE_ACT_RELU, 1.0f),
+            MMOE_OK);
         assert_int_equal(mmoe_model_create(c, &small), MMOE_OK);
         mmoe_config_free(c);
     }

@@ -211,8 +211,8 @@ static void test_nul_escape_refused(void **state)
     size_t len, bad_len;
     unsigned char *file = model_bytes(m, &len);
     /* The description continues after the NUL with a key that does not exist. */
-    unsigned char *bad = insert_in_header(file, len, "task.0.activation relu\\n",
-                                          "\\u0000bogus.key 1\\n", &bad_len);
+    unsigned char *bad =
+        insert_in_header(file, len, "task.0.activation relu\\n", "\\u0000bogus.key 1\\n", &bad_len);
     mmoe_model *back = (mmoe_model *)&len;
     assert_int_equal(mmoe_model_load_buffer(bad, bad_len, &back), MMOE_ERR_FORMAT);
     assert_null(back);

@@ -45,24 +45,24 @@
  * finalize, after which LeakSanitizer reports their never-freed internals
  * with unknown frames. Checking here covers everything this program and
  * libmmoe(-mpi) allocated, and turns the check at exit off. */
-#include <sanitizer/lsan_interface.h>
-#define LEAK_CHECK() __lsan_do_leak_check()
+#    include <sanitizer/lsan_interface.h>
+#    define LEAK_CHECK() __lsan_do_leak_check()
 #else
-#define LEAK_CHECK() ((void)0)
+#    define LEAK_CHECK() ((void)0)
 #endif
 
 static int g_rank, g_fail, g_pass;
 
-#define CHECK(cond, ...)                                                                  \
-    do {                                                                                  \
-        if (cond) {                                                                       \
-            g_pass++;                                                                     \
-        } else {                                                                          \
-            g_fail++;                                                                     \
-            fprintf(stderr, "rank %d: FAIL %s:%d: ", g_rank, __FILE__, __LINE__);         \
-            fprintf(stderr, __VA_ARGS__);                                                 \
-            fputc('\n', stderr);                                                          \
-        }                                                                                 \
+#define CHECK(cond, ...)                                                                           \
+    do {                                                                                           \
+        if (cond) {                                                                                \
+            g_pass++;                                                                              \
+        } else {                                                                                   \
+            g_fail++;                                                                              \
+            fprintf(stderr, "rank %d: FAIL %s:%d: ", g_rank, __FILE__, __LINE__);                  \
+            fprintf(stderr, __VA_ARGS__);                                                          \
+            fputc('\n', stderr);                                                                   \
+        }                                                                                          \
     } while (0)
 
 enum { DIN = 6, T = 2, NID = 4 };
@@ -210,8 +210,8 @@ static void equivalence(MPI_Comm comm, const char *name, setup s, int exchange)
         st = mmoe_mpi_train_step(ctx, opt, mine.n, mine.x, s.emb ? mine.ids : NULL, mine.y, mine.w,
                                  tl, &loss);
         CHECK(st == MMOE_OK, "%s: step %d: %s", name, step, mmoe_mpi_last_error(ctx));
-        st = mmoe_model_train_step(ref, ref_opt, all.n, all.x, s.emb ? all.ids : NULL, all.y,
-                                   all.w, rtl, &rloss);
+        st = mmoe_model_train_step(ref, ref_opt, all.n, all.x, s.emb ? all.ids : NULL, all.y, all.w,
+                                   rtl, &rloss);
         CHECK(st == MMOE_OK, "%s: reference step %d: %s", name, step, mmoe_model_last_error(ref));
         double dl = fabs((double)loss - (double)rloss) / (1.0 + fabs((double)rloss));
         worst_loss = dl > worst_loss ? dl : worst_loss;
@@ -502,11 +502,9 @@ int main(int argc, char **argv)
     equivalence(MPI_COMM_WORLD, "embeddings sparse", (setup){1, 0, 0, 0, MMOE_OPTIMIZER_SGD}, 1);
     equivalence(MPI_COMM_WORLD, "embeddings dense", (setup){1, 0, 0, 0, MMOE_OPTIMIZER_SGD}, 2);
     equivalence(MPI_COMM_WORLD, "embeddings auto", (setup){1, 0, 0, 0, MMOE_OPTIMIZER_SGD}, 0);
-    equivalence(MPI_COMM_WORLD, "sharded embeddings", (setup){1, 0, 0, 1, MMOE_OPTIMIZER_SGD},
-                -1);
+    equivalence(MPI_COMM_WORLD, "sharded embeddings", (setup){1, 0, 0, 1, MMOE_OPTIMIZER_SGD}, -1);
     equivalence(MPI_COMM_WORLD, "batch-norm", (setup){0, 1, 0, 0, MMOE_OPTIMIZER_SGD}, -1);
-    equivalence(MPI_COMM_WORLD, "all (sharded, bn)", (setup){1, 1, 0, 1, MMOE_OPTIMIZER_SGD},
-                -1);
+    equivalence(MPI_COMM_WORLD, "all (sharded, bn)", (setup){1, 1, 0, 1, MMOE_OPTIMIZER_SGD}, -1);
     identical();
     failure();
     resume(dir);

@@ -31,11 +31,11 @@
 
 enum {
     N_THREADS = 8,
-    D = 16,          /* input width */
-    ROWS = 256,      /* rows in the shared input pool */
-    MAX_BATCH = 8,   /* workspace max_batch; batch 13 runs in two chunks */
-    JOBS = 60,       /* distinct predict calls in the schedule */
-    ROUNDS = 25      /* times each thread runs the whole schedule */
+    D = 16,        /* input width */
+    ROWS = 256,    /* rows in the shared input pool */
+    MAX_BATCH = 8, /* workspace max_batch; batch 13 runs in two chunks */
+    JOBS = 60,     /* distinct predict calls in the schedule */
+    ROUNDS = 25    /* times each thread runs the whole schedule */
 };
 
 static const size_t batch_sizes[] = {1, 2, 5, 8, 13, 1, 3};
@@ -94,9 +94,8 @@ static mmoe_model *make_model(const char *arch, int with_input_stage, const char
     size_t h[1] = {8};
     assert_int_equal(mmoe_config_add_task(c, "ctr", MMOE_TASK_BINARY, 1, h, MMOE_ACT_RELU, 1.0f),
                      MMOE_OK);
-    assert_int_equal(mmoe_config_add_task(c, "value", MMOE_TASK_REGRESSION, 1, h, MMOE_ACT_TANH,
-                                          1.0f),
-                     MMOE_OK);
+    assert_int_equal(
+        mmoe_config_add_task(c, "value", MMOE_TASK_REGRESSION, 1, h, MMOE_ACT_TANH, 1.0f), MMOE_OK);
     assert_int_equal(mmoe_config_add_task(c, "cvr", MMOE_TASK_BINARY, 0, NULL, MMOE_ACT_RELU, 1.0f),
                      MMOE_OK);
     mmoe_model *m;
@@ -228,13 +227,13 @@ static void run_threads(const char *arch, int with_input_stage, const char *gate
         jobs[j].row = (j * 37) % (ROWS - 13);
         jobs[j].ref = malloc(sizeof(float) * jobs[j].batch * T);
         assert_non_null(jobs[j].ref);
-        assert_int_equal(mmoe_model_predict(m, ws, jobs[j].batch, x + jobs[j].row * D, NULL,
-                                            jobs[j].ref),
-                         MMOE_OK);
+        assert_int_equal(
+            mmoe_model_predict(m, ws, jobs[j].batch, x + jobs[j].row * D, NULL, jobs[j].ref),
+            MMOE_OK);
         /* The loaded model answers exactly as the model that was saved. */
-        assert_int_equal(mmoe_model_predict(orig, ws_orig, jobs[j].batch, x + jobs[j].row * D,
-                                            NULL, check),
-                         MMOE_OK);
+        assert_int_equal(
+            mmoe_model_predict(orig, ws_orig, jobs[j].batch, x + jobs[j].row * D, NULL, check),
+            MMOE_OK);
         assert_memory_equal(check, jobs[j].ref, sizeof(float) * jobs[j].batch * T);
     }
     mmoe_workspace_free(ws_orig);
@@ -246,8 +245,8 @@ static void run_threads(const char *arch, int with_input_stage, const char *gate
 
     shared sh = {.model = m, .x = x, .jobs = jobs, .tasks = T};
     assert_int_equal(pthread_barrier_init(&sh.start, NULL, N_THREADS + 1), 0);
-    reader rd = {.model = m, .saved = saved, .saved_len = saved_len, .start = &sh.start,
-                 .rounds = 20};
+    reader rd = {
+        .model = m, .saved = saved, .saved_len = saved_len, .start = &sh.start, .rounds = 20};
     pthread_t rtid;
     assert_int_equal(pthread_create(&rtid, NULL, read_model, &rd), 0);
     worker w[N_THREADS];
@@ -353,14 +352,10 @@ int main(void)
         return 1;
     }
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_mmoe),
-        cmocka_unit_test(test_mmoe_input_stage),
-        cmocka_unit_test(test_omoe),
-        cmocka_unit_test(test_tensor_factorization),
-        cmocka_unit_test(test_mmoe_topk),
-        cmocka_unit_test(test_omoe_hard),
-        cmocka_unit_test(test_cgc),
-        cmocka_unit_test(test_ple_topk),
+        cmocka_unit_test(test_mmoe),         cmocka_unit_test(test_mmoe_input_stage),
+        cmocka_unit_test(test_omoe),         cmocka_unit_test(test_tensor_factorization),
+        cmocka_unit_test(test_mmoe_topk),    cmocka_unit_test(test_omoe_hard),
+        cmocka_unit_test(test_cgc),          cmocka_unit_test(test_ple_topk),
         cmocka_unit_test(test_stacked_mmoe),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -58,8 +58,8 @@ static void test_concurrent_transform(void **state)
 {
     (void)state;
     for (size_t i = 0; i < NREC; i++) {
-        snprintf(text[i], sizeof text[i], "%zu.5,%s,%s|t%zu,%s,%zu", i,
-                 i % 3 ? "red" : "blue", i % 2 ? "a" : "b", i % 5, i % 4 ? "yes" : "no", i % 7);
+        snprintf(text[i], sizeof text[i], "%zu.5,%s,%s|t%zu,%s,%zu", i, i % 3 ? "red" : "blue",
+                 i % 2 ? "a" : "b", i % 5, i % 4 ? "yes" : "no", i % 7);
         if (i == 13)
             snprintf(text[i], sizeof text[i], "bad,red,a,yes,1");
         recs[i] = text[i];
