@@ -66,54 +66,6 @@ void mmoe__act_backward(mmoe_activation act, size_t rows, size_t cols, const flo
     }
 }
 
-/*
- * Fused pass over a GEMM's output: A = f(A + b) (b may be NULL). One sweep
- * over memory instead of a bias pass and an activation pass; the inner loops
- * carry no calls except for tanh/sigmoid and vectorise for relu/identity.
- */
-MMOE__VECTORIZED static void bias_act_forward_impl(mmoe_activation act, size_t rows, size_t cols,
-                                                   const float *b, float *A, size_t lda)
-{
-    if (!b) {
-        mmoe__act_forward(act, rows, cols, A, lda);
-        return;
-    }
-    for (size_t r = 0; r < rows; r++) {
-        float *restrict a = A + r * lda;
-        switch (act) {
-        case MMOE_ACT_RELU:
-            for (size_t j = 0; j < cols; j++) {
-                float v = a[j] + b[j];
-                a[j] = v > 0.0f ? v : 0.0f;
-            }
-            break;
-        case MMOE_ACT_SIGMOID:
-            for (size_t j = 0; j < cols; j++)
-                a[j] = mmoe__sigmoid(a[j] + b[j]);
-            break;
-        case MMOE_ACT_TANH:
-            for (size_t j = 0; j < cols; j++)
-                a[j] = tanhf(a[j] + b[j]);
-            break;
-        default:
-            for (size_t j = 0; j < cols; j++)
-                a[j] += b[j];
-            break;
-        }
-    }
-}
-
-/*
- * Entry points: a target_clones function with external linkage is exported
- * through its ifunc symbol whatever its visibility, so the clones are static
- * and these plain (hidden) functions call them.
- */
-void mmoe__bias_act_forward(mmoe_activation act, size_t rows, size_t cols, const float *b, float *A,
-                            size_t lda)
-{
-    bias_act_forward_impl(act, rows, cols, b, A, lda);
-}
-
 void mmoe__bias_act_forward_ref(mmoe_activation act, size_t rows, size_t cols, const float *b,
                                 float *A, size_t lda)
 {
@@ -176,6 +128,11 @@ MMOE__VECTORIZED static void act_bias_backward_impl(mmoe_activation act, size_t 
     }
 }
 
+/*
+ * Entry point: a target_clones function with external linkage is exported
+ * through its ifunc symbol whatever its visibility, so the clones are static
+ * and this plain (hidden) function calls them.
+ */
 void mmoe__act_bias_backward(mmoe_activation act, size_t rows, size_t cols, const float *A,
                              size_t lda, float *dA, size_t ldd, float *db)
 {

@@ -13,13 +13,7 @@ void mmoe__act_forward(mmoe_activation act, size_t rows, size_t cols, float *A, 
 void mmoe__act_backward(mmoe_activation act, size_t rows, size_t cols, const float *A, size_t lda,
                         float *dA, size_t ldd);
 
-/*
- * Fused with the bias, for the output of a GEMM: A = f(A + b) (b may be
- * NULL). The _ref versions are the plain reference loops the kernel tests
- * compare with.
- */
-void mmoe__bias_act_forward(mmoe_activation act, size_t rows, size_t cols, const float *b, float *A,
-                            size_t lda);
+/* Reference for the dense kernels' tests: A = f(A + b) (b may be NULL). */
 void mmoe__bias_act_forward_ref(mmoe_activation act, size_t rows, size_t cols, const float *b,
                                 float *A, size_t lda);
 

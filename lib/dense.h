@@ -7,15 +7,9 @@
 #include "mmoe/layer.h"
 
 /*
- * Y[B,out] (ldy) = X[B,in] (ldx) W^T, no bias: one GEMM (gemv at batch 1).
- * The previous contents of Y are ignored (even NaN).
- */
-void mmoe__dense_matmul(const float *W, size_t in, size_t out, size_t B, const float *X, size_t ldx,
-                        float *Y, size_t ldy);
-
-/*
- * Y[B,out] (ldy) = act(X[B,in] (ldx) W^T + b): the GEMM, then one fused pass
- * adding the bias and applying the activation. b may be NULL.
+ * Y[B,out] (ldy) = act(X[B,in] (ldx) W^T + b): Y starts from the bias (or
+ * zero), the GEMM accumulates into it, then the activation pass. b may be
+ * NULL; the previous contents of Y are ignored.
  */
 void mmoe__dense_forward_act(const float *W, const float *b, mmoe_activation act, size_t in,
                              size_t out, size_t B, const float *X, size_t ldx, float *Y,

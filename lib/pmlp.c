@@ -57,16 +57,14 @@ void mmoe__pmlp_forward(const mmoe__pmlp *p, const float *params, size_t B, cons
         size_t in = layer_in(p, l), w = p->width[l], ldy = C * w;
         const float *W = params + p->w_off[l], *b = params + p->b_off[l];
         if (l == 0 && shared) {
-            /* All copies' first layers at once: [B, in] x [C*w, in]^T. */
-            mmoe__dense_matmul(W, in, C * w, B, X, ldx, A[0], ldy);
+            mmoe__dense_forward_act(W, b, layer_act(p, l), in, C * w, B, X, ldx, A[0], ldy);
         } else {
             const float *In = l == 0 ? X : A[l - 1];
             size_t ldi = l == 0 ? ldx : C * in;
             for (size_t c = 0; c < C; c++)
-                mmoe__dense_matmul(W + c * w * in, in, w, B, In + c * in, ldi, A[l] + c * w, ldy);
+                mmoe__dense_forward_act(W + c * w * in, b + c * w, layer_act(p, l), in, w, B,
+                                        In + c * in, ldi, A[l] + c * w, ldy);
         }
-        /* The copies' biases are one contiguous block of C * w: one fused pass. */
-        mmoe__bias_act_forward(layer_act(p, l), B, ldy, b, A[l], ldy);
     }
 }
 

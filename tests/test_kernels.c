@@ -77,23 +77,6 @@ static void assert_same_bits(const float *a, const float *b, size_t n, const cha
 static const mmoe_activation acts[] = {MMOE_ACT_IDENTITY, MMOE_ACT_RELU, MMOE_ACT_SIGMOID,
                                        MMOE_ACT_TANH};
 
-static void test_bias_act_forward(void **state)
-{
-    (void)state;
-    for (int t = 0; t < TRIALS; t++) {
-        size_t rows = rsize(1, 9), cols = rsize(1, 300), lda = cols + rsize(0, 5);
-        mmoe_activation act = acts[t % 4];
-        float *A = rand_buf(rows * lda, 3.0f), *R = copy_buf(A, rows * lda);
-        float *b = t % 5 == 4 ? NULL : rand_buf(cols, 1.0f);
-        mmoe__bias_act_forward(act, rows, cols, b, A, lda);
-        mmoe__bias_act_forward_ref(act, rows, cols, b, R, lda);
-        assert_same_bits(A, R, rows * lda, "bias_act_forward");
-        free(A);
-        free(R);
-        free(b);
-    }
-}
-
 static void test_act_bias_backward(void **state)
 {
     (void)state;
@@ -347,7 +330,6 @@ static void test_optimizer_flushes_tiny_state(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_bias_act_forward),
         cmocka_unit_test(test_act_bias_backward),
         cmocka_unit_test(test_dense),
         cmocka_unit_test(test_sumsq_absmax),
