@@ -92,6 +92,7 @@ typedef struct bench_opts {
     int quick;
     int phases;        /* time the phases of a training step */
     const char *which; /* "A", "B" or "all" */
+    const char *only;  /* NULL, "train" or "predict": time only that half */
 } bench_opts;
 
 /* ---- small helpers ----------------------------------------------------- */
@@ -486,12 +487,18 @@ static int run_config(const bench_opts *o, const bench_config *bc)
     }
 
     for (i = 0; i < sizeof train_batches / sizeof train_batches[0]; i++) {
+        if (o->only && strcmp(o->only, "train") != 0)
+            break;
         if (bench_train(o, bc, model, x, labels, params, &train_rate[i], train_batches[i]))
             goto done;
     }
     if (o->phases && bench_phases(o, bc, model, x, labels, params, 256))
         goto done;
 
+    if (o->only && strcmp(o->only, "predict") != 0) {
+        rc = 0;
+        goto done;
+    }
     st = mmoe_workspace_create(model, predict_batch, &ws);
     if (st != MMOE_OK) {
         fail("mmoe_workspace_create", st, mmoe_last_error());
@@ -546,6 +553,7 @@ static void usage(FILE *f)
                "  --iters N         exactly N timed calls per measurement\n"
                "  --min-time S      time each measurement for at least S seconds [1.0]\n"
                "  --quick           one short timed iteration per measurement (for CI)\n"
+               "  --only WHAT       time only train or only predict\n"
                "  --phases          also time forward, loss, zero_grad, backward and the\n"
                "                    optimizer step separately (batch 256)\n"
                "  --help            show this text\n"
@@ -576,6 +584,11 @@ static int parse_args(int argc, char **argv, bench_opts *o)
             return 1;
         } else if (!strcmp(a, "--quick")) {
             o->quick = 1;
+        } else if (!strcmp(a, "--only") && val) {
+            if (strcmp(val, "train") != 0 && strcmp(val, "predict") != 0)
+                goto bad_value;
+            o->only = val;
+            i++;
         } else if (!strcmp(a, "--phases")) {
             o->phases = 1;
         } else if (!strcmp(a, "--threads") && val) {
@@ -618,7 +631,7 @@ static int parse_args(int argc, char **argv, bench_opts *o)
 
 int main(int argc, char **argv)
 {
-    bench_opts o = {0, 0, 0, 1.0, 0, 0, "all"};
+    bench_opts o = {0, 0, 0, 1.0, 0, 0, "all", NULL};
     size_t i;
     int rc = parse_args(argc, argv, &o);
 
