@@ -4,6 +4,7 @@
 #include "blas.h"
 #include "internal.h"
 #include "mmoe/runtime.h"
+#include "pool.h"
 
 #ifndef MMOE_BLAS_NAME
 #    define MMOE_BLAS_NAME "cblas"
@@ -18,11 +19,53 @@ void openblas_set_num_threads(int num_threads);
 char *openblas_get_corename(void);
 #endif
 
-void mmoe__sgemm(int ta, int tb, size_t M, size_t N, size_t K, float alpha, const float *A,
-                 size_t lda, const float *B, size_t ldb, float beta, float *C, size_t ldc)
+static void sgemm1(int ta, int tb, size_t M, size_t N, size_t K, float alpha, const float *A,
+                   size_t lda, const float *B, size_t ldb, float beta, float *C, size_t ldc)
 {
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
                 (int)M, (int)N, (int)K, alpha, A, (int)lda, B, (int)ldb, beta, C, (int)ldc);
+}
+
+/*
+ * With the library's pool on (mmoe_set_num_threads), a large product is
+ * cut into blocks of C's rows or columns (the longer side), one
+ * single-threaded BLAS call per block. Every element of C is still one
+ * dot product over the whole K in the BLAS's order.
+ */
+#define PAR_GEMM_FLOPS 4000000.0 /* below this a product runs on the calling thread */
+
+typedef struct gemm_job {
+    int ta, tb, by_rows;
+    size_t M, N, K, lda, ldb, ldc;
+    float alpha, beta;
+    const float *A, *B;
+    float *C;
+} gemm_job;
+
+static void gemm_block(void *ctx, size_t chunk, size_t b, size_t e)
+{
+    const gemm_job *j = ctx;
+    (void)chunk;
+    if (e <= b)
+        return;
+    if (j->by_rows) /* rows b..e of op(A) */
+        sgemm1(j->ta, j->tb, e - b, j->N, j->K, j->alpha, j->ta ? j->A + b : j->A + b * j->lda,
+               j->lda, j->B, j->ldb, j->beta, j->C + b * j->ldc, j->ldc);
+    else /* columns b..e of op(B) */
+        sgemm1(j->ta, j->tb, j->M, e - b, j->K, j->alpha, j->A, j->lda,
+               j->tb ? j->B + b * j->ldb : j->B + b, j->ldb, j->beta, j->C + b, j->ldc);
+}
+
+void mmoe__sgemm(int ta, int tb, size_t M, size_t N, size_t K, float alpha, const float *A,
+                 size_t lda, const float *B, size_t ldb, float beta, float *C, size_t ldc)
+{
+    if (mmoe__pool_width() > 1 && 2.0 * (double)M * (double)N * (double)K >= PAR_GEMM_FLOPS) {
+        gemm_job j = {ta, tb, M > N, M, N, K, lda, ldb, ldc, alpha, beta, A, B, C};
+        size_t n = j.by_rows ? M : N;
+        mmoe__parallel_for(n, 32, j.by_rows ? 8 : 16, gemm_block, &j);
+        return;
+    }
+    sgemm1(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 /*
@@ -38,6 +81,31 @@ void mmoe__sgemm(int ta, int tb, size_t M, size_t N, size_t K, float alpha, cons
  */
 #define SMALL_GEMV 40000
 #define GEMV_BLOCK 8192
+
+/* With the library's pool on, a large gemv is cut into blocks of y. */
+#define PAR_GEMV 262144
+
+typedef struct gemv_job {
+    int t;
+    size_t M, N, lda;
+    float alpha, beta;
+    const float *A, *x;
+    float *y;
+} gemv_job;
+
+static void gemv_block(void *ctx, size_t chunk, size_t b, size_t e)
+{
+    const gemv_job *j = ctx;
+    (void)chunk;
+    if (e <= b)
+        return;
+    if (!j->t) /* y[b..e] = A[b..e, :] x */
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)(e - b), (int)j->N, j->alpha,
+                    j->A + b * j->lda, (int)j->lda, j->x, 1, j->beta, j->y + b, 1);
+    else /* y[b..e] = A[:, b..e]^T x */
+        cblas_sgemv(CblasRowMajor, CblasTrans, (int)j->M, (int)(e - b), j->alpha, j->A + b,
+                    (int)j->lda, j->x, 1, j->beta, j->y + b, 1);
+}
 
 void mmoe__sgemv(int t, size_t M, size_t N, float alpha, const float *A, size_t lda, const float *x,
                  float beta, float *y)
@@ -60,6 +128,11 @@ void mmoe__sgemv(int t, size_t M, size_t N, float alpha, const float *A, size_t 
         }
         return;
     }
+    if (mmoe__pool_width() > 1 && M * N >= PAR_GEMV) {
+        gemv_job j = {t, M, N, lda, alpha, beta, A, x, y};
+        mmoe__parallel_for(t ? N : M, 64, 16, gemv_block, &j);
+        return;
+    }
     cblas_sgemv(CblasRowMajor, t ? CblasTrans : CblasNoTrans, (int)M, (int)N, alpha, A, (int)lda, x,
                 1, beta, y, 1);
 }
@@ -74,12 +147,11 @@ mmoe_status mmoe_set_num_threads(int n)
 {
     if (n < 1)
         return MMOE_FAIL(NULL, MMOE_ERR_INVALID_ARG, "thread count %d < 1", n);
+        /* One owner of threads: the BLAS runs single-threaded inside the library's pool. */
 #if defined(MMOE_HAVE_OPENBLAS_THREADS)
-    openblas_set_num_threads(n);
-    return MMOE_OK;
-#else
-    return MMOE_FAIL(NULL, MMOE_ERR_UNSUPPORTED, "BLAS '%s' has no thread control", MMOE_BLAS_NAME);
+    openblas_set_num_threads(1);
 #endif
+    return mmoe__pool_resize(n);
 }
 
 const char *mmoe_blas_name(void)

@@ -11,21 +11,54 @@
 #include "activation.h"
 #include "blas.h"
 #include "dense.h"
+#include "pool.h"
+
+/* Columns [c0, c1) of a forward: bias, product and activation of that block. */
+static void forward_cols(const float *W, const float *b, mmoe_activation act, size_t in, size_t c0,
+                         size_t c1, size_t B, const float *X, size_t ldx, float *Y, size_t ldy)
+{
+    const size_t n = c1 - c0;
+    for (size_t r = 0; r < B; r++) {
+        if (b)
+            memcpy(Y + r * ldy + c0, b + c0, n * sizeof *Y);
+        else
+            memset(Y + r * ldy + c0, 0, n * sizeof *Y);
+    }
+    if (B == 1)
+        mmoe__sgemv(0, n, in, 1.0f, W + c0 * in, in, X, 1.0f, Y + c0);
+    else
+        mmoe__sgemm(0, 1, B, n, in, 1.0f, X, ldx, W + c0 * in, in, 1.0f, Y + c0, ldy);
+    mmoe__act_forward(act, B, n, Y + c0, ldy);
+}
+
+typedef struct forward_job {
+    const float *W, *b, *X;
+    mmoe_activation act;
+    size_t in, B, ldx, ldy;
+    float *Y;
+} forward_job;
+
+static void forward_chunk(void *ctx, size_t chunk, size_t c0, size_t c1)
+{
+    const forward_job *j = ctx;
+    (void)chunk;
+    if (c1 > c0)
+        forward_cols(j->W, j->b, j->act, j->in, c0, c1, j->B, j->X, j->ldx, j->Y, j->ldy);
+}
+
+/* Smallest product (flops) worth cutting into column blocks across the pool. */
+#define PAR_DENSE_FLOPS 4000000.0
 
 void mmoe__dense_forward_act(const float *W, const float *b, mmoe_activation act, size_t in,
                              size_t out, size_t B, const float *X, size_t ldx, float *Y, size_t ldy)
 {
-    for (size_t r = 0; r < B; r++) {
-        if (b)
-            memcpy(Y + r * ldy, b, out * sizeof *Y);
-        else
-            memset(Y + r * ldy, 0, out * sizeof *Y);
+    if (B > 1 && mmoe__pool_width() > 1 &&
+        2.0 * (double)B * (double)out * (double)in >= PAR_DENSE_FLOPS) {
+        forward_job j = {W, b, X, act, in, B, ldx, ldy, Y};
+        mmoe__parallel_for(out, 32, 16, forward_chunk, &j);
+        return;
     }
-    if (B == 1)
-        mmoe__sgemv(0, out, in, 1.0f, W, in, X, 1.0f, Y);
-    else
-        mmoe__sgemm(0, 1, B, out, in, 1.0f, X, ldx, W, in, 1.0f, Y, ldy);
-    mmoe__act_forward(act, B, out, Y, ldy);
+    forward_cols(W, b, act, in, 0, out, B, X, ldx, Y, ldy);
 }
 
 void mmoe__dense_forward(const float *W, const float *b, size_t in, size_t out, size_t B,

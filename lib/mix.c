@@ -1,6 +1,7 @@
 /* Softmax over experts and mixing of expert outputs (see mix.h). */
 #include <math.h>
 
+#include "internal.h"
 #include "mix.h"
 #include "reduce.h"
 
@@ -35,13 +36,20 @@ void mmoe__softmax_backward_rows(size_t rows, size_t n, const float *P, size_t l
     }
 }
 
-void mmoe__mix_forward(size_t n, size_t h, const float *p, const float *H, float *f)
+/* f never overlaps p or H: the restrict lets the compiler keep f in vector registers. */
+MMOE__VECTORIZED static void mix_forward_impl(size_t n, size_t h, const float *restrict p,
+                                              const float *restrict H, float *restrict f)
 {
     for (size_t e = 0; e < n; e++) {
         const float pe = p[e], *he = H + e * h;
         for (size_t j = 0; j < h; j++)
             f[j] += pe * he[j];
     }
+}
+
+void mmoe__mix_forward(size_t n, size_t h, const float *p, const float *H, float *f)
+{
+    mix_forward_impl(n, h, p, H, f);
 }
 
 void mmoe__mix_backward(size_t n, size_t h, const float *p, const float *H, const float *df,

@@ -7,6 +7,7 @@
 #include "activation.h"
 #include "loss_impl.h"
 #include "model_impl.h"
+#include "pool.h"
 #include "mmoe/transform.h"
 #include "product.h"
 
@@ -470,11 +471,21 @@ mmoe_status mmoe_model_backward(mmoe_model *m)
     return MMOE_OK;
 }
 
+static void zero_chunk(void *ctx, size_t chunk, size_t b, size_t e)
+{
+    (void)chunk;
+    if (e > b)
+        memset((float *)ctx + b, 0, (e - b) * sizeof(float));
+}
+
 mmoe_status mmoe_model_zero_grad(mmoe_model *m)
 {
     if (!m)
         return MMOE_FAIL(NULL, MMOE_ERR_NULL, "model is NULL");
-    memset(m->grads, 0, m->reg.total * sizeof(float));
+    if (m->reg.total >= 262144)
+        mmoe__parallel_for(m->reg.total, 131072, 16, zero_chunk, m->grads);
+    else
+        zero_chunk(m->grads, 0, 0, m->reg.total);
     mmoe__input_zero_fed(&m->input);
     mmoe__clear(m->err);
     return MMOE_OK;

@@ -19,6 +19,7 @@
 #include "init.h"
 #include "mix.h"
 #include "moe.h"
+#include "pool.h"
 
 /* Shared part of the five kinds' setup: experts of the description's shape. */
 static mmoe__moe *moe_setup(mmoe__bottom *b, const mmoe_config *c, mmoe__routing routing,
@@ -162,6 +163,52 @@ static void moe_zero_task_grads(const mmoe__bottom *b, float *const *bb, size_t 
     memset(dst, 0, B * w * sizeof(float));
 }
 
+/* Rows [r0, r1) of the mixing, forward or backward (the pool shares the rows). */
+typedef struct mix_job {
+    const mmoe__moe *m;
+    const float *P, *Hl, *dF;
+    float *F, *dHl, *dP;
+} mix_job;
+
+/* Rows per chunk: enough mixing work (about 64k multiply-adds) to pay for a chunk. */
+static size_t mix_grain(const mmoe__moe *m)
+{
+    size_t per_row = m->n_tasks * m->n_experts * m->h + 1;
+    return 65536 / per_row + 1;
+}
+
+static void mix_forward_rows(void *ctx, size_t chunk, size_t r0, size_t r1)
+{
+    const mix_job *j = ctx;
+    const mmoe__moe *m = j->m;
+    const size_t E = m->n_experts, G = m->n_gates, T = m->n_tasks, h = m->h;
+    (void)chunk;
+    for (size_t r = r0; r < r1; r++)
+        for (size_t k = 0; k < T; k++) {
+            float *fk = j->F + r * T * h + k * h;
+            memset(fk, 0, h * sizeof *fk);
+            mmoe__mix_forward(E, h, j->P + r * G * E + gate_of(m, k) * E, j->Hl + r * E * h, fk);
+        }
+}
+
+static void mix_backward_rows(void *ctx, size_t chunk, size_t r0, size_t r1)
+{
+    const mix_job *j = ctx;
+    const mmoe__moe *m = j->m;
+    const size_t E = m->n_experts, G = m->n_gates, T = m->n_tasks, h = m->h;
+    (void)chunk;
+    if (r1 <= r0)
+        return;
+    memset(j->dHl + r0 * E * h, 0, (r1 - r0) * E * h * sizeof(float));
+    memset(j->dP + r0 * G * E, 0, (r1 - r0) * G * E * sizeof(float));
+    for (size_t r = r0; r < r1; r++)
+        for (size_t k = 0; k < T; k++) {
+            size_t off = r * G * E + gate_of(m, k) * E;
+            mmoe__mix_backward(E, h, j->P + off, j->Hl + r * E * h, j->dF + r * T * h + k * h,
+                               j->dHl + r * E * h, j->dP + off);
+        }
+}
+
 static void moe_forward(const mmoe__bottom *b, const float *params, size_t B, const float *X,
                         size_t ldx, float *const *fb)
 {
@@ -170,7 +217,7 @@ static void moe_forward(const mmoe__bottom *b, const float *params, size_t B, co
         mmoe__pmlp_forward(&m->experts, params, B, X, ldx, 1, fb);
         return;
     }
-    const size_t E = m->n_experts, G = m->n_gates, T = m->n_tasks, h = m->h;
+    const size_t E = m->n_experts, G = m->n_gates;
     const float *Hl = fb[m->experts.n_layers - 1];
     float *P = fb[P_BUF(m)], *F = fb[F_BUF(m)];
     mmoe__dense_forward(params + m->gate_off, NULL, m->in, G * E, B, X, ldx, P, G * E);
@@ -179,12 +226,8 @@ static void moe_forward(const mmoe__bottom *b, const float *params, size_t B, co
         mmoe__gate_experts_forward(&m->experts, params, X, P, G, fb);
     else
         mmoe__pmlp_forward(&m->experts, params, B, X, ldx, 1, fb);
-    for (size_t r = 0; r < B; r++)
-        for (size_t k = 0; k < T; k++) {
-            float *fk = F + r * T * h + k * h;
-            memset(fk, 0, h * sizeof *fk);
-            mmoe__mix_forward(E, h, P + r * G * E + gate_of(m, k) * E, Hl + r * E * h, fk);
-        }
+    mix_job j = {m, P, Hl, NULL, F, NULL, NULL};
+    mmoe__parallel_for(B, mix_grain(m), 1, mix_forward_rows, &j);
 }
 
 static void moe_backward(const mmoe__bottom *b, const float *params, float *grads, size_t B,
@@ -194,18 +237,12 @@ static void moe_backward(const mmoe__bottom *b, const float *params, float *grad
     const mmoe__moe *m = b->impl;
     const size_t L = m->experts.n_layers;
     if (m->routing == MMOE__ROUTE_GATED) {
-        const size_t E = m->n_experts, G = m->n_gates, T = m->n_tasks, h = m->h;
+        const size_t E = m->n_experts, G = m->n_gates;
         const float *Hl = fb[L - 1], *P = fb[P_BUF(m)];
         float *dHl = bb[L - 1], *dP = bb[P_BUF(m)];
         const float *dF = bb[F_BUF(m)];
-        memset(dHl, 0, B * E * h * sizeof(float));
-        memset(dP, 0, B * G * E * sizeof(float));
-        for (size_t r = 0; r < B; r++)
-            for (size_t k = 0; k < T; k++) {
-                size_t off = r * G * E + gate_of(m, k) * E;
-                mmoe__mix_backward(E, h, P + off, Hl + r * E * h, dF + r * T * h + k * h,
-                                   dHl + r * E * h, dP + off);
-            }
+        mix_job j = {m, P, Hl, dF, NULL, dHl, dP};
+        mmoe__parallel_for(B, mix_grain(m), 1, mix_backward_rows, &j);
         mmoe__gate_backward(&m->gate, B * G, E, P, q_buf(m, fb), dP, E);
         mmoe__dense_backward(params + m->gate_off, m->in, G * E, B, X, ldx, dP, G * E,
                              grads + m->gate_off, NULL, dX, lddx, 1.0f);

@@ -44,6 +44,7 @@
 #include "model_impl.h"
 #include "optimizer_impl.h"
 #include "reduce.h"
+#include "pool.h"
 
 static const mmoe__opt_kind *kind_ops(mmoe_optimizer_kind kind)
 {
@@ -347,6 +348,29 @@ typedef struct step_pass {
 
 #define DRY_BLOCK 256
 
+/* The real update of [off + b, off + e), one chunk of the pool's. */
+typedef struct update_job {
+    mmoe_optimizer *opt;
+    const mmoe__step *c;
+    size_t off;
+} update_job;
+
+static void update_chunk(void *ctx, size_t chunk, size_t b, size_t e)
+{
+    const update_job *j = ctx;
+    mmoe_optimizer *opt = j->opt;
+    const size_t off = j->off + b;
+    (void)chunk;
+    if (e <= b)
+        return;
+    float *s0 = opt->state + off;
+    float *s1 = opt->ops->state_arrays > 1 ? opt->state + opt->n + off : NULL;
+    opt->ops->update(e - b, opt->params + off, opt->grads + off, s0, s1, j->c);
+}
+
+/* Parameters from which an update is shared across the pool. */
+#define PAR_UPDATE 65536
+
 /* The kind's update on parameters [off, off + len). */
 static void update_range(step_pass *p, size_t off, size_t len)
 {
@@ -355,8 +379,11 @@ static void update_range(step_pass *p, size_t off, size_t len)
     if (len == 0)
         return;
     if (!p->dry) {
-        float *s0 = opt->state + off, *s1 = na > 1 ? opt->state + opt->n + off : NULL;
-        opt->ops->update(len, opt->params + off, opt->grads + off, s0, s1, p->c);
+        update_job j = {opt, p->c, off};
+        if (len >= PAR_UPDATE && mmoe__pool_width() > 1)
+            mmoe__parallel_for(len, PAR_UPDATE / 2, 16, update_chunk, &j);
+        else
+            update_chunk(&j, 0, 0, len);
         return;
     }
     /* The same kernel on copies, block by block: exactly the values a real pass writes. */

@@ -5,6 +5,7 @@
 #include "dense.h"
 #include "init.h"
 #include "pmlp.h"
+#include "pool.h"
 
 static size_t layer_in(const mmoe__pmlp *p, size_t l)
 {
@@ -49,6 +50,40 @@ void mmoe__pmlp_init(const mmoe__pmlp *p, float *params, uint64_t seed, uint64_t
     }
 }
 
+/* One layer of every copy, copies [c0, c1) per chunk of the pool. */
+typedef struct copies_job {
+    const mmoe__pmlp *p;
+    const float *params;
+    float *grads;
+    size_t l, B, ldx, lddx;
+    const float *X;
+    float *const *A, *const *dA;
+    float *dX;
+    int shared;
+} copies_job;
+
+/* Enough work per layer to share the copies across the pool. */
+static int share_copies(const mmoe__pmlp *p, size_t l, size_t B)
+{
+    double flops =
+        2.0 * (double)B * (double)p->copies * (double)p->width[l] * (double)layer_in(p, l);
+    return p->copies > 1 && mmoe__pool_width() > 1 && flops >= 4000000.0;
+}
+
+static void forward_copies(void *ctx, size_t chunk, size_t c0, size_t c1)
+{
+    const copies_job *j = ctx;
+    const mmoe__pmlp *p = j->p;
+    const size_t l = j->l, in = layer_in(p, l), w = p->width[l], ldy = p->copies * w;
+    const float *W = j->params + p->w_off[l], *b = j->params + p->b_off[l];
+    const float *In = l == 0 ? j->X : j->A[l - 1];
+    size_t ldi = l == 0 ? j->ldx : p->copies * in;
+    (void)chunk;
+    for (size_t c = c0; c < c1; c++)
+        mmoe__dense_forward_act(W + c * w * in, b + c * w, layer_act(p, l), in, w, j->B,
+                                In + c * in, ldi, j->A[l] + c * w, ldy);
+}
+
 void mmoe__pmlp_forward(const mmoe__pmlp *p, const float *params, size_t B, const float *X,
                         size_t ldx, int shared, float *const *A)
 {
@@ -59,13 +94,48 @@ void mmoe__pmlp_forward(const mmoe__pmlp *p, const float *params, size_t B, cons
         if (l == 0 && shared) {
             mmoe__dense_forward_act(W, b, layer_act(p, l), in, C * w, B, X, ldx, A[0], ldy);
         } else {
-            const float *In = l == 0 ? X : A[l - 1];
-            size_t ldi = l == 0 ? ldx : C * in;
-            for (size_t c = 0; c < C; c++)
-                mmoe__dense_forward_act(W + c * w * in, b + c * w, layer_act(p, l), in, w, B,
-                                        In + c * in, ldi, A[l] + c * w, ldy);
+            copies_job j = {p, params, NULL, l, B, ldx, 0, X, A, NULL, NULL, shared};
+            if (share_copies(p, l, B))
+                mmoe__parallel_for(C, 1, 1, forward_copies, &j);
+            else
+                forward_copies(&j, 0, 0, C);
         }
     }
+}
+
+/* Backward of layer l for copies [c0, c1): activation derivative, bias and weight gradients, input
+ * gradient. */
+static void backward_copies(void *ctx, size_t chunk, size_t c0, size_t c1)
+{
+    const copies_job *j = ctx;
+    const mmoe__pmlp *p = j->p;
+    const size_t li = j->l, in = layer_in(p, li), w = p->width[li], C = p->copies, ldy = C * w;
+    const float *W = j->params + p->w_off[li];
+    float *dW = j->grads + p->w_off[li], *db = j->grads + p->b_off[li];
+    const float *In = li == 0 ? j->X : j->A[li - 1];
+    size_t ldi = li == 0 ? j->ldx : C * in;
+    float *dIn = li == 0 ? j->dX : j->dA[li - 1];
+    size_t lddi = li == 0 ? j->lddx : C * in;
+    float beta = li == 0 ? 1.0f : 0.0f;
+    (void)chunk;
+    if (c1 <= c0)
+        return;
+    mmoe__act_bias_backward(layer_act(p, li), j->B, (c1 - c0) * w, j->A[li] + c0 * w, ldy,
+                            j->dA[li] + c0 * w, ldy, db + c0 * w);
+    for (size_t c = c0; c < c1; c++)
+        mmoe__dense_backward(W + c * w * in, in, w, j->B, In + c * in, ldi, j->dA[li] + c * w, ldy,
+                             dW + c * w * in, NULL, dIn ? dIn + c * in : NULL, lddi, beta);
+}
+
+/* The shared first layer: activation derivative and bias gradients by column blocks. */
+static void act_bias_cols(void *ctx, size_t chunk, size_t c0, size_t c1)
+{
+    const copies_job *j = ctx;
+    const size_t ldy = j->p->copies * j->p->width[0];
+    (void)chunk;
+    if (c1 > c0)
+        mmoe__act_bias_backward(layer_act(j->p, 0), j->B, c1 - c0, j->A[0] + c0, ldy, j->dA[0] + c0,
+                                ldy, j->grads + j->p->b_off[0] + c0);
 }
 
 void mmoe__pmlp_backward(const mmoe__pmlp *p, const float *params, float *grads, size_t B,
@@ -74,22 +144,20 @@ void mmoe__pmlp_backward(const mmoe__pmlp *p, const float *params, float *grads,
 {
     const size_t C = p->copies;
     for (size_t li = p->n_layers; li-- > 0;) {
-        size_t in = layer_in(p, li), w = p->width[li], ldy = C * w;
-        const float *W = params + p->w_off[li];
-        float *dW = grads + p->w_off[li], *db = grads + p->b_off[li];
-        /* Activation derivative and all copies' bias gradients in one pass. */
-        mmoe__act_bias_backward(layer_act(p, li), B, ldy, A[li], ldy, dA[li], ldy, db);
+        copies_job j = {p, params, grads, li, B, ldx, lddx, X, A, dA, dX, shared};
         if (li == 0 && shared) {
-            mmoe__dense_backward(W, in, C * w, B, X, ldx, dA[0], ldy, dW, NULL, dX, lddx, 1.0f);
+            size_t in = layer_in(p, 0), w = p->width[0], ldy = C * w;
+            if (share_copies(p, 0, B) || (C == 1 && mmoe__pool_width() > 1 && B * w >= 65536))
+                mmoe__parallel_for(ldy, 256, 16, act_bias_cols, &j);
+            else
+                act_bias_cols(&j, 0, 0, ldy);
+            mmoe__dense_backward(params + p->w_off[0], in, ldy, B, X, ldx, dA[0], ldy,
+                                 grads + p->w_off[0], NULL, dX, lddx, 1.0f);
             continue;
         }
-        const float *In = li == 0 ? X : A[li - 1];
-        size_t ldi = li == 0 ? ldx : C * in;
-        float *dIn = li == 0 ? dX : dA[li - 1];
-        size_t lddi = li == 0 ? lddx : C * in;
-        float beta = li == 0 ? 1.0f : 0.0f;
-        for (size_t c = 0; c < C; c++)
-            mmoe__dense_backward(W + c * w * in, in, w, B, In + c * in, ldi, dA[li] + c * w, ldy,
-                                 dW + c * w * in, NULL, dIn ? dIn + c * in : NULL, lddi, beta);
+        if (share_copies(p, li, B))
+            mmoe__parallel_for(C, 1, 1, backward_copies, &j);
+        else
+            backward_copies(&j, 0, 0, C);
     }
 }

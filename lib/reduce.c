@@ -5,6 +5,7 @@
 
 #include "internal.h"
 #include "reduce.h"
+#include "pool.h"
 
 #if defined(__GNUC__)
 /*
@@ -90,9 +91,57 @@ MMOE__VECTORIZED static int absmax_finite_impl(const float *x, size_t n, float *
     return !bad && mx <= FLT_MAX;
 }
 
-int mmoe__absmax_finite(const float *x, size_t n, float *absmax)
+/*
+ * The largest magnitude's bit pattern: for floats with the sign cleared,
+ * integer order is numeric order, and infinities and NaNs lie above
+ * FLT_MAX's pattern, so one integer maximum (four independent chains)
+ * answers both questions for the common all-finite case.
+ */
+MMOE__VECTORIZED static unsigned absmax_bits_impl(const float *x, size_t n)
 {
-    return absmax_finite_impl(x, n, absmax);
+    const v8i sign = {0x7fffffff, 0x7fffffff, 0x7fffffff, 0x7fffffff,
+                      0x7fffffff, 0x7fffffff, 0x7fffffff, 0x7fffffff};
+    v8i m0 = {0}, m1 = {0}, m2 = {0}, m3 = {0};
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        v8i a0, a1, a2, a3;
+        memcpy(&a0, x + i, sizeof a0);
+        memcpy(&a1, x + i + 8, sizeof a1);
+        memcpy(&a2, x + i + 16, sizeof a2);
+        memcpy(&a3, x + i + 24, sizeof a3);
+        a0 &= sign;
+        a1 &= sign;
+        a2 &= sign;
+        a3 &= sign;
+        v8i g0 = a0 > m0, g1 = a1 > m1, g2 = a2 > m2, g3 = a3 > m3;
+        m0 = (a0 & g0) | (m0 & ~g0);
+        m1 = (a1 & g1) | (m1 & ~g1);
+        m2 = (a2 & g2) | (m2 & ~g2);
+        m3 = (a3 & g3) | (m3 & ~g3);
+    }
+    unsigned mx = 0;
+    for (int j = 0; j < 8; j++) {
+        unsigned v[4] = {(unsigned)m0[j], (unsigned)m1[j], (unsigned)m2[j], (unsigned)m3[j]};
+        for (int k = 0; k < 4; k++)
+            mx = v[k] > mx ? v[k] : mx;
+    }
+    for (; i < n; i++) {
+        unsigned b;
+        memcpy(&b, x + i, sizeof b);
+        b &= 0x7fffffffu;
+        mx = b > mx ? b : mx;
+    }
+    return mx;
+}
+
+static int absmax_finite_serial(const float *x, size_t n, float *absmax)
+{
+    unsigned bits = absmax_bits_impl(x, n);
+    if (bits <= 0x7f7fffffu) { /* all finite: the maximum is exact */
+        memcpy(absmax, &bits, sizeof *absmax);
+        return 1;
+    }
+    return absmax_finite_impl(x, n, absmax); /* NaN or infinity: the documented maximum */
 }
 
 MMOE__VECTORIZED static float dotf_impl(const float *a, const float *b, size_t n)
@@ -130,11 +179,41 @@ void mmoe__sumsq_absmax(const float *x, size_t n, double *sumsq, float *absmax)
     mmoe__sumsq_absmax_ref(x, n, sumsq, absmax);
 }
 
-int mmoe__absmax_finite(const float *x, size_t n, float *absmax)
+static int absmax_finite_serial(const float *x, size_t n, float *absmax)
 {
     return mmoe__absmax_finite_ref(x, n, absmax);
 }
 #endif
+
+/* Large arrays: chunks across the library's pool; the maximum of the chunks' maxima is exact. */
+typedef struct absmax_job {
+    const float *x;
+    float mx[MMOE__MAX_CHUNKS];
+    int ok[MMOE__MAX_CHUNKS];
+} absmax_job;
+
+static void absmax_chunk(void *ctx, size_t chunk, size_t b, size_t e)
+{
+    absmax_job *j = ctx;
+    j->ok[chunk] = absmax_finite_serial(j->x + b, e - b, &j->mx[chunk]);
+}
+
+int mmoe__absmax_finite(const float *x, size_t n, float *absmax)
+{
+    if (n < 131072 || mmoe__pool_width() < 2)
+        return absmax_finite_serial(x, n, absmax);
+    absmax_job j;
+    j.x = x;
+    size_t chunks = mmoe__parallel_for(n, 65536, 16, absmax_chunk, &j);
+    float mx = 0.0f;
+    int ok = 1;
+    for (size_t c = 0; c < chunks; c++) {
+        mx = j.mx[c] > mx ? j.mx[c] : mx;
+        ok &= j.ok[c];
+    }
+    *absmax = mx;
+    return ok;
+}
 
 int mmoe__absmax_finite_ref(const float *x, size_t n, float *absmax)
 {

@@ -92,13 +92,15 @@ static int failures;
             }                                                                                      \
         } while (0)
 
-static mmoe_model *make_model(int with_input_stage)
+/* wide: layers large enough that the library's pool splits them (2 threads). */
+static mmoe_model *make_model(int with_input_stage, int wide)
 {
     mmoe_config *c = NULL;
     mmoe_model *m = NULL;
     CHECK(mmoe_config_create(&c) == MMOE_OK);
-    CHECK(mmoe_config_set_int(c, "input.dense", 24) == MMOE_OK);
-    CHECK(mmoe_config_set_experts(c, 4, 2, (size_t[]){32, 16}, MMOE_ACT_RELU) == MMOE_OK);
+    CHECK(mmoe_config_set_int(c, "input.dense", wide ? 256 : 24) == MMOE_OK);
+    CHECK(mmoe_config_set_experts(c, 4, 2, wide ? (size_t[]){256, 128} : (size_t[]){32, 16},
+                                  MMOE_ACT_RELU) == MMOE_OK);
     CHECK(mmoe_config_add_task(c, "ctr", MMOE_TASK_BINARY, 1, (size_t[]){8}, MMOE_ACT_RELU, 1.0f) ==
           MMOE_OK);
     CHECK(mmoe_config_add_task(c, "watch", MMOE_TASK_REGRESSION, 1, (size_t[]){8}, MMOE_ACT_TANH,
@@ -121,10 +123,10 @@ static mmoe_model *make_model(int with_input_stage)
     return m;
 }
 
-static void run(int with_input_stage)
+static void run(int with_input_stage, int wide)
 {
     enum { B = 64, STEPS = 5 };
-    mmoe_model *m = make_model(with_input_stage);
+    mmoe_model *m = make_model(with_input_stage, wide);
     if (!m) {
         fprintf(stderr, "model: %s\n", mmoe_last_error());
         failures++;
@@ -173,9 +175,10 @@ static void run(int with_input_stage)
         }
         atomic_store(&counting, 0);
         long predict_allocs = atomic_load(&allocations);
-        printf("input stage %d, optimizer %d: %ld allocations in %d train steps, %ld in %d "
-               "predicts\n",
-               with_input_stage, (int)kinds[k], train_allocs, 2 * STEPS, predict_allocs, 2 * STEPS);
+        printf("input stage %d, wide %d, optimizer %d: %ld allocations in %d train steps, %ld in "
+               "%d predicts\n",
+               with_input_stage, wide, (int)kinds[k], train_allocs, 2 * STEPS, predict_allocs,
+               2 * STEPS);
         CHECK(train_allocs == 0);
         CHECK(predict_allocs == 0);
         mmoe_workspace_free(ws);
@@ -201,8 +204,13 @@ int main(void)
     mmoe_config_free(probe_cfg);
     atomic_store(&counting, 0);
     CHECK(atomic_load(&allocations) >= 2);
-    run(0);
-    run(1);
+    run(0, 0);
+    run(1, 0);
+    /* The library's pool on: its workers allocate nothing per call either. */
+    CHECK(mmoe_set_num_threads(2) == MMOE_OK);
+    run(0, 1);
+    run(1, 1);
+    CHECK(mmoe_set_num_threads(1) == MMOE_OK);
     if (failures)
         fprintf(stderr, "%d check(s) failed\n", failures);
     return failures ? 1 : 0;

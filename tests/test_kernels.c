@@ -25,6 +25,7 @@
 #include "dense.h"
 #include "optimizer_impl.h"
 #include "reduce.h"
+#include "mmoe/runtime.h"
 
 #define TRIALS 40
 
@@ -327,9 +328,53 @@ static void test_optimizer_flushes_tiny_state(void **state)
     }
 }
 
+/*
+ * The pool's versions (mmoe_set_num_threads(2)) of the kernels it splits:
+ * bit-identical to one thread, and absmax_finite still finds a NaN or an
+ * infinity in any chunk.
+ */
+static void test_pool_splits(void **state)
+{
+    (void)state;
+    const size_t B = 64, in = 256, out = 520, n = 300001;
+    float *W = rand_buf(out * in, 1.0f), *b = rand_buf(out, 1.0f), *X = rand_buf(B * in, 1.0f);
+    float *Y1 = malloc(B * out * sizeof *Y1), *Y2 = malloc(B * out * sizeof *Y2);
+    float *x = rand_buf(n, 3.0f);
+    assert_true(W && b && X && Y1 && Y2 && x);
+    float m1, m2;
+    assert_int_equal(mmoe_set_num_threads(1), MMOE_OK);
+    mmoe__dense_forward_act(W, b, MMOE_ACT_RELU, in, out, B, X, in, Y1, out);
+    assert_true(mmoe__absmax_finite(x, n, &m1));
+    assert_int_equal(mmoe_set_num_threads(2), MMOE_OK);
+    mmoe__dense_forward_act(W, b, MMOE_ACT_RELU, in, out, B, X, in, Y2, out);
+    assert_memory_equal(Y1, Y2, B * out * sizeof *Y1);
+    assert_true(mmoe__absmax_finite(x, n, &m2));
+    assert_true(m1 == m2);
+    const size_t at[] = {0, n / 3, n / 2, n - 1};
+    for (size_t i = 0; i < sizeof at / sizeof at[0]; i++) {
+        float keep = x[at[i]];
+        x[at[i]] = NAN;
+        assert_false(mmoe__absmax_finite(x, n, &m2));
+        x[at[i]] = -INFINITY;
+        assert_false(mmoe__absmax_finite(x, n, &m2));
+        x[at[i]] = 1e30f; /* the new maximum, found in whichever chunk holds it */
+        assert_true(mmoe__absmax_finite(x, n, &m2));
+        assert_true(m2 == 1e30f);
+        x[at[i]] = keep;
+    }
+    assert_int_equal(mmoe_set_num_threads(1), MMOE_OK);
+    free(W);
+    free(b);
+    free(X);
+    free(Y1);
+    free(Y2);
+    free(x);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_pool_splits),
         cmocka_unit_test(test_act_bias_backward),
         cmocka_unit_test(test_dense),
         cmocka_unit_test(test_sumsq_absmax),

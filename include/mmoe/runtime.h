@@ -12,15 +12,36 @@ extern "C" {
 #endif
 
 /**
- * Set how many threads the BLAS library uses inside each matrix product.
- * libmmoe itself starts no threads. In a serving process where many
- * threads call mmoe_model_predict, set this to 1 so that only the caller's
- * threads run (one owner of threads, never two pools spinning at once).
- * @param n  >= 1
- * @return MMOE_OK; MMOE_ERR_INVALID_ARG (n < 1); MMOE_ERR_UNSUPPORTED (the
- *         BLAS this library was built with has no thread control; it then
- *         runs single-threaded or as its own environment variables say).
- * Thread safety: process-wide; call before starting worker threads.
+ * Set how many threads libmmoe uses inside each call (training steps,
+ * forward, backward, optimizer steps and batched predict), the calling
+ * thread included.
+ *
+ * Until this is first called, libmmoe starts no threads and the BLAS runs
+ * as its own defaults say (OpenBLAS: its own thread pool, one thread per
+ * core). From the first call on, libmmoe is the one owner of threads: the
+ * BLAS is set to one thread, and libmmoe's pool of n - 1 worker threads
+ * (started here; n == 1 stops them) splits large matrix products into
+ * blocks of rows or columns, the experts of a layer, the element-wise
+ * passes and the optimizer's update among the n threads. Small work runs
+ * on the calling thread alone, so batch-1 predict does not pay for waking
+ * threads. Results are bit-identical for every n: each output element is
+ * computed by exactly one thread in the same order as with one thread.
+ * Idle workers poll for about 0.1 ms and then sleep; they use no CPU
+ * between calls.
+ *
+ * Serving: when many host threads call mmoe_model_predict, set n to 1 so
+ * that only the callers' threads run. With n > 1 a call that finds the
+ * pool busy with another host thread's call runs on its own thread (it
+ * never waits for the pool), so concurrent callers stay correct.
+ *
+ * @param n  1 to 256
+ * @return MMOE_OK; MMOE_ERR_INVALID_ARG (n < 1 or n > 256; nothing
+ *         changes); MMOE_ERR_NOMEM or MMOE_ERR_INTERNAL (a worker thread
+ *         could not be started; the pool keeps the threads it started and
+ *         the message says how many).
+ * Thread safety: process-wide; call it while no other thread is inside a
+ * libmmoe call (it waits for a running call's parallel part to finish, but
+ * is meant to be called at start-up).
  */
 MMOE_API mmoe_status mmoe_set_num_threads(int n);
 

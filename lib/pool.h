@@ -1,0 +1,43 @@
+/*
+ * The library's thread pool: the one owner of threads once the host calls
+ * mmoe_set_num_threads (the BLAS then runs single-threaded inside it).
+ *
+ * mmoe__parallel_for(n, grain, fn, ctx) cuts [0, n) into contiguous chunks
+ * whose bounds depend only on n, grain and the pool's width, never on which
+ * thread runs them, so results do not depend on scheduling. It runs fn on
+ * the calling thread alone when the pool has one thread, when the range is
+ * too small, when called from inside a chunk (nested regions run inline),
+ * or when another host thread is using the pool at that moment (serving
+ * threads never queue behind each other).
+ */
+#ifndef MMOE_POOL_H
+#define MMOE_POOL_H
+
+#include <stddef.h>
+
+#include "mmoe/status.h"
+
+/* Work on [begin, end) of a range; `chunk` is the chunk's index. */
+typedef void (*mmoe__range_fn)(void *ctx, size_t chunk, size_t begin, size_t end);
+
+/* Most chunks a region is cut into (a caller's per-chunk result arrays have this size). */
+#define MMOE__MAX_CHUNKS 64
+
+/* Threads a region started now could use: 1 inside a chunk or when the pool is off. */
+size_t mmoe__pool_width(void);
+
+/*
+ * Run fn over [0, n) in at most mmoe__pool_width() chunks of at least
+ * `grain` items each (the last may be shorter), each chunk's begin a
+ * multiple of `align` (1: any). Returns the number of chunks used (>= 1
+ * for n > 0; fn runs once with an empty range when n is 0).
+ */
+size_t mmoe__parallel_for(size_t n, size_t grain, size_t align, mmoe__range_fn fn, void *ctx);
+
+/* Chunks mmoe__parallel_for would use for these arguments (the same rule). */
+size_t mmoe__parallel_chunks(size_t n, size_t grain, size_t align);
+
+/* Set the pool to n threads in all (the caller included); n == 1 stops the workers. */
+mmoe_status mmoe__pool_resize(int n);
+
+#endif
