@@ -13,10 +13,24 @@ float mmoe__sigmoid(float z)
     return e / (1.0f + e);
 }
 
+/* ReLU over a block, built for each vector width (MMOE__VECTORIZED); NaN becomes 0 as below. */
+MMOE__VECTORIZED static void relu_rows(size_t rows, size_t cols, float *A, size_t lda)
+{
+    for (size_t r = 0; r < rows; r++) {
+        float *a = A + r * lda;
+        for (size_t j = 0; j < cols; j++)
+            a[j] = a[j] > 0.0f ? a[j] : 0.0f;
+    }
+}
+
 void mmoe__act_forward(mmoe_activation act, size_t rows, size_t cols, float *A, size_t lda)
 {
     if (act == MMOE_ACT_IDENTITY)
         return;
+    if (act == MMOE_ACT_RELU) {
+        relu_rows(rows, cols, A, lda);
+        return;
+    }
     for (size_t r = 0; r < rows; r++) {
         float *a = A + r * lda;
         switch (act) {

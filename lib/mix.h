@@ -14,6 +14,9 @@
  */
 void mmoe__softmax_rows(size_t rows, size_t n, float *p, size_t ld);
 
+/* The same with expf from the C library (the reference the tests compare with). */
+void mmoe__softmax_rows_ref(size_t rows, size_t n, float *p, size_t ld);
+
 /*
  * Softmax backward in place: d <- p * (d - <p, d>) on every row (P the
  * softmax outputs, D the gradient with respect to them on entry and with
@@ -27,6 +30,15 @@ void mmoe__softmax_backward_rows(size_t rows, size_t n, const float *P, size_t l
  * (H holds n expert outputs of width h side by side).
  */
 void mmoe__mix_forward(size_t n, size_t h, const float *p, const float *H, float *f);
+
+/*
+ * The mixing of `rows` rows for T tasks in one call, each output row
+ * cleared first: F[r, k, :] = sum_{j<n} P[r*ldp + k*pk + j] * H[r*ldh + j*h ..]
+ * (pk = n: task k's own gate; pk = 0: one gate for every task). The same
+ * operations in the same order as mmoe__mix_forward on a cleared row.
+ */
+void mmoe__mix_forward_rows(size_t rows, size_t T, size_t n, size_t h, const float *P, size_t ldp,
+                            size_t pk, const float *H, size_t ldh, float *F, size_t ldf);
 
 /*
  * Backward of mmoe__mix_forward for one row, given df = dL/df:

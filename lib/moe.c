@@ -183,12 +183,8 @@ static void mix_forward_rows(void *ctx, size_t chunk, size_t r0, size_t r1)
     const mmoe__moe *m = j->m;
     const size_t E = m->n_experts, G = m->n_gates, T = m->n_tasks, h = m->h;
     (void)chunk;
-    for (size_t r = r0; r < r1; r++)
-        for (size_t k = 0; k < T; k++) {
-            float *fk = j->F + r * T * h + k * h;
-            memset(fk, 0, h * sizeof *fk);
-            mmoe__mix_forward(E, h, j->P + r * G * E + gate_of(m, k) * E, j->Hl + r * E * h, fk);
-        }
+    mmoe__mix_forward_rows(r1 - r0, T, E, h, j->P + r0 * G * E, G * E, G == 1 ? 0 : E,
+                           j->Hl + r0 * E * h, E * h, j->F + r0 * T * h, T * h);
 }
 
 static void mix_backward_rows(void *ctx, size_t chunk, size_t r0, size_t r1)

@@ -36,13 +36,13 @@ static struct {
     pthread_cond_t wake;
     pthread_mutex_t resize;
     pthread_t thr[MAX_THREADS];
-    size_t workers;       /* running worker threads */
-    atomic_size_t width;  /* workers + 1 */
-    atomic_uint gen;      /* bumped for every region */
-    atomic_int stop;      /* workers exit */
-    atomic_flag owner;    /* a host thread is running a region */
-    size_t refs;          /* workers inside the current region (under lock) */
-    size_t sleepers;      /* workers waiting on `wake` (under lock) */
+    size_t workers;      /* running worker threads */
+    atomic_size_t width; /* workers + 1 */
+    atomic_uint gen;     /* bumped for every region */
+    atomic_int stop;     /* workers exit */
+    atomic_flag owner;   /* a host thread is running a region */
+    size_t refs;         /* workers inside the current region (under lock) */
+    size_t sleepers;     /* workers waiting on `wake` (under lock) */
     pool_job job;
 } P = {PTHREAD_MUTEX_INITIALIZER,
        PTHREAD_COND_INITIALIZER,

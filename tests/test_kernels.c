@@ -23,6 +23,7 @@
 
 #include "activation.h"
 #include "dense.h"
+#include "mix.h"
 #include "optimizer_impl.h"
 #include "reduce.h"
 #include "mmoe/runtime.h"
@@ -371,9 +372,75 @@ static void test_pool_splits(void **state)
     free(x);
 }
 
+/* The softmax's vector exponential against expf, then whole rows against the reference. */
+static void test_softmax(void **state)
+{
+    (void)state;
+    double worst = 0.0;
+    for (int i = 0; i <= 200000; i++) {
+        float x = -90.0f + 90.0f * (float)i / 200000.0f, row[2] = {x, 0.0f}, ref[2] = {x, 0.0f};
+        mmoe__softmax_rows(1, 2, row, 2);
+        mmoe__softmax_rows_ref(1, 2, ref, 2);
+        /* row[0] = e^x / (1 + e^x): relative error within a few float ulps where normal */
+        if (ref[0] >= FLT_MIN) {
+            double rel = fabs((double)row[0] - ref[0]) / ref[0];
+            worst = rel > worst ? rel : worst;
+        } else {
+            assert_true(row[0] <= FLT_MIN);
+        }
+        assert_true(row[1] == ref[1] || fabs((double)row[1] - ref[1]) <= 2.5e-7);
+    }
+    assert_true(worst <= 4.0 * FLT_EPSILON);
+    for (int t = 0; t < TRIALS; t++) {
+        size_t rows = rsize(1, 9), n = rsize(1, 40), ld = n + rsize(0, 3);
+        float *P = rand_buf(rows * ld, t % 2 ? 30.0f : 3.0f), *R = malloc(rows * ld * sizeof *R);
+        assert_non_null(R);
+        memcpy(R, P, rows * ld * sizeof *R);
+        mmoe__softmax_rows(rows, n, P, ld);
+        mmoe__softmax_rows_ref(rows, n, R, ld);
+        for (size_t r = 0; r < rows; r++)
+            for (size_t e = 0; e < n; e++)
+                assert_true(fabs((double)P[r * ld + e] - R[r * ld + e]) <=
+                            4.0 * FLT_EPSILON * R[r * ld + e] + 1e-37);
+        free(P);
+        free(R);
+    }
+    /* -inf logits (masked experts) give exactly 0; a NaN logit stays NaN */
+    float m[4] = {-INFINITY, 1.0f, -INFINITY, 2.0f};
+    mmoe__softmax_rows(1, 4, m, 4);
+    assert_true(m[0] == 0.0f && m[2] == 0.0f && m[1] > 0.0f && m[3] > m[1]);
+    float q[3] = {0.0f, NAN, 1.0f};
+    mmoe__softmax_rows(1, 3, q, 3);
+    assert_true(isnan(q[1]));
+}
+
+/* The mixing of many rows in one call equals the one-row mixing on cleared rows, bit for bit. */
+static void test_mix_rows(void **state)
+{
+    (void)state;
+    for (int t = 0; t < TRIALS; t++) {
+        size_t rows = rsize(1, 9), T = rsize(1, 4), n = rsize(1, 17), h = rsize(1, 40);
+        size_t pk = t % 2 ? n : 0, ldp = (pk ? T : 1) * n + rsize(0, 2), ldh = n * h;
+        float *P = rand_buf(rows * ldp, 1.0f), *H = rand_buf(rows * ldh, 1.0f);
+        float *F = rand_buf(rows * T * h, 5.0f), *R = calloc(rows * T * h, sizeof *R);
+        assert_non_null(R);
+        mmoe__mix_forward_rows(rows, T, n, h, P, ldp, pk, H, ldh, F, T * h);
+        for (size_t r = 0; r < rows; r++)
+            for (size_t k = 0; k < T; k++)
+                mmoe__mix_forward(n, h, P + r * ldp + k * pk, H + r * ldh, R + r * T * h + k * h);
+        assert_memory_equal(F, R, rows * T * h * sizeof *F);
+        free(P);
+        free(H);
+        free(F);
+        free(R);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_mix_rows),
+        cmocka_unit_test(test_softmax),
         cmocka_unit_test(test_pool_splits),
         cmocka_unit_test(test_act_bias_backward),
         cmocka_unit_test(test_dense),

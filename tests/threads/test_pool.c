@@ -217,8 +217,8 @@ static void run(int threads, float *params_out, size_t n_params, float *pred_out
         labels[i] = labels[i] > 0.0f ? 1.0f : 0.0f;
     assert_int_equal(mmoe_optimizer_create(m, MMOE_OPTIMIZER_ADAM, &opt), MMOE_OK);
     for (int step = 0; step < 5; step++)
-        assert_int_equal(
-            mmoe_model_train_step(m, opt, BATCH, x, NULL, labels, NULL, NULL, &total), MMOE_OK);
+        assert_int_equal(mmoe_model_train_step(m, opt, BATCH, x, NULL, labels, NULL, NULL, &total),
+                         MMOE_OK);
     assert_int_equal(mmoe_model_flat(m, &params, &grads, &n), MMOE_OK);
     assert_int_equal(n, n_params);
     memcpy(params_out, params, n * sizeof *params);
@@ -304,12 +304,9 @@ static void test_concurrent_predict(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_cover),
-        cmocka_unit_test(test_width),
-        cmocka_unit_test(test_nested_inline),
-        cmocka_unit_test(test_concurrent_hosts),
-        cmocka_unit_test(test_model_same_bits),
-        cmocka_unit_test(test_concurrent_predict),
+        cmocka_unit_test(test_cover),           cmocka_unit_test(test_width),
+        cmocka_unit_test(test_nested_inline),   cmocka_unit_test(test_concurrent_hosts),
+        cmocka_unit_test(test_model_same_bits), cmocka_unit_test(test_concurrent_predict),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
