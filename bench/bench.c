@@ -30,6 +30,13 @@
  *                          per multiply-add of every dense layer, gate and
  *                          mixing product) times the measured rows/s,
  *                          divided by sgemm_ceiling
+ *   gemm_bound_efficiency  ratio: predict's matrix products alone (every
+ *                          cblas_sgemm a batch-256 predict makes, same
+ *                          shapes and layouts, nothing else), as a rate
+ *                          against sgemm_ceiling: the most predict_efficiency
+ *                          can reach with this BLAS, which packs operands on
+ *                          every call and rates the smaller products below
+ *                          the largest
  *   phase_ms_*             with --phases: milliseconds per training step at
  *                          batch 256 spent in forward, loss, zero_grad,
  *                          backward and the optimizer step, each timed
@@ -400,6 +407,73 @@ static double sgemm_ceiling(const bench_opts *o, const bench_config *bc, size_t 
     return best;
 }
 
+/* One timed product of gemm_bound: C[M,N] = A[M,K] B^T, B stored [N, K], strided views. */
+typedef struct gemm_shape {
+    size_t M, N, K, copies; /* `copies` products side by side (the experts' deeper layers) */
+} gemm_shape;
+
+/*
+ * Predict's matrix products alone, at the library's shapes and layouts:
+ * all experts' first layers (one product), each expert's deeper layers,
+ * the gates (one product) and each task's tower layers. Best of five
+ * repetitions of the whole sequence. Returns the GFLOP/s of that
+ * sequence (including the mixing FLOPs in the count, as forward_flops
+ * does, so the ratio with predict_efficiency is like for like).
+ */
+static double gemm_bound(const bench_opts *o, const bench_config *bc, size_t batch)
+{
+    gemm_shape sh[8];
+    size_t n = 0, in = bc->input, E = bc->n_experts, T = bc->n_tasks;
+    sh[n++] = (gemm_shape){batch, E * bc->expert_widths[0], in, 1};
+    for (size_t l = 1; l < bc->n_expert_layers; l++)
+        sh[n++] = (gemm_shape){batch, bc->expert_widths[l], bc->expert_widths[l - 1], E};
+    size_t h = bc->expert_widths[bc->n_expert_layers - 1];
+    sh[n++] = (gemm_shape){batch, T * E, in, 1};
+    sh[n++] = (gemm_shape){batch, bc->tower_hidden, h, T};
+    sh[n++] = (gemm_shape){batch, 1, bc->tower_hidden, T};
+    size_t maxa = 0, maxb = 0, maxc = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t a = sh[i].M * sh[i].K * sh[i].copies, b = sh[i].N * sh[i].K * sh[i].copies;
+        size_t c = sh[i].M * sh[i].N * sh[i].copies;
+        maxa = a > maxa ? a : maxa;
+        maxb = b > maxb ? b : maxb;
+        maxc = c > maxc ? c : maxc;
+    }
+    float *A = calloc(maxa, sizeof *A), *Bm = calloc(maxb, sizeof *Bm),
+          *C = calloc(maxc, sizeof *C);
+    double best = 0.0;
+    if (A && Bm && C) {
+        uint64_t rng = BENCH_SEED ^ 0xb0u;
+        for (size_t i = 0; i < maxa; i++)
+            A[i] = rng_uniform(&rng);
+        for (size_t i = 0; i < maxb; i++)
+            Bm[i] = rng_uniform(&rng);
+        for (int rep = 0; rep < (o->quick ? 1 : 6); rep++) {
+            long done = 0;
+            double t0 = now_seconds(), elapsed = 0.0;
+            do {
+                for (size_t i = 0; i < n; i++) {
+                    const gemm_shape *g = &sh[i];
+                    for (size_t c = 0; c < g->copies; c++) /* copy c's block of the wide arrays */
+                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)g->M, (int)g->N,
+                                    (int)g->K, 1.0f, A + c * g->K, (int)(g->K * g->copies),
+                                    Bm + c * g->N * g->K, (int)g->K, 1.0f, C + c * g->N,
+                                    (int)(g->N * g->copies));
+                }
+                done++;
+                elapsed = now_seconds() - t0;
+            } while (!o->quick && elapsed < o->min_time / 6.0);
+            double rate = forward_flops(bc) * (double)batch * (double)done / elapsed / 1e9;
+            if (rep > 0 || o->quick)
+                best = rate > best ? rate : best;
+        }
+    }
+    free(A);
+    free(Bm);
+    free(C);
+    return best;
+}
+
 /* Milliseconds per call of each phase of a training step, through the public calls. */
 static int bench_phases(const bench_opts *o, const bench_config *bc, mmoe_model *model,
                         const float *x, const float *labels, size_t params, size_t batch)
@@ -519,9 +593,13 @@ static int run_config(const bench_opts *o, const bench_config *bc)
     {
         double ceiling = sgemm_ceiling(o, bc, predict_batch);
         emit(o, bc->name, "sgemm_ceiling", predict_batch, ceiling, "GFLOP/s", 0, 0.0, params);
-        if (ceiling > 0.0)
+        if (ceiling > 0.0) {
             emit(o, bc->name, "predict_efficiency", predict_batch,
                  forward_flops(bc) * predict_rate / 1e9 / ceiling, "ratio", 0, 0.0, params);
+            if (!bc->arch && !bc->top_k) /* the products of plain MMoE shapes */
+                emit(o, bc->name, "gemm_bound_efficiency", predict_batch,
+                     gemm_bound(o, bc, predict_batch) / ceiling, "ratio", 0, 0.0, params);
+        }
     }
     rc = 0;
 
