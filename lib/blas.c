@@ -32,7 +32,6 @@ static void sgemm1(int ta, int tb, size_t M, size_t N, size_t K, float alpha, co
  * single-threaded BLAS call per block. Every element of C is still one
  * dot product over the whole K in the BLAS's order.
  */
-#define PAR_GEMM_FLOPS 4000000.0 /* below this a product runs on the calling thread */
 
 typedef struct gemm_job {
     int ta, tb, by_rows;
@@ -59,10 +58,11 @@ static void gemm_block(void *ctx, size_t chunk, size_t b, size_t e)
 void mmoe__sgemm(int ta, int tb, size_t M, size_t N, size_t K, float alpha, const float *A,
                  size_t lda, const float *B, size_t ldb, float beta, float *C, size_t ldc)
 {
-    if (mmoe__pool_width() > 1 && 2.0 * (double)M * (double)N * (double)K >= PAR_GEMM_FLOPS) {
+    const double flops = 2.0 * (double)M * (double)N * (double)K;
+    if (mmoe__pool_width() > 1 && flops >= MMOE__PAR_FLOPS) {
         gemm_job j = {ta, tb, M > N, M, N, K, lda, ldb, ldc, alpha, beta, A, B, C};
         size_t n = j.by_rows ? M : N;
-        mmoe__parallel_for(n, 32, j.by_rows ? 8 : 16, gemm_block, &j);
+        mmoe__parallel_for(n, mmoe__flops_grain(n, flops, 32), j.by_rows ? 8 : 16, gemm_block, &j);
         return;
     }
     sgemm1(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);

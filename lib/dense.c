@@ -46,16 +46,13 @@ static void forward_chunk(void *ctx, size_t chunk, size_t c0, size_t c1)
         forward_cols(j->W, j->b, j->act, j->in, c0, c1, j->B, j->X, j->ldx, j->Y, j->ldy);
 }
 
-/* Smallest product (flops) worth cutting into column blocks across the pool. */
-#define PAR_DENSE_FLOPS 4000000.0
-
 void mmoe__dense_forward_act(const float *W, const float *b, mmoe_activation act, size_t in,
                              size_t out, size_t B, const float *X, size_t ldx, float *Y, size_t ldy)
 {
-    if (B > 1 && mmoe__pool_width() > 1 &&
-        2.0 * (double)B * (double)out * (double)in >= PAR_DENSE_FLOPS) {
+    const double flops = 2.0 * (double)B * (double)out * (double)in;
+    if (B > 1 && mmoe__pool_width() > 1 && flops >= MMOE__PAR_FLOPS) {
         forward_job j = {W, b, X, act, in, B, ldx, ldy, Y};
-        mmoe__parallel_for(out, 32, 16, forward_chunk, &j);
+        mmoe__parallel_for(out, mmoe__flops_grain(out, flops, 32), 16, forward_chunk, &j);
         return;
     }
     forward_cols(W, b, act, in, 0, out, B, X, ldx, Y, ldy);

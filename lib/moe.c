@@ -170,11 +170,11 @@ typedef struct mix_job {
     float *F, *dHl, *dP;
 } mix_job;
 
-/* Rows per chunk: enough mixing work (about 64k multiply-adds) to pay for a chunk. */
+/* Rows per chunk: enough mixing work (about 256k multiply-adds) to pay for a chunk. */
 static size_t mix_grain(const mmoe__moe *m)
 {
     size_t per_row = m->n_tasks * m->n_experts * m->h + 1;
-    return 65536 / per_row + 1;
+    return 262144 / per_row + 1;
 }
 
 static void mix_forward_rows(void *ctx, size_t chunk, size_t r0, size_t r1)

@@ -62,12 +62,14 @@ typedef struct copies_job {
     int shared;
 } copies_job;
 
-/* Enough work per layer to share the copies across the pool. */
-static int share_copies(const mmoe__pmlp *p, size_t l, size_t B)
+/* Copies per chunk when layer l's copies are worth sharing across the pool; 0: they are not. */
+static size_t share_copies(const mmoe__pmlp *p, size_t l, size_t B)
 {
     double flops =
         2.0 * (double)B * (double)p->copies * (double)p->width[l] * (double)layer_in(p, l);
-    return p->copies > 1 && mmoe__pool_width() > 1 && flops >= 4000000.0;
+    if (p->copies < 2 || mmoe__pool_width() < 2 || flops < MMOE__PAR_FLOPS)
+        return 0;
+    return mmoe__flops_grain(p->copies, flops, 1);
 }
 
 static void forward_copies(void *ctx, size_t chunk, size_t c0, size_t c1)
@@ -95,8 +97,9 @@ void mmoe__pmlp_forward(const mmoe__pmlp *p, const float *params, size_t B, cons
             mmoe__dense_forward_act(W, b, layer_act(p, l), in, C * w, B, X, ldx, A[0], ldy);
         } else {
             copies_job j = {p, params, NULL, l, B, ldx, 0, X, A, NULL, NULL, shared};
-            if (share_copies(p, l, B))
-                mmoe__parallel_for(C, 1, 1, forward_copies, &j);
+            size_t grain = share_copies(p, l, B);
+            if (grain)
+                mmoe__parallel_for(C, grain, 1, forward_copies, &j);
             else
                 forward_copies(&j, 0, 0, C);
         }
@@ -147,7 +150,7 @@ void mmoe__pmlp_backward(const mmoe__pmlp *p, const float *params, float *grads,
         copies_job j = {p, params, grads, li, B, ldx, lddx, X, A, dA, dX, shared};
         if (li == 0 && shared) {
             size_t in = layer_in(p, 0), w = p->width[0], ldy = C * w;
-            if (share_copies(p, 0, B) || (C == 1 && mmoe__pool_width() > 1 && B * w >= 65536))
+            if (share_copies(p, 0, B) || (C == 1 && mmoe__pool_width() > 1 && B * w >= 262144))
                 mmoe__parallel_for(ldy, 256, 16, act_bias_cols, &j);
             else
                 act_bias_cols(&j, 0, 0, ldy);
@@ -155,8 +158,9 @@ void mmoe__pmlp_backward(const mmoe__pmlp *p, const float *params, float *grads,
                                  grads + p->w_off[0], NULL, dX, lddx, 1.0f);
             continue;
         }
-        if (share_copies(p, li, B))
-            mmoe__parallel_for(C, 1, 1, backward_copies, &j);
+        size_t grain = share_copies(p, li, B);
+        if (grain)
+            mmoe__parallel_for(C, grain, 1, backward_copies, &j);
         else
             backward_copies(&j, 0, 0, C);
     }

@@ -37,6 +37,25 @@ size_t mmoe__parallel_for(size_t n, size_t grain, size_t align, mmoe__range_fn f
 /* Chunks mmoe__parallel_for would use for these arguments (the same rule). */
 size_t mmoe__parallel_chunks(size_t n, size_t grain, size_t align);
 
+/*
+ * Arithmetic worth sharing: a product (or layer) below MMOE__PAR_FLOPS runs
+ * on the calling thread, and a chunk gets at least MMOE__CHUNK_FLOPS.
+ * Measured on a 2-core Xeon VM with mmoe-bench: paper-shape products of
+ * 6.5 MFLOP (predict, batch 256) and 26 MFLOP (training, batch 1024) ran
+ * slower split in two than whole; the recsys shape's products (34 MFLOP
+ * and up) gain from the split.
+ */
+#define MMOE__PAR_FLOPS 32e6
+#define MMOE__CHUNK_FLOPS 16e6
+
+/* Items per chunk for n items costing `flops` in all: at least MMOE__CHUNK_FLOPS and min_grain. */
+static inline size_t mmoe__flops_grain(size_t n, double flops, size_t min_grain)
+{
+    double g = flops > 0.0 ? (double)n * MMOE__CHUNK_FLOPS / flops : (double)n;
+    size_t grain = g >= (double)n ? n : (size_t)g + 1;
+    return grain < min_grain ? min_grain : grain;
+}
+
 /* Set the pool to n threads in all (the caller included); n == 1 stops the workers. */
 mmoe_status mmoe__pool_resize(int n);
 

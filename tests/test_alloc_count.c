@@ -99,7 +99,8 @@ static mmoe_model *make_model(int with_input_stage, int wide)
     mmoe_model *m = NULL;
     CHECK(mmoe_config_create(&c) == MMOE_OK);
     CHECK(mmoe_config_set_int(c, "input.dense", wide ? 256 : 24) == MMOE_OK);
-    CHECK(mmoe_config_set_experts(c, 4, 2, wide ? (size_t[]){256, 128} : (size_t[]){32, 16},
+    CHECK(mmoe_config_set_experts(c, wide ? 8 : 4, 2,
+                                  wide ? (size_t[]){256, 128} : (size_t[]){32, 16},
                                   MMOE_ACT_RELU) == MMOE_OK);
     CHECK(mmoe_config_add_task(c, "ctr", MMOE_TASK_BINARY, 1, (size_t[]){8}, MMOE_ACT_RELU, 1.0f) ==
           MMOE_OK);

@@ -169,14 +169,14 @@ static void test_concurrent_hosts(void **state)
 
 /* Large enough that every parallel path runs (products above the pool's thresholds). */
 #define IN 192
-#define BATCH 96
+#define BATCH 128
 #define TASKS 3
 
 static mmoe_model *make_model(void)
 {
     mmoe_config *c = NULL;
     mmoe_model *m = NULL;
-    size_t widths[2] = {128, 64}, tower = 32;
+    size_t widths[2] = {128, 128}, tower = 32;
     assert_int_equal(mmoe_config_create(&c), MMOE_OK);
     assert_int_equal(mmoe_config_set(c, "arch", "mmoe"), MMOE_OK);
     assert_int_equal(mmoe_config_set_int(c, "input.dense", IN), MMOE_OK);
