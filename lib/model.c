@@ -141,7 +141,7 @@ static mmoe_status model_create(const mmoe_config *cfg, const shard_spec *sh, mm
     mmoe__reg_bind(&m->reg, m->params, m->grads);
     /* Statistics have no gradient: their "grad" views alias the values. */
     mmoe__reg_bind(&m->sreg, m->stats, m->stats);
-    m->rng = cfg->seed ^ 0x5eed5eed5eed5eedULL;
+    m->rng = MMOE__DROPOUT_START(cfg->seed);
     mmoe__input_init(&m->input, m->params, m->stats, cfg->seed);
     mmoe__bottom_init(&m->bottom, m->params, cfg->seed);
     for (size_t k = 0; k < m->n_tasks; k++)

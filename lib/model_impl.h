@@ -50,13 +50,16 @@ struct mmoe_model {
     int64_t *tids;   /* copy of the last training ids [cap, n_ids] */
     const float *tX; /* bottom input of the last training forward */
     size_t tX_ld;
-    uint64_t rng;      /* dropout stream */
+    uint64_t rng;      /* dropout stream (saved as "dropout_state", serialize.c) */
     mmoe__reducer red; /* replicas (mmoe_model_set_reducer) */
     size_t batch;
     int have_forward, have_loss;
     struct mmoe_transform *transform; /* attached preprocessing (transform.h), or NULL */
     char err[MMOE__ERRLEN];
 };
+
+/* The dropout stream's start for a description's seed (creation, mmoe_model_seed_dropout). */
+#define MMOE__DROPOUT_START(seed) ((uint64_t)(seed) ^ 0x5eed5eed5eed5eedULL)
 
 struct mmoe_workspace {
     const mmoe_model *model;

@@ -26,7 +26,7 @@ mmoe_status mmoe_model_seed_dropout(mmoe_model *m, uint64_t seed)
 {
     if (!m)
         return MMOE_FAIL(NULL, MMOE_ERR_NULL, "model is NULL");
-    m->rng = seed ^ 0x5eed5eed5eed5eedULL; /* as the description's seed at creation */
+    m->rng = MMOE__DROPOUT_START(seed); /* as the description's seed at creation */
     mmoe__clear(m->err);
     return MMOE_OK;
 }

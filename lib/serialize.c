@@ -2,8 +2,9 @@
  * Model and optimizer files: which metadata and tensors each holds, on top
  * of the safetensors container (safetensors.c, docs/file-format.md).
  *
- * A model file: metadata format "libmmoe", format_version, libmmoe_version
- * and config (the description's text form); tensors: the trainable
+ * A model file: metadata format "libmmoe", format_version, libmmoe_version,
+ * config (the description's text form), dropout_state (when the dropout
+ * stream has moved) and transform (when attached); tensors: the trainable
  * parameters in registry order, then the non-trainable state (batch-norm
  * running statistics). model_tensors() is the one list both directions
  * use; a new kind of tensor or metadata joins there and in model_save.
@@ -122,14 +123,20 @@ static mmoe_status model_save(const mmoe_model *m, const char *path, void **buf,
     if (st == MMOE_OK)
         st = mmoe__st_check_finite(t, nt, "parameter");
     if (st == MMOE_OK) {
-        const mmoe__st_meta meta[] = {
-            {"format", MODEL_FORMAT},
-            {"format_version", MMOE_FILE_FORMAT_VERSION == 1 ? "1" : "?"},
-            {"libmmoe_version", mmoe_version_string()},
-            {"config", cfg},
-            {"transform", tft}, /* last: left out when the model has none */
-        };
-        size_t nm = sizeof meta / sizeof *meta - (tft ? 0 : 1);
+        mmoe__st_meta meta[6];
+        size_t nm = 0;
+        char rng[24];
+        meta[nm++] = (mmoe__st_meta){"format", MODEL_FORMAT};
+        meta[nm++] = (mmoe__st_meta){"format_version", MMOE_FILE_FORMAT_VERSION == 1 ? "1" : "?"};
+        meta[nm++] = (mmoe__st_meta){"libmmoe_version", mmoe_version_string()};
+        meta[nm++] = (mmoe__st_meta){"config", cfg};
+        /* the dropout stream, once it has moved from where the seed starts it */
+        if (m->rng != MMOE__DROPOUT_START(m->cfg->seed)) {
+            snprintf(rng, sizeof rng, "%llu", (unsigned long long)m->rng);
+            meta[nm++] = (mmoe__st_meta){"dropout_state", rng};
+        }
+        if (tft)
+            meta[nm++] = (mmoe__st_meta){"transform", tft};
         st = mmoe__st_write(meta, nm, t, nt, path, buf, len);
     }
     mmoe__free(t);
@@ -254,6 +261,10 @@ static mmoe_status model_load(const void *buf, size_t len, mmoe_model **out)
         st = model_tensors(m, &t, &nt);
     if (st == MMOE_OK)
         st = mmoe__st_read_tensors(&f, t, nt, NULL);
+    const char *drop = st == MMOE_OK ? mmoe__st_meta_get(&f, "dropout_state") : NULL;
+    if (drop && mmoe__st_parse_u64(drop, &m->rng))
+        st =
+            MMOE_FAIL(NULL, MMOE_ERR_FORMAT, "dropout_state '%.40s' is not a 64-bit integer", drop);
     const char *tft = st == MMOE_OK ? mmoe__st_meta_get(&f, "transform") : NULL;
     if (tft)
         st = attach_transform(m, tft);

@@ -21,7 +21,10 @@
  *         fprintf(stderr, "load: %s\n", mmoe_last_error());
  *
  * Optimizer state (moments, step count, hyper-parameters) uses the same
- * container, so training can stop and resume exactly.
+ * container, so training can stop and resume exactly: the model file also
+ * holds the batch-norm running statistics and the state of the dropout
+ * stream, so a model and optimizer saved after a step, loaded and trained
+ * on gives the model an uninterrupted run gives, bit for bit.
  *
  * Thread safety: saving only reads the model or optimizer (a model may be
  * saved while other threads call mmoe_model_predict on it, but not while

@@ -115,7 +115,8 @@ MMOE_API mmoe_status mmoe_model_reserve(mmoe_model *model, size_t batch);
 /**
  * Reseed the stream training passes draw dropout masks from (by default
  * derived from the description's seed, so replicas would draw the same
- * masks; give each replica its own seed).
+ * masks; give each replica its own seed). The stream's state is saved with
+ * the model (mmoe_model_save) and restored by mmoe_model_load.
  * @return MMOE_OK; MMOE_ERR_NULL.
  */
 MMOE_API mmoe_status mmoe_model_seed_dropout(mmoe_model *model, uint64_t seed);

@@ -44,6 +44,17 @@ def write(name, text):
     return path
 
 
+def same_run_files(out_a, ck_a, out_b, ck_b, what):
+    """Check two runs' output models and checkpoint files byte-identical."""
+    for a, b, name in ((out_a, out_b, "best model"),
+                       (os.path.join(ck_a, "model.safetensors"),
+                        os.path.join(ck_b, "model.safetensors"), "last-epoch model"),
+                       (os.path.join(ck_a, "optimizer.safetensors"),
+                        os.path.join(ck_b, "optimizer.safetensors"), "optimizer state")):
+        with open(a, "rb") as fa, open(b, "rb") as fb:
+            check(fa.read() == fb.read(), "%s: %s byte-identical" % (what, name))
+
+
 def make_rows(n, seed):
     rnd = random.Random(seed)
     rows = []
@@ -160,13 +171,32 @@ regression spend spend
            "--patience", "100")
     expect(0, "--resume to 4 epochs", "train", *common, "--out", part, "--epochs", "4",
            "--checkpoint", ck2, "--resume", "--patience", "100")
-    for a, b, what in ((full, part, "best model"),
-                       (os.path.join(ck1, "model.safetensors"),
-                        os.path.join(ck2, "model.safetensors"), "last-epoch model"),
-                       (os.path.join(ck1, "optimizer.safetensors"),
-                        os.path.join(ck2, "optimizer.safetensors"), "optimizer state")):
-        with open(a, "rb") as fa, open(b, "rb") as fb:
-            check(fa.read() == fb.read(), "--resume: %s byte-identical" % what)
+    same_run_files(full, ck1, part, ck2, "--resume")
+
+    # the same with dropout and batch-norm in a DNN input stage, through the
+    # streaming shuffle buffer (500 rows of 3000): the model file carries the
+    # dropout stream, so the resumed run draws the masks the uninterrupted one drew
+    dconfig = write("d.config", "mmoe-config 1\nexperts.count 3\nexperts.layers 8\n"
+                    "dnn.layers 8\ndnn.batchnorm 1\ndnn.dropout 0.3\nseed 3\n")
+    dcommon = [a if a != config else dconfig for a in common]
+    ck3, ck4 = os.path.join(WORK, "ck3"), os.path.join(WORK, "ck4")
+    dfull, dpart = os.path.join(WORK, "dfull.safetensors"), os.path.join(WORK, "dpart.safetensors")
+    expect(0, "dropout: uninterrupted 3 epochs", "train", *dcommon, "--out", dfull, "--epochs",
+           "3", "--checkpoint", ck3, "--patience", "100")
+    expect(0, "dropout: 1 epoch", "train", *dcommon, "--out", dpart, "--epochs", "1",
+           "--checkpoint", ck4, "--patience", "100")
+    with open(os.path.join(ck4, "model.safetensors"), "rb") as f:
+        check(b'"dropout_state"' in f.read(4096), "dropout: the checkpoint holds the stream")
+    expect(0, "dropout: --resume to 3 epochs", "train", *dcommon, "--out", dpart, "--epochs",
+           "3", "--checkpoint", ck4, "--resume", "--patience", "100")
+    same_run_files(dfull, ck3, dpart, ck4, "dropout --resume")
+    outs = []
+    for m in (dfull, dpart, os.path.join(ck3, "model.safetensors"),
+              os.path.join(ck4, "model.safetensors")):
+        out, _ = expect(0, "dropout: predict", "predict", "--model", m, "--data", valid)
+        outs.append(out)
+    check(len(outs[0].split("\n")) > 800 and outs[0] == outs[1] and outs[2] == outs[3],
+          "dropout --resume: the same predictions as the uninterrupted run")
 
     print("%d passed, %d failed" % (0, len(failures)) if failures else "all passed")
     return 1 if failures else 0
