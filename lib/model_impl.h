@@ -67,6 +67,7 @@ struct mmoe_workspace {
                           same address is still told apart */
     float *arena;
     mmoe__fwd f;
+    size_t rows; /* rows of the last predict that f holds whole (0: none, or it ran in chunks) */
     char err[MMOE__ERRLEN];
 };
 

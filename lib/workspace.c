@@ -62,19 +62,30 @@ const char *mmoe_workspace_last_error(const mmoe_workspace *ws)
     return ws ? ws->err : "";
 }
 
+/* The arguments every call on a model and its workspace checks (func: the public name). */
+static mmoe_status check_pair(const mmoe_model *m, mmoe_workspace *ws, const void *out,
+                              const char *func)
+{
+    if (!ws)
+        return mmoe__fail(NULL, MMOE_ERR_NULL, func, "workspace is NULL");
+    if (!m || !out)
+        return mmoe__fail(ws->err, MMOE_ERR_NULL, func, "%s is NULL", m ? "out" : "model");
+    if (ws->model != m || ws->model_id != m->id)
+        return mmoe__fail(ws->err, MMOE_ERR_INVALID_ARG, func,
+                          "workspace belongs to another model");
+    return MMOE_OK;
+}
+
 mmoe_status mmoe_model_predict(const mmoe_model *m, mmoe_workspace *ws, size_t batch,
                                const float *x, const int64_t *ids, float *out)
 {
-    if (!ws)
-        return MMOE_FAIL(NULL, MMOE_ERR_NULL, "workspace is NULL");
-    if (!m || !out)
-        return MMOE_FAIL(ws->err, MMOE_ERR_NULL, "%s is NULL", m ? "out" : "model");
-    if (ws->model != m || ws->model_id != m->id)
-        return MMOE_FAIL(ws->err, MMOE_ERR_INVALID_ARG, "workspace belongs to another model");
-    mmoe_status st = mmoe__model_check_input(m, batch, x, ids, ws->err, __func__);
+    mmoe_status st = check_pair(m, ws, out, __func__);
     if (st)
         return st;
+    if ((st = mmoe__model_check_input(m, batch, x, ids, ws->err, __func__)) != MMOE_OK)
+        return st;
     const size_t T = m->n_tasks, cap = ws->f.cap;
+    ws->rows = 0;
     for (size_t r0 = 0; r0 < batch; r0 += cap) {
         size_t B = batch - r0 < cap ? batch - r0 : cap;
         const int64_t *rid = ids ? ids + r0 * m->input.n_ids : NULL;
@@ -92,6 +103,33 @@ mmoe_status mmoe_model_predict(const mmoe_model *m, mmoe_workspace *ws, size_t b
         }
         memcpy(out + r0 * T, ws->f.Y, B * T * sizeof *out);
     }
+    ws->rows = batch <= cap ? batch : 0;
+    mmoe__clear(ws->err);
+    return MMOE_OK;
+}
+
+mmoe_status mmoe_model_predict_gate_weights(const mmoe_model *m, mmoe_workspace *ws, size_t k,
+                                            float *out, size_t cap)
+{
+    mmoe_status st = check_pair(m, ws, out, __func__);
+    if (st)
+        return st;
+    if (ws->rows == 0)
+        return MMOE_FAIL(ws->err, MMOE_ERR_STATE,
+                         "no predict through this workspace holds its rows (none yet, or the "
+                         "last one's batch exceeded the workspace's max_batch %zu)",
+                         ws->f.cap);
+    if (k >= m->n_tasks)
+        return MMOE_FAIL(ws->err, MMOE_ERR_RANGE, "task %zu of %zu", k, m->n_tasks);
+    if (k >= m->n_towers)
+        return MMOE_FAIL(ws->err, MMOE_ERR_INVALID_ARG,
+                         "task %zu is a product of other tasks: it has no gate", k);
+    const size_t E = mmoe__bottom_num_experts(&m->bottom);
+    if (E == 0 || cap / E < ws->rows)
+        return MMOE_FAIL(ws->err, MMOE_ERR_RANGE, "out holds %zu floats, %zu needed", cap,
+                         ws->rows * E);
+    for (size_t r = 0; r < ws->rows; r++)
+        mmoe__bottom_gate_row(&m->bottom, ws->f.bottom, k, r, out + r * E);
     mmoe__clear(ws->err);
     return MMOE_OK;
 }

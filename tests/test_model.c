@@ -244,6 +244,135 @@ static void test_gate_weights(void **state)
     mmoe_model_free(m);
 }
 
+/* A tensor of the model file by name: parameters and running statistics. */
+static const float *file_tensor(mmoe_model *m, const char *name)
+{
+    for (size_t i = 0; i < mmoe_model_file_tensor_count(m); i++) {
+        const char *tn;
+        mmoe_tensor *v;
+        assert_int_equal(mmoe_model_file_tensor(m, i, &tn, &v, NULL), MMOE_OK);
+        if (strcmp(tn, name) == 0)
+            return mmoe_tensor_cdata(v);
+    }
+    fail_msg("no tensor %s", name);
+    return NULL;
+}
+
+/*
+ * Gate weights in inference mode (mmoe_model_predict_gate_weights): an
+ * MMoE with a DNN input stage (batch-norm, dropout), trained a few steps so
+ * that running and batch statistics differ. Each row's weights equal
+ * softmax(W_k relu(bn(W0 x + b0))) computed here from the stored tensors
+ * with the running statistics; they do not depend on the batch (batch 1,
+ * other rows) and differ from the training forward's.
+ */
+static void test_predict_gate_weights(void **state)
+{
+    (void)state;
+    enum { NB = 6, H = 7 };
+    mmoe_config *c;
+    assert_int_equal(mmoe_config_create(&c), MMOE_OK);
+    assert_int_equal(mmoe_config_set_int(c, "input.dense", D), MMOE_OK);
+    assert_int_equal(mmoe_config_set(c, "dnn.layers", "7"), MMOE_OK);
+    assert_int_equal(mmoe_config_set(c, "dnn.batchnorm", "1"), MMOE_OK);
+    assert_int_equal(mmoe_config_set(c, "dnn.dropout", "0.2"), MMOE_OK);
+    size_t w[1] = {5};
+    assert_int_equal(mmoe_config_set_experts(c, E, 1, w, MMOE_ACT_RELU), MMOE_OK);
+    for (size_t k = 0; k < T; k++)
+        assert_int_equal(mmoe_config_add_task(c,
+                                              k == 1 ? "b"
+                                              : k    ? "c"
+                                                     : "a",
+                                              MMOE_TASK_BINARY, 0, NULL, MMOE_ACT_RELU, 1.0f),
+                         MMOE_OK);
+    mmoe_model *m;
+    assert_int_equal(mmoe_model_create(c, &m), MMOE_OK);
+    mmoe_config_free(c);
+    mmoe_optimizer *opt;
+    assert_int_equal(mmoe_optimizer_create(m, MMOE_OPTIMIZER_SGD, &opt), MMOE_OK);
+    float x[NB * D], y[NB * T], out[NB * T];
+    for (unsigned s = 0; s < 5; s++) {
+        fill(x, NB * D, 20 + s);
+        for (size_t i = 0; i < NB * T; i++)
+            y[i] = (float)((i * 7 + s) % 3 == 0);
+        assert_int_equal(mmoe_model_train_step(m, opt, NB, x, NULL, y, NULL, NULL, NULL), MMOE_OK);
+    }
+    mmoe_optimizer_free(opt);
+
+    mmoe_workspace *ws, *ws1;
+    assert_int_equal(mmoe_workspace_create(m, 8, &ws), MMOE_OK);
+    assert_int_equal(mmoe_workspace_create(m, 1, &ws1), MMOE_OK);
+    float g[NB * E], g1[E], gt[NB * E];
+    double want[T][NB * E];
+    assert_int_equal(mmoe_model_predict_gate_weights(m, ws, 0, g, NB * E), MMOE_ERR_STATE);
+    fill(x, NB * D, 99);
+    assert_int_equal(mmoe_model_predict(m, ws, NB, x, NULL, out), MMOE_OK);
+    const float *W0 = file_tensor(m, "input.dnn.0.weight"),
+                *b0 = file_tensor(m, "input.dnn.0.bias");
+    const float *gamma = file_tensor(m, "input.dnn.0.bn.gamma");
+    const float *beta = file_tensor(m, "input.dnn.0.bn.beta");
+    const float *rm = file_tensor(m, "input.dnn.0.bn.running_mean");
+    const float *rv = file_tensor(m, "input.dnn.0.bn.running_var");
+    double train_gap = 0.0;
+    for (size_t k = 0; k < T; k++) {
+        char name[32];
+        snprintf(name, sizeof name, "gates.%zu.weight", k);
+        const float *Wg = file_tensor(m, name);
+        assert_int_equal(mmoe_model_predict_gate_weights(m, ws, k, g, NB * E), MMOE_OK);
+        for (size_t r = 0; r < NB; r++) {
+            double h[H], z[E], zmax = -INFINITY, zsum = 0.0;
+            for (size_t j = 0; j < H; j++) {
+                double a = b0[j];
+                for (size_t i = 0; i < D; i++)
+                    a += (double)W0[j * D + i] * x[r * D + i];
+                a = gamma[j] * (a - rm[j]) / sqrt((double)rv[j] + 1e-5) + beta[j];
+                h[j] = a > 0.0 ? a : 0.0;
+            }
+            for (size_t e = 0; e < E; e++) {
+                z[e] = 0.0;
+                for (size_t j = 0; j < H; j++)
+                    z[e] += (double)Wg[e * H + j] * h[j];
+                zmax = z[e] > zmax ? z[e] : zmax;
+            }
+            for (size_t e = 0; e < E; e++)
+                zsum += exp(z[e] - zmax);
+            /* batch 1 through another workspace: the same row's weights */
+            assert_int_equal(mmoe_model_predict(m, ws1, 1, x + r * D, NULL, out), MMOE_OK);
+            assert_int_equal(mmoe_model_predict_gate_weights(m, ws1, k, g1, E), MMOE_OK);
+            for (size_t e = 0; e < E; e++) {
+                want[k][r * E + e] = exp(z[e] - zmax) / zsum;
+                assert_true(fabs(g[r * E + e] - want[k][r * E + e]) < 1e-5);
+                assert_true(fabs(g1[e] - g[r * E + e]) < 1e-6);
+            }
+        }
+    }
+    /* the training forward (which also moves the running statistics) */
+    assert_int_equal(mmoe_model_forward(m, NB, x, NULL), MMOE_OK);
+    for (size_t k = 0; k < T; k++) {
+        assert_int_equal(mmoe_model_gate_weights(m, k, gt, NB * E), MMOE_OK);
+        for (size_t i = 0; i < NB * E; i++)
+            train_gap = fmax(train_gap, fabs(gt[i] - want[k][i]));
+    }
+    assert_true(train_gap > 1e-3); /* the training forward uses batch statistics and dropout */
+
+    /* errors: cap, task, workspace of another model, a chunked predict, NULLs */
+    assert_int_equal(mmoe_model_predict_gate_weights(m, ws, 0, g, NB * E - 1), MMOE_ERR_RANGE);
+    assert_int_equal(mmoe_model_predict_gate_weights(m, ws, T, g, NB * E), MMOE_ERR_RANGE);
+    assert_int_equal(mmoe_model_predict_gate_weights(m, NULL, 0, g, NB * E), MMOE_ERR_NULL);
+    assert_int_equal(mmoe_model_predict_gate_weights(NULL, ws, 0, g, NB * E), MMOE_ERR_NULL);
+    assert_int_equal(mmoe_model_predict_gate_weights(m, ws, 0, NULL, NB * E), MMOE_ERR_NULL);
+    mmoe_model *other = make_model(MMOE_ARCH_MMOE, 1);
+    assert_int_equal(mmoe_model_predict_gate_weights(other, ws, 0, g, NB * E),
+                     MMOE_ERR_INVALID_ARG);
+    mmoe_model_free(other);
+    assert_int_equal(mmoe_model_predict(m, ws1, 2, x, NULL, out), MMOE_OK); /* two chunks of 1 */
+    assert_int_equal(mmoe_model_predict_gate_weights(m, ws1, 0, g, NB * E), MMOE_ERR_STATE);
+    assert_non_null(strstr(mmoe_workspace_last_error(ws1), "max_batch"));
+    mmoe_workspace_free(ws1);
+    mmoe_workspace_free(ws);
+    mmoe_model_free(m);
+}
+
 static void test_config_round_trip_through_model(void **state)
 {
     (void)state;
@@ -343,6 +472,7 @@ int main(void)
         cmocka_unit_test(test_init_seeded_and_experts_differ),
         cmocka_unit_test(test_predict_matches_forward),
         cmocka_unit_test(test_gate_weights),
+        cmocka_unit_test(test_predict_gate_weights),
         cmocka_unit_test(test_config_round_trip_through_model),
         cmocka_unit_test(test_stale_workspace_and_optimizer_refused),
         cmocka_unit_test(test_predict_reports_nonfinite_outputs),

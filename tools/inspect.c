@@ -139,11 +139,16 @@ static int gates(mmoe_model *m, const char *data, size_t max_rows, const char *p
     if (st != MMOE_OK)
         return report(CMD, data, st, mmoe_last_error());
     double *sum = calloc(T * E, sizeof *sum);
-    float *g = malloc(B * E * sizeof *g);
+    float *g = malloc(B * E * sizeof *g), *y = malloc(B * T * sizeof *y);
+    mmoe_workspace *ws = NULL;
     int rc = EXIT_OK;
     size_t rows = 0;
-    if (!sum || !g) {
+    if (!sum || !g || !y) {
         rc = report(CMD, "gates", MMOE_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    if ((st = mmoe_workspace_create(m, B, &ws)) != MMOE_OK) {
+        rc = report(CMD, "mmoe_workspace_create", st, mmoe_last_error());
         goto done;
     }
     while (rows < max_rows) {
@@ -158,13 +163,15 @@ static int gates(mmoe_model *m, const char *data, size_t max_rows, const char *p
             break;
         if (n > max_rows - rows)
             n = max_rows - rows;
-        if ((st = mmoe_model_forward(m, n, x, ids)) != MMOE_OK) {
-            rc = report(CMD, "mmoe_model_forward", st, mmoe_model_last_error(m));
+        /* inference mode, as predict: batch-norm from the running statistics, no dropout */
+        if ((st = mmoe_model_predict(m, ws, n, x, ids, y)) != MMOE_OK) {
+            rc = report(CMD, "mmoe_model_predict", st, mmoe_workspace_last_error(ws));
             goto done;
         }
         for (size_t k = 0; k < T; k++) {
-            if ((st = mmoe_model_gate_weights(m, k, g, B * E)) != MMOE_OK) {
-                rc = report(CMD, "mmoe_model_gate_weights", st, mmoe_model_last_error(m));
+            if ((st = mmoe_model_predict_gate_weights(m, ws, k, g, B * E)) != MMOE_OK) {
+                rc = report(CMD, "mmoe_model_predict_gate_weights", st,
+                            mmoe_workspace_last_error(ws));
                 goto done;
             }
             for (size_t i = 0; i < n; i++)
@@ -202,6 +209,8 @@ static int gates(mmoe_model *m, const char *data, size_t max_rows, const char *p
 done:
     free(sum);
     free(g);
+    free(y);
+    mmoe_workspace_free(ws);
     mmoe_batcher_free(b);
     return rc;
 }

@@ -277,6 +277,32 @@ MMOE_API mmoe_status mmoe_model_predict(const mmoe_model *model, mmoe_workspace 
                                         const float *x, const int64_t *ids, float *out);
 
 /**
+ * Gate weights of task k for the rows of the last mmoe_model_predict
+ * through ws: [batch, num_experts], each row sums to 1, in inference mode
+ * as the predictions were made (batch-norm from the running statistics, no
+ * dropout), so a row's weights do not depend on the other rows of its
+ * batch. The inference counterpart of mmoe_model_gate_weights (which
+ * reports the last training-mode mmoe_model_forward). For gateless
+ * architectures the fixed routing is reported.
+ *
+ *     mmoe_model_predict(m, ws, n, x, ids, y);
+ *     for (size_t k = 0; k < mmoe_model_num_tasks(m); k++)
+ *         mmoe_model_predict_gate_weights(m, ws, k, g, n * mmoe_model_num_experts(m));
+ *
+ * @param ws   the workspace of that predict (created from this model)
+ * @param cap  floats available in out (>= batch * num_experts)
+ * @return MMOE_OK; MMOE_ERR_NULL; MMOE_ERR_INVALID_ARG (a workspace from
+ *         another model; task k is a product task, which has no gate);
+ *         MMOE_ERR_STATE (no successful predict through ws yet, or the last
+ *         one's batch exceeded the workspace's max_batch, so that only its
+ *         last chunk is held); MMOE_ERR_RANGE (k or cap). Messages go to
+ *         the workspace; nothing is written to out on failure.
+ * Thread safety: as mmoe_model_predict (one thread per workspace).
+ */
+MMOE_API mmoe_status mmoe_model_predict_gate_weights(const mmoe_model *model, mmoe_workspace *ws,
+                                                     size_t k, float *out, size_t cap);
+
+/**
  * One training step: zero_grad, forward, loss, backward, optimizer step
  * (mmoe/optimizer.h creates and configures the optimizer).
  * Arguments as mmoe_model_forward and mmoe_model_loss; opt must belong to

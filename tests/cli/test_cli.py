@@ -3,7 +3,7 @@
 inspect on generated data (plain and gzip), malformed records under both
 policies, and --resume giving byte-identical files to an uninterrupted run.
 
-    test_cli.py MMOE_BINARY WORKDIR
+    test_cli.py MMOE_BINARY WORKDIR GATE_MEANS_BINARY
 """
 import gzip
 import os
@@ -14,6 +14,7 @@ import sys
 
 MMOE = sys.argv[1]
 WORK = os.path.join(sys.argv[2], "cli-test")
+GATE_MEANS = sys.argv[3]
 failures = []
 
 
@@ -197,6 +198,28 @@ regression spend spend
         outs.append(out)
     check(len(outs[0].split("\n")) > 800 and outs[0] == outs[1] and outs[2] == outs[3],
           "dropout --resume: the same predictions as the uninterrupted run")
+
+    # inspect's gate table is the serving one (inference mode: running batch-norm
+    # statistics, no dropout): it equals the means gate_means computes record by
+    # record through mmoe_model_predict_gate_weights, for the model with batch-norm
+    # and dropout
+    out, _ = expect(0, "inspect a batch-norm model", "inspect", "--model", dfull, "--data",
+                    valid)
+    table = out[out.index("mean gate weight per expert"):].split("\n")[2:]
+    mine = {}
+    for line in table:
+        f = line.split()
+        if len(f) == 4:
+            mine[f[0]] = [float(v) for v in f[1:]]
+    p = subprocess.run([GATE_MEANS, dfull, valid], capture_output=True, text=True, timeout=600)
+    ref = {}
+    for line in p.stdout.split("\n"):
+        f = line.split()
+        if f:
+            ref[f[0]] = [float(v) for v in f[1:]]
+    check(p.returncode == 0 and len(ref) == 2 and sorted(mine) == sorted(ref) and
+          all(abs(a - b) <= 6e-5 for k in ref for a, b in zip(mine[k], ref[k])),
+          "inspect: gate means equal the inference-mode reference (%s vs %s)" % (mine, ref))
 
     print("%d passed, %d failed" % (0, len(failures)) if failures else "all passed")
     return 1 if failures else 0
