@@ -49,8 +49,8 @@ typedef struct bench {
     mmoe_transform_workspace *tw;
     mmoe_workspace *ws;
     size_t batch, D, I, T;
-    float *x, *y;     /* [rows, D], [batch, T] */
-    int64_t *ids;     /* [rows, I] */
+    float *x, *y; /* [rows, D], [batch, T] */
+    int64_t *ids; /* [rows, I] */
     double seconds;
 } bench;
 
@@ -134,8 +134,8 @@ static int synthesize(size_t n, records *recs, mmoe_model **model)
             len += snprintf(buf + len, sizeof buf - (size_t)len, "v%u,", draw(&s, 50));
         unsigned k = draw(&s, 4);
         for (unsigned j = 0; j < k; j++)
-            len += snprintf(buf + len, sizeof buf - (size_t)len, "%st%u", j ? "|" : "",
-                            draw(&s, 20));
+            len +=
+                snprintf(buf + len, sizeof buf - (size_t)len, "%st%u", j ? "|" : "", draw(&s, 20));
         len += snprintf(buf + len, sizeof buf - (size_t)len, ",%u,%.3f", draw(&s, 2),
                         (double)draw(&s, 1000) / 100.0);
         if (add_record(recs, buf, (size_t)len, i + 2) != 0)

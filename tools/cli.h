@@ -35,12 +35,16 @@ typedef struct cli_opt {
     double lo, hi; /* range of numbers */
 } cli_opt;
 
+/* What parse_opts returns after printing the help text (the command then exits 0). */
+#define OPTS_HELP (-1)
+
 /*
- * Parse argv[1..] (argv[0] is the subcommand) against opts. Returns 0,
- * 1 for --help (already printed by the caller's usage), or EXIT_USAGE
+ * Parse argv[1..] (argv[0] is the subcommand) against opts. Returns 0;
+ * OPTS_HELP after printing usage(stdout) for --help or -h; or EXIT_USAGE
  * after a message on stderr.
  */
-int parse_opts(const char *cmd, int argc, char **argv, const cli_opt *opts, size_t n, int *help);
+int parse_opts(const char *cmd, int argc, char **argv, const cli_opt *opts, size_t n,
+               void (*usage)(FILE *));
 
 /* Status of a library failure: EXIT_INPUT for bad data, EXIT_FAIL otherwise. */
 int exit_for(mmoe_status st);
@@ -48,11 +52,18 @@ int exit_for(mmoe_status st);
 /* "mmoe CMD: what: STATUS_NAME: message" on stderr; returns exit_for(st). */
 int report(const char *cmd, const char *what, mmoe_status st, const char *msg);
 
-/* Malformed-record policy from "fail" / "skip"; -1 when neither. */
-int parse_policy(const char *s, mmoe_malformed *out);
+/*
+ * The options every data-reading command shares: --on-error ("fail" or
+ * "skip", into *policy) and --threads (0: keep the BLAS default; applied).
+ * Returns 0 or an exit status after a message.
+ */
+int run_options(const char *cmd, const char *on_error, mmoe_malformed *policy, size_t threads);
 
-/* Apply --threads (0: keep the BLAS default). Returns 0 or an exit status. */
-int set_threads(const char *cmd, size_t threads);
+/*
+ * Load a model file that carries its transformation (one mmoe train wrote).
+ * Returns 0 or an exit status after a message (*out NULL).
+ */
+int load_served_model(const char *cmd, const char *path, mmoe_model **out);
 
 double now_seconds(void);
 

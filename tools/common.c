@@ -10,14 +10,14 @@
 
 #include "cli.h"
 
-int parse_opts(const char *cmd, int argc, char **argv, const cli_opt *opts, size_t n, int *help)
+int parse_opts(const char *cmd, int argc, char **argv, const cli_opt *opts, size_t n,
+               void (*usage)(FILE *))
 {
-    *help = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            *help = 1;
-            return 0;
+            usage(stdout);
+            return OPTS_HELP;
         }
         const cli_opt *o = NULL;
         for (size_t k = 0; k < n; k++)
@@ -100,19 +100,16 @@ int report(const char *cmd, const char *what, mmoe_status st, const char *msg)
     return exit_for(st);
 }
 
-int parse_policy(const char *s, mmoe_malformed *out)
+int run_options(const char *cmd, const char *on_error, mmoe_malformed *policy, size_t threads)
 {
-    if (strcmp(s, "fail") == 0)
-        *out = MMOE_MALFORMED_FAIL;
-    else if (strcmp(s, "skip") == 0)
-        *out = MMOE_MALFORMED_SKIP;
-    else
-        return -1;
-    return 0;
-}
-
-int set_threads(const char *cmd, size_t threads)
-{
+    if (strcmp(on_error, "fail") == 0) {
+        *policy = MMOE_MALFORMED_FAIL;
+    } else if (strcmp(on_error, "skip") == 0) {
+        *policy = MMOE_MALFORMED_SKIP;
+    } else {
+        fprintf(stderr, "mmoe %s: --on-error: '%s' is not fail or skip\n", cmd, on_error);
+        return EXIT_USAGE;
+    }
     if (threads == 0)
         return 0;
     mmoe_status st = mmoe_set_num_threads((int)threads);
@@ -121,6 +118,21 @@ int set_threads(const char *cmd, size_t threads)
                 mmoe_blas_name());
     else if (st != MMOE_OK)
         return report(cmd, "--threads", st, mmoe_last_error());
+    return 0;
+}
+
+int load_served_model(const char *cmd, const char *path, mmoe_model **out)
+{
+    mmoe_status st = mmoe_model_load(path, out);
+    if (st != MMOE_OK)
+        return report(cmd, path, st, mmoe_last_error());
+    if (!mmoe_model_get_transform(*out)) {
+        fprintf(stderr, "mmoe %s: %s has no stored transformation (not written by mmoe train)\n",
+                cmd, path);
+        mmoe_model_free(*out);
+        *out = NULL;
+        return EXIT_INPUT;
+    }
     return 0;
 }
 

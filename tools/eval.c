@@ -32,44 +32,30 @@ int cmd_eval(int argc, char **argv)
 {
     const char *model_path = NULL, *data = NULL, *on_error = "fail";
     size_t batch = 1024, threads = 1;
-    int json = 0, quiet = 0, help = 0;
+    int json = 0, quiet = 0;
     const cli_opt opts[] = {
         {"--model", OPT_STR, &model_path, 0, 0},    {"--data", OPT_STR, &data, 0, 0},
         {"--batch", OPT_SIZE, &batch, 1, 1 << 20},  {"--on-error", OPT_STR, &on_error, 0, 0},
         {"--threads", OPT_SIZE, &threads, 0, 1024}, {"--json", OPT_FLAG, &json, 0, 0},
         {"--quiet", OPT_FLAG, &quiet, 0, 0},
     };
-    int rc = parse_opts(CMD, argc, argv, opts, sizeof opts / sizeof opts[0], &help);
+    int rc = parse_opts(CMD, argc, argv, opts, sizeof opts / sizeof opts[0], usage);
     if (rc)
-        return rc;
-    if (help) {
-        usage(stdout);
-        return EXIT_OK;
-    }
+        return rc == OPTS_HELP ? EXIT_OK : rc;
     mmoe_malformed policy;
     if (!model_path || !data) {
         fprintf(stderr, "mmoe eval: --model and --data are required (see mmoe eval --help)\n");
         return EXIT_USAGE;
     }
-    if (parse_policy(on_error, &policy) != 0) {
-        fprintf(stderr, "mmoe eval: --on-error: '%s' is not fail or skip\n", on_error);
-        return EXIT_USAGE;
-    }
-    if ((rc = set_threads(CMD, threads)) != 0)
+    if ((rc = run_options(CMD, on_error, &policy, threads)) != 0)
         return rc;
     mmoe_model *m = NULL;
     mmoe_workspace *ws = NULL;
     evalbuf ev = {0};
     task_metrics *met = NULL;
-    mmoe_status st = mmoe_model_load(model_path, &m);
-    if (st != MMOE_OK)
-        return report(CMD, model_path, st, mmoe_last_error());
-    if (!mmoe_model_get_transform(m)) {
-        fprintf(stderr, "mmoe eval: %s has no stored transformation (not written by mmoe train)\n",
-                model_path);
-        mmoe_model_free(m);
-        return EXIT_INPUT;
-    }
+    if ((rc = load_served_model(CMD, model_path, &m)) != 0)
+        return rc;
+    mmoe_status st;
     if ((st = mmoe_workspace_create(m, batch, &ws)) != MMOE_OK) {
         rc = report(CMD, "workspace", st, mmoe_last_error());
         goto done;

@@ -219,19 +219,15 @@ int cmd_inspect(int argc, char **argv)
 {
     const char *model_path = NULL, *data = NULL, *png = NULL;
     size_t rows = 100000;
-    int full = 0, help = 0;
+    int full = 0;
     const cli_opt opts[] = {
         {"--model", OPT_STR, &model_path, 0, 0}, {"--data", OPT_STR, &data, 0, 0},
         {"--plot", OPT_STR, &png, 0, 0},         {"--rows", OPT_SIZE, &rows, 1, 1e12},
         {"--full", OPT_FLAG, &full, 0, 0},
     };
-    int rc = parse_opts(CMD, argc, argv, opts, sizeof opts / sizeof opts[0], &help);
+    int rc = parse_opts(CMD, argc, argv, opts, sizeof opts / sizeof opts[0], usage);
     if (rc)
-        return rc;
-    if (help) {
-        usage(stdout);
-        return EXIT_OK;
-    }
+        return rc == OPTS_HELP ? EXIT_OK : rc;
     if (!model_path) {
         fprintf(stderr, "mmoe inspect: --model is required (see mmoe inspect --help)\n");
         return EXIT_USAGE;

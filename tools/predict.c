@@ -42,30 +42,22 @@ int cmd_predict(int argc, char **argv)
 {
     const char *model_path = NULL, *data = "-", *out_path = "-", *on_error = "fail";
     size_t batch = 1024, threads = 1;
-    int header = 0, help = 0, check_only = 0;
+    int header = 0, check_only = 0;
     const cli_opt opts[] = {
         {"--model", OPT_STR, &model_path, 0, 0},    {"--data", OPT_STR, &data, 0, 0},
         {"--out", OPT_STR, &out_path, 0, 0},        {"--header", OPT_FLAG, &header, 0, 0},
         {"--batch", OPT_SIZE, &batch, 1, 1 << 20},  {"--on-error", OPT_STR, &on_error, 0, 0},
         {"--threads", OPT_SIZE, &threads, 0, 1024}, {"--check", OPT_FLAG, &check_only, 0, 0},
     };
-    int rc = parse_opts(CMD, argc, argv, opts, sizeof opts / sizeof opts[0], &help);
+    int rc = parse_opts(CMD, argc, argv, opts, sizeof opts / sizeof opts[0], usage);
     if (rc)
-        return rc;
-    if (help) {
-        usage(stdout);
-        return EXIT_OK;
-    }
+        return rc == OPTS_HELP ? EXIT_OK : rc;
     mmoe_malformed policy;
     if (!model_path) {
         fprintf(stderr, "mmoe predict: --model is required (see mmoe predict --help)\n");
         return EXIT_USAGE;
     }
-    if (parse_policy(on_error, &policy) != 0) {
-        fprintf(stderr, "mmoe predict: --on-error: '%s' is not fail or skip\n", on_error);
-        return EXIT_USAGE;
-    }
-    if ((rc = set_threads(CMD, threads)) != 0)
+    if ((rc = run_options(CMD, on_error, &policy, threads)) != 0)
         return rc;
     mmoe_model *m = NULL;
     mmoe_workspace *ws = NULL;
@@ -78,18 +70,10 @@ int cmd_predict(int argc, char **argv)
     const char **recs = NULL;
     uint64_t *lines = NULL, skipped = 0;
     char last_bad[512] = "";
-    mmoe_status st = mmoe_model_load(model_path, &m);
-    if (st != MMOE_OK)
-        return report(CMD, model_path, st, mmoe_last_error());
+    if ((rc = load_served_model(CMD, model_path, &m)) != 0)
+        return rc;
+    mmoe_status st;
     const mmoe_transform *tf = mmoe_model_get_transform(m);
-    if (!tf) {
-        fprintf(stderr,
-                "mmoe predict: %s has no stored transformation (not written by "
-                "mmoe train)\n",
-                model_path);
-        mmoe_model_free(m);
-        return EXIT_INPUT;
-    }
     const size_t D = mmoe_transform_dense_dim(tf), I = mmoe_transform_num_ids(tf);
     const size_t T = mmoe_model_num_tasks(m);
     x = malloc(batch * D * sizeof *x);

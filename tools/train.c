@@ -71,7 +71,7 @@ typedef struct train_opts {
     size_t epochs, batch, shuffle, patience, threads, max_record;
     double lr, weight_decay, clip_norm;
     uint64_t seed;
-    int resume, quiet, help;
+    int resume, quiet;
 } train_opts;
 
 /* State of a run between epochs (DIR/state). */
@@ -304,23 +304,17 @@ int cmd_train(int argc, char **argv)
         {"--resume", OPT_FLAG, &o.resume, 0, 0},
         {"--quiet", OPT_FLAG, &o.quiet, 0, 0},
     };
-    int rc = parse_opts(CMD, argc, argv, opts, sizeof opts / sizeof opts[0], &o.help);
+    int rc = parse_opts(CMD, argc, argv, opts, sizeof opts / sizeof opts[0], usage);
     if (rc)
-        return rc;
-    if (o.help) {
-        usage(stdout);
-        return EXIT_OK;
-    }
+        return rc == OPTS_HELP ? EXIT_OK : rc;
     mmoe_malformed policy;
     if (!o.schema || !o.config || !o.train || !o.out) {
         fprintf(stderr, "mmoe train: --schema, --config, --train and --out are required "
                         "(see mmoe train --help)\n");
         return EXIT_USAGE;
     }
-    if (parse_policy(o.on_error, &policy) != 0) {
-        fprintf(stderr, "mmoe train: --on-error: '%s' is not fail or skip\n", o.on_error);
-        return EXIT_USAGE;
-    }
+    if ((rc = run_options(CMD, o.on_error, &policy, o.threads)) != 0)
+        return rc;
     if (strcmp(o.optimizer, "adam") && strcmp(o.optimizer, "sgd") &&
         strcmp(o.optimizer, "adagrad")) {
         fprintf(stderr, "mmoe train: --optimizer: '%s' is not adam, sgd or adagrad\n", o.optimizer);
@@ -334,8 +328,6 @@ int cmd_train(int argc, char **argv)
         fprintf(stderr, "mmoe train: --resume needs --checkpoint DIR\n");
         return EXIT_USAGE;
     }
-    if ((rc = set_threads(CMD, o.threads)) != 0)
-        return rc;
 
     mmoe_schema *schema = NULL;
     mmoe_transform *tf = NULL;
