@@ -5,8 +5,9 @@
  * layout): an 8-byte little-endian header length N, N bytes of JSON header,
  * then the raw little-endian float32 data of every named parameter. The
  * header's "__metadata__" holds the format name ("libmmoe"), the format
- * version, the libmmoe version that wrote the file and the model's
- * description (mmoe_config_to_string text). Tensor names are the names of
+ * version, the libmmoe version that wrote the file, the model's
+ * description (mmoe_config_to_string text) and, when present, the state of
+ * the dropout stream and the attached transformation. Tensor names are the names of
  * mmoe_model_param ("experts.0.layers.0.weight", ...), so the files open
  * with standard safetensors tools and weights trained elsewhere can be
  * written into a libmmoe file by a short script.
