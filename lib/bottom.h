@@ -30,6 +30,7 @@
 
 #include "config_impl.h"
 #include "params.h"
+#include "replica.h"
 
 #define MMOE__BOTTOM_MAX_BUFS 256
 
@@ -39,6 +40,15 @@ typedef struct mmoe__bottom {
     const mmoe__bottom_ops *ops;
     size_t in, n_tasks, h; /* input width, tasks, width of each f_k */
     void *impl;            /* the kind's state, ops->size bytes (owned) */
+    /*
+     * Backward progress of the model (not owned; NULL when not wanted). A
+     * kind may report watermarks inside its own block of parameters
+     * (mmoe__grad_ready) as its backward finishes parts of it, provided
+     * that nothing it does later in the backward (its penalty included)
+     * writes gradients at or above them. Kinds that do not report are
+     * reported as a whole by the model.
+     */
+    mmoe__progress *progress;
 } mmoe__bottom;
 
 struct mmoe__bottom_ops {

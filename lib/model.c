@@ -48,7 +48,10 @@ static mmoe_status build_layout(mmoe_model *m, const shard_spec *sh, char *err)
     if ((st = mmoe__bottom_setup(&m->bottom, c, m->input.out, m->n_towers, err)))
         return st;
     mmoe__input_declare(&m->input, &m->reg, &m->sreg);
+    m->bottom_off = m->reg.total;
     mmoe__bottom_declare(&m->bottom, &m->reg);
+    m->tower_off = m->reg.total;
+    m->bottom.progress = &m->prog;
 
     size_t fwd = sum_widths(widths, mmoe__input_buffers(&m->input, widths)) +
                  sum_widths(widths, mmoe__bottom_buffers(&m->bottom, widths));
@@ -443,6 +446,8 @@ mmoe_status mmoe_model_backward(mmoe_model *m)
         return MMOE_FAIL(m->err, MMOE_ERR_STATE, "call mmoe_model_loss after the forward first");
     const size_t B = m->batch, T = m->n_tasks;
     m->red.status = MMOE_OK;
+    m->prog.mark = m->reg.total;
+    m->prog.status = MMOE_OK;
     mmoe__bottom_zero_task_grads(&m->bottom, m->tb.bottom, B);
     for (size_t k = 0; k < m->n_towers; k++) {
         const mmoe__pmlp *tw = &m->towers[k];
@@ -455,18 +460,24 @@ mmoe_status mmoe_model_backward(mmoe_model *m)
         mmoe__pmlp_backward(tw, m->params, m->grads, B, in, ld, 1, m->tf.tower[k], m->tb.tower[k],
                             din, ldd);
     }
+    /* From the top of the flat buffer down: towers, bottom (penalty included), input. */
+    mmoe__grad_ready(&m->prog, m->tower_off);
     float *dX = m->tb.dX;
     if (dX)
         memset(dX, 0, B * m->input.out * sizeof *dX);
     mmoe__bottom_backward(&m->bottom, m->params, m->grads, B, m->tX, m->tX_ld, m->tf.bottom,
                           m->tb.bottom, dX, m->input.out);
+    mmoe__bottom_penalty(&m->bottom, m->params, m->grads);
+    mmoe__grad_ready(&m->prog, m->bottom_off);
     if (dX)
         mmoe__input_backward(&m->input, m->params, m->grads, B, m->tx,
                              m->input.n_ids ? m->tids : NULL, m->tf.input, m->tb.input, dX);
-    mmoe__bottom_penalty(&m->bottom, m->params, m->grads);
+    mmoe__grad_ready(&m->prog, 0);
     m->have_loss = 0;
     if (m->red.status)
         return MMOE_FAIL(m->err, m->red.status, "reduction across replicas failed");
+    if (m->prog.status)
+        return MMOE_FAIL(m->err, m->prog.status, "the gradient-ready callback failed");
     mmoe__clear(m->err);
     return MMOE_OK;
 }

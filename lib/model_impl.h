@@ -50,8 +50,10 @@ struct mmoe_model {
     int64_t *tids;   /* copy of the last training ids [cap, n_ids] */
     const float *tX; /* bottom input of the last training forward */
     size_t tX_ld;
-    uint64_t rng;      /* dropout stream (saved as "dropout_state", serialize.c) */
-    mmoe__reducer red; /* replicas (mmoe_model_set_reducer) */
+    uint64_t rng;                 /* dropout stream (saved as "dropout_state", serialize.c) */
+    mmoe__reducer red;            /* replicas (mmoe_model_set_reducer) */
+    mmoe__progress prog;          /* backward progress (mmoe_model_set_grad_ready) */
+    size_t bottom_off, tower_off; /* where the bottom's and the towers' parameters start */
     size_t batch;
     int have_forward, have_loss;
     struct mmoe_transform *transform; /* attached preprocessing (transform.h), or NULL */

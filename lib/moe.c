@@ -226,12 +226,25 @@ static void moe_forward(const mmoe__bottom *b, const float *params, size_t B, co
     mmoe__parallel_for(B, mix_grain(m), 1, mix_forward_rows, &j);
 }
 
+/* Whether the L2-Constrained penalty applies (it writes the experts' gradients after backward). */
+static int moe_has_penalty(const mmoe__moe *m)
+{
+    return m->l2 > 0.0 && m->n_experts >= 2;
+}
+
+/*
+ * Backward from the top of the block down: the gates (declared last), then
+ * the experts' layers from the last to the first, each reported final to
+ * the model's progress as it is done (unless the penalty will still add
+ * to them).
+ */
 static void moe_backward(const mmoe__bottom *b, const float *params, float *grads, size_t B,
                          const float *X, size_t ldx, float *const *fb, float *const *bb, float *dX,
                          size_t lddx)
 {
     const mmoe__moe *m = b->impl;
     const size_t L = m->experts.n_layers;
+    mmoe__progress *prog = moe_has_penalty(m) ? NULL : b->progress;
     if (m->routing == MMOE__ROUTE_GATED) {
         const size_t E = m->n_experts, G = m->n_gates;
         const float *Hl = fb[L - 1], *P = fb[P_BUF(m)];
@@ -242,8 +255,9 @@ static void moe_backward(const mmoe__bottom *b, const float *params, float *grad
         mmoe__gate_backward(&m->gate, B * G, E, P, q_buf(m, fb), dP, E);
         mmoe__dense_backward(params + m->gate_off, m->in, G * E, B, X, ldx, dP, G * E,
                              grads + m->gate_off, NULL, dX, lddx, 1.0f);
+        mmoe__grad_ready(prog, m->gate_off);
     }
-    mmoe__pmlp_backward(&m->experts, params, grads, B, X, ldx, 1, fb, bb, dX, lddx);
+    mmoe__pmlp_backward_report(&m->experts, params, grads, B, X, ldx, 1, fb, bb, dX, lddx, prog);
 }
 
 static size_t moe_num_experts(const mmoe__bottom *b)
@@ -277,7 +291,7 @@ static void moe_gate_row(const mmoe__bottom *b, float *const *fb, size_t k, size
 static double moe_penalty(const mmoe__bottom *b, const float *params, float *grads)
 {
     const mmoe__moe *m = b->impl;
-    if (m->l2 <= 0.0 || m->n_experts < 2)
+    if (!moe_has_penalty(m))
         return 0.0;
     const mmoe__pmlp *p = &m->experts;
     const size_t C = p->copies;

@@ -17,6 +17,17 @@ mmoe_status mmoe_model_set_reducer(mmoe_model *m, mmoe_reduce_fn fn, void *ctx)
     return MMOE_OK;
 }
 
+mmoe_status mmoe_model_set_grad_ready(mmoe_model *m, mmoe_grad_ready_fn fn, void *ctx)
+{
+    if (!m)
+        return MMOE_FAIL(NULL, MMOE_ERR_NULL, "model is NULL");
+    m->prog.fn = fn;
+    m->prog.ctx = fn ? ctx : NULL;
+    m->prog.status = MMOE_OK;
+    mmoe__clear(m->err);
+    return MMOE_OK;
+}
+
 mmoe__reducer *mmoe__model_reducer(mmoe_model *m)
 {
     return mmoe__reducing(&m->red) ? &m->red : NULL;

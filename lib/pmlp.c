@@ -145,6 +145,13 @@ void mmoe__pmlp_backward(const mmoe__pmlp *p, const float *params, float *grads,
                          const float *X, size_t ldx, int shared, float *const *A, float *const *dA,
                          float *dX, size_t lddx)
 {
+    mmoe__pmlp_backward_report(p, params, grads, B, X, ldx, shared, A, dA, dX, lddx, NULL);
+}
+
+void mmoe__pmlp_backward_report(const mmoe__pmlp *p, const float *params, float *grads, size_t B,
+                                const float *X, size_t ldx, int shared, float *const *A,
+                                float *const *dA, float *dX, size_t lddx, mmoe__progress *prog)
+{
     const size_t C = p->copies;
     for (size_t li = p->n_layers; li-- > 0;) {
         copies_job j = {p, params, grads, li, B, ldx, lddx, X, A, dA, dX, shared};
@@ -156,6 +163,7 @@ void mmoe__pmlp_backward(const mmoe__pmlp *p, const float *params, float *grads,
                 act_bias_cols(&j, 0, 0, ldy);
             mmoe__dense_backward(params + p->w_off[0], in, ldy, B, X, ldx, dA[0], ldy,
                                  grads + p->w_off[0], NULL, dX, lddx, 1.0f);
+            mmoe__grad_ready(prog, p->w_off[0]);
             continue;
         }
         size_t grain = share_copies(p, li, B);
@@ -163,5 +171,6 @@ void mmoe__pmlp_backward(const mmoe__pmlp *p, const float *params, float *grads,
             mmoe__parallel_for(C, grain, 1, backward_copies, &j);
         else
             backward_copies(&j, 0, 0, C);
+        mmoe__grad_ready(prog, p->w_off[li]);
     }
 }

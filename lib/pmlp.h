@@ -14,6 +14,7 @@
 
 #include "mmoe/layer.h"
 #include "params.h"
+#include "replica.h"
 
 typedef struct mmoe__pmlp {
     size_t copies;
@@ -54,5 +55,16 @@ void mmoe__pmlp_forward(const mmoe__pmlp *p, const float *params, size_t B, cons
 void mmoe__pmlp_backward(const mmoe__pmlp *p, const float *params, float *grads, size_t B,
                          const float *X, size_t ldx, int shared, float *const *A, float *const *dA,
                          float *dX, size_t lddx);
+
+/*
+ * Backward that also reports to prog (may be NULL) after each layer, from
+ * the last to the first: layer l's weights and biases, and everything in
+ * the flat buffer above them, are then final. Only for MLPs whose layers
+ * sit at the top of what remains unreported (declared last, nothing
+ * written above them afterwards).
+ */
+void mmoe__pmlp_backward_report(const mmoe__pmlp *p, const float *params, float *grads, size_t B,
+                                const float *X, size_t ldx, int shared, float *const *A,
+                                float *const *dA, float *dX, size_t lddx, mmoe__progress *prog);
 
 #endif

@@ -33,4 +33,29 @@ static inline void mmoe__reduce(mmoe__reducer *r, double *v, size_t n)
     r->status = r->fn(r->ctx, v, n);
 }
 
+/*
+ * Backward progress (mmoe_model_set_grad_ready): gradients [mark, end) of
+ * the flat buffer have been reported final in the current backward. A
+ * backward starts with mark = end and reports strictly lower watermarks;
+ * without a callback a report is one test of fn.
+ */
+typedef struct mmoe__progress {
+    mmoe_grad_ready_fn fn; /* NULL: nobody listens */
+    void *ctx;
+    size_t mark;
+    mmoe_status status; /* the callback's first failure in this backward */
+} mmoe__progress;
+
+/*
+ * Report gradients [offset, p->mark) final (nothing when offset is not below
+ * the mark). After a failure of the callback no further reports are made.
+ */
+static inline void mmoe__grad_ready(mmoe__progress *p, size_t offset)
+{
+    if (!p || !p->fn || p->status || offset >= p->mark)
+        return;
+    p->status = p->fn(p->ctx, offset, p->mark - offset);
+    p->mark = offset;
+}
+
 #endif

@@ -9,7 +9,16 @@
  *                   batch-norm and uneven batches: the weighted gradient
  *                   sum_r (B_r / B) g_r matches central differences of the
  *                   global loss sum_r (B_r / B) L_r, and one model on both
- *                   batches gives the same loss, gradients and statistics.
+ *                   batches gives the same loss, gradients and statistics;
+ *   grad ready      for every architecture (with tables, an input DNN with
+ *                   batch-norm, and L2-Constrained's penalty on and off),
+ *                   the backward-progress callback reports contiguous
+ *                   descending ranges covering the flat buffer once, each
+ *                   range's gradients are final when reported (a snapshot
+ *                   taken in the callback equals the end result bit for
+ *                   bit), gradients equal those of a backward without the
+ *                   callback, and a failing callback stops the reports and
+ *                   makes backward return its status with full gradients.
  */
 #if !defined(_POSIX_C_SOURCE) || _POSIX_C_SOURCE < 200809L
 #    undef _POSIX_C_SOURCE
@@ -342,11 +351,117 @@ static void test_grad_replicated_batchnorm(void **state)
     mmoe_config_free(cfg);
 }
 
+/* ---- backward progress ---------------------------------------------------------------------- */
+
+typedef struct ready_log {
+    const float *grads;
+    float *snap;
+    size_t n_params, calls, end, fail_at;
+    int bad; /* a range out of order */
+} ready_log;
+
+static mmoe_status on_ready(void *ctx, size_t offset, size_t n)
+{
+    ready_log *l = ctx;
+    if (n == 0 || offset + n != l->end || offset + n > l->n_params)
+        l->bad = 1;
+    else
+        memcpy(l->snap + offset, l->grads + offset, n * sizeof *l->snap);
+    l->end = offset;
+    l->calls++;
+    return l->calls == l->fail_at ? MMOE_ERR_IO : MMOE_OK;
+}
+
+/* One backward of m on d with the callback (fail_at: the call that fails, 0 none); returns calls.
+ */
+static size_t ready_backward(mmoe_model *m, const data *d, ready_log *l, size_t fail_at,
+                             mmoe_status expect)
+{
+    float *g;
+    size_t n;
+    assert_int_equal(mmoe_model_flat(m, NULL, &g, &n), MMOE_OK);
+    l->grads = g;
+    l->n_params = n;
+    l->snap = calloc(n, sizeof *l->snap);
+    assert_non_null(l->snap);
+    l->calls = 0;
+    l->end = n;
+    l->fail_at = fail_at;
+    l->bad = 0;
+    assert_int_equal(mmoe_model_set_grad_ready(m, on_ready, l), MMOE_OK);
+    assert_int_equal(mmoe_model_zero_grad(m), MMOE_OK);
+    assert_int_equal(mmoe_model_forward(m, d->B, d->x, d->ids), MMOE_OK);
+    assert_int_equal(mmoe_model_loss(m, d->y, d->w, NULL, NULL), MMOE_OK);
+    assert_int_equal(mmoe_model_backward(m), expect);
+    assert_false(l->bad);
+    return l->calls;
+}
+
+static void test_grad_ready(void **state)
+{
+    (void)state;
+    data d;
+    make_data(&d, 7, 31);
+    for (size_t a = 0; a < mmoe_arch_count() + 1; a++) {
+        /* the extra round: L2-Constrained without its penalty (lambda 0) */
+        mmoe_arch arch = a < mmoe_arch_count() ? (mmoe_arch)a : MMOE_ARCH_L2_CONSTRAINED;
+        mmoe_config *c = make_config("4", 1);
+        assert_int_equal(mmoe_config_set_arch(c, arch), MMOE_OK);
+        if (a == mmoe_arch_count())
+            assert_int_equal(mmoe_config_set(c, "l2.lambda", "0"), MMOE_OK);
+        mmoe_model *ref, *m;
+        if (mmoe_model_create(c, &ref) != MMOE_OK)
+            fail_msg("%s: %s", mmoe_arch_name(arch), mmoe_last_error());
+        assert_int_equal(mmoe_model_create(c, &m), MMOE_OK);
+        mmoe_config_free(c);
+        float *g_ref, *g;
+        size_t n;
+        assert_int_equal(mmoe_model_flat(ref, NULL, &g_ref, &n), MMOE_OK);
+        assert_int_equal(mmoe_model_zero_grad(ref), MMOE_OK);
+        assert_int_equal(mmoe_model_forward(ref, d.B, d.x, d.ids), MMOE_OK);
+        assert_int_equal(mmoe_model_loss(ref, d.y, d.w, NULL, NULL), MMOE_OK);
+        assert_int_equal(mmoe_model_backward(ref), MMOE_OK);
+
+        ready_log l;
+        size_t calls = ready_backward(m, &d, &l, 0, MMOE_OK);
+        assert_int_equal(mmoe_model_flat(m, NULL, &g, NULL), MMOE_OK);
+        /* towers, at least one part of the bottom, input: three or more parts, down to 0 */
+        if (calls < 3 || l.end != 0)
+            fail_msg("%s: %zu calls, last offset %zu", mmoe_arch_name(arch), calls, l.end);
+        if (arch == MMOE_ARCH_MMOE && calls < 4) /* gates and expert layers separately */
+            fail_msg("MMoE: only %zu parts reported", calls);
+        assert_memory_equal(l.snap, g, n * sizeof *g);
+        assert_memory_equal(g_ref, g, n * sizeof *g);
+        free(l.snap);
+
+        /* the second call fails: no third, backward completes and returns IO */
+        calls = ready_backward(m, &d, &l, 2, MMOE_ERR_IO);
+        assert_int_equal(calls, 2);
+        assert_non_null(strstr(mmoe_model_last_error(m), "callback"));
+        assert_memory_equal(g_ref, g, n * sizeof *g);
+        free(l.snap);
+
+        /* removed: backward as before, no calls */
+        l.calls = 0;
+        assert_int_equal(mmoe_model_set_grad_ready(m, NULL, &l), MMOE_OK);
+        assert_int_equal(mmoe_model_zero_grad(m), MMOE_OK);
+        assert_int_equal(mmoe_model_forward(m, d.B, d.x, d.ids), MMOE_OK);
+        assert_int_equal(mmoe_model_loss(m, d.y, d.w, NULL, NULL), MMOE_OK);
+        assert_int_equal(mmoe_model_backward(m), MMOE_OK);
+        assert_int_equal(l.calls, 0);
+        assert_memory_equal(g_ref, g, n * sizeof *g);
+        mmoe_model_free(ref);
+        mmoe_model_free(m);
+    }
+    assert_int_equal(mmoe_model_set_grad_ready(NULL, on_ready, NULL), MMOE_ERR_NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_grad_fed_rows),
         cmocka_unit_test(test_grad_replicated_batchnorm),
+        cmocka_unit_test(test_grad_ready),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

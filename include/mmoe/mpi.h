@@ -54,7 +54,10 @@ typedef struct mmoe_mpi mmoe_mpi;
 
 /** Settings (mmoe_mpi_set). Values are stable. */
 typedef enum mmoe_mpi_option {
-    /** Floats per MPI_Allreduce of the dense gradient, >= 1024; default 1048576 (4 MiB). */
+    /**
+     * Floats per allreduce of the dense gradient (the buckets), 64 to
+     * INT_MAX, rounded down to a whole number; default 1048576 (4 MiB).
+     */
     MMOE_MPI_BUCKET_FLOATS = 0,
     /**
      * Gradients of replicated embedding tables: 0 = choose per table and
@@ -67,18 +70,28 @@ typedef enum mmoe_mpi_option {
      * dense allreduce, > 0, used by the choice; default 2 (the
      * measurements behind it are in docs/distributed.md).
      */
-    MMOE_MPI_SPARSE_COST = 2
+    MMOE_MPI_SPARSE_COST = 2,
+    /**
+     * 1: start each bucket's allreduce (MPI_Iallreduce) as soon as
+     * backward has finished its gradients (mmoe_model_set_grad_ready), so
+     * communication overlaps the rest of backward; 0: start them all after
+     * backward. Either way every rank sums the same buckets with the same
+     * calls, so the results are bit-identical; only the timing differs.
+     * Default 0 (measurements in docs/distributed.md).
+     */
+    MMOE_MPI_OVERLAP = 3
 } mmoe_mpi_option;
 
 /**
  * Create a context for model over comm (collective). Duplicates comm,
  * installs the model's reducer (synchronised batch-norm, global
- * clipping), and reseeds the model's dropout stream per rank (the
- * description's seed mixed with the rank) so that ranks draw different
- * masks. Does not touch the parameters: call mmoe_mpi_broadcast or
- * mmoe_mpi_verify for an identical start.
- * Every rank's model must have the same description and the same table
- * shards layout (rank r of world = the communicator's size, or none).
+ * clipping), uses the model's backward-progress callback during its
+ * steps when MMOE_MPI_OVERLAP is on (installed for the backward and
+ * removed after it: do not install another one), and reseeds the model's dropout stream per rank
+ * (the description's seed mixed with the rank) so that ranks draw different masks. Does not touch
+ * the parameters: call mmoe_mpi_broadcast or mmoe_mpi_verify for an identical start. Every rank's
+ * model must have the same description and the same table shards layout (rank r of world = the
+ * communicator's size, or none).
  * @return MMOE_OK; MMOE_ERR_NULL; MMOE_ERR_INVALID_ARG (comm is
  *         MPI_COMM_NULL, MPI not initialised, a table sharded for
  *         another rank or world, descriptions differ between ranks);
@@ -138,9 +151,11 @@ MMOE_API mmoe_status mmoe_mpi_verify(mmoe_mpi *ctx, mmoe_optimizer *opt);
  * be NULL) receive the global batch's losses, the same on every rank.
  * Failure is collective: if any rank's batch is bad (or its buffers cannot
  * grow), every rank returns that rank's status, with its message, before
- * anything changed; non-finite gradients on any rank make every rank's
- * optimizer refuse the step (MMOE_ERR_NONFINITE, nothing changed). No
- * rank steps alone.
+ * anything changed; a failure later in a rank's step (an MPI error) is
+ * agreed before the update, so every rank returns it and none updates;
+ * non-finite gradients on any rank make every rank's optimizer refuse the
+ * step (MMOE_ERR_NONFINITE, nothing changed). No rank steps alone, and no
+ * non-blocking request is left open on any return.
  * @return MMOE_OK; any status of mmoe_model_train_step; MMOE_ERR_IO (MPI).
  */
 MMOE_API mmoe_status mmoe_mpi_train_step(mmoe_mpi *ctx, mmoe_optimizer *opt, size_t batch,

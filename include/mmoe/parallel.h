@@ -88,6 +88,45 @@ typedef mmoe_status (*mmoe_reduce_fn)(void *ctx, double *values, size_t n);
 MMOE_API mmoe_status mmoe_model_set_reducer(mmoe_model *model, mmoe_reduce_fn fn, void *ctx);
 
 /**
+ * Backward progress: gradients [offset, offset + n) of the flat gradient
+ * buffer (mmoe_model_flat) are final for the current mmoe_model_backward:
+ * nothing later in that backward reads or writes them. Lets a replica
+ * start reducing a part of the gradient while backward computes the rest.
+ * Return MMOE_OK or a failure status (see mmoe_model_set_grad_ready).
+ */
+typedef mmoe_status (*mmoe_grad_ready_fn)(void *ctx, size_t offset, size_t n);
+
+/**
+ * Install (fn not NULL) or remove (fn NULL) the model's backward-progress
+ * callback. Backward computes gradients from the top of the flat buffer
+ * down (towers, then the bottom, then the input stage and embedding
+ * tables), and, each time a part is done, calls fn once with the range
+ * just finished. Within one backward the ranges are contiguous and
+ * descending: the first ends at mmoe_model_flat's n, each next one ends
+ * where the previous one started, and the last starts at 0, so their
+ * union is the whole buffer, each float reported exactly once. The
+ * granularity is the model's: all towers together, the bottom as a whole
+ * or finer (mixture-of-experts bottoms without a penalty report their
+ * gates, then each expert layer from the last to the first), then the
+ * input stage with the tables. Offsets depend only on the description
+ * (equal on replicas of one model), not on the batch.
+ * The callback runs on the thread that called mmoe_model_backward, inside
+ * that call; it may read and modify the gradients of the ranges it has
+ * been given (e.g. scale them, or hand them to a non-blocking reduction
+ * that writes them back later: backward does not touch them again), but
+ * must not call any function on the model or its optimizer. A callback
+ * that returns a failure gets no further calls in that backward; the
+ * backward still completes its gradients and then returns that status.
+ * Without a callback backward is unchanged (its cost is one test per part).
+ * @return MMOE_OK; MMOE_ERR_NULL (model).
+ * Ownership: ctx is not owned; it must stay valid while installed.
+ * Thread safety: modifies the model (not concurrently with other calls
+ * on it); the callback is called only from mmoe_model_backward (and so
+ * from mmoe_model_train_step and the training loops built on it).
+ */
+MMOE_API mmoe_status mmoe_model_set_grad_ready(mmoe_model *model, mmoe_grad_ready_fn fn, void *ctx);
+
+/**
  * Check a training batch exactly as mmoe_model_forward and mmoe_model_loss
  * would (x, ids, labels, sample weights), without running or changing
  * anything. Rows of sharded tables are not checked for being stored or

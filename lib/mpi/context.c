@@ -260,6 +260,8 @@ void mmoe_mpi_free(mmoe_mpi *ctx)
     free(ctx->fed);
     free(ctx->rec_s);
     free(ctx->rec_r);
+    free(ctx->bk);
+    free(ctx->bk_req);
     free(ctx);
 }
 
@@ -279,8 +281,8 @@ mmoe_status mmoe_mpi_set(mmoe_mpi *ctx, mmoe_mpi_option option, double value)
         return mpi_fail(NULL, MMOE_ERR_NULL, "mmoe_mpi_set: ctx is NULL");
     switch (option) {
     case MMOE_MPI_BUCKET_FLOATS:
-        if (!(value >= 1024.0 && value <= (double)INT_MAX))
-            return mpi_fail(ctx, MMOE_ERR_RANGE, "mmoe_mpi_set: bucket %g not in 1024..%d", value,
+        if (!(value >= 64.0 && value <= (double)INT_MAX))
+            return mpi_fail(ctx, MMOE_ERR_RANGE, "mmoe_mpi_set: bucket %g not in 64..%d", value,
                             INT_MAX);
         ctx->bucket = (size_t)value;
         return MMOE_OK;
@@ -294,6 +296,11 @@ mmoe_status mmoe_mpi_set(mmoe_mpi *ctx, mmoe_mpi_option option, double value)
             return mpi_fail(ctx, MMOE_ERR_RANGE, "mmoe_mpi_set: sparse cost %g not in (0, 1e6)",
                             value);
         ctx->sparse_cost = value;
+        return MMOE_OK;
+    case MMOE_MPI_OVERLAP:
+        if (value != 0.0 && value != 1.0)
+            return mpi_fail(ctx, MMOE_ERR_RANGE, "mmoe_mpi_set: overlap %g not 0 or 1", value);
+        ctx->overlap = (int)value;
         return MMOE_OK;
     }
     return mpi_fail(ctx, MMOE_ERR_INVALID_ARG, "mmoe_mpi_set: unknown option %d", (int)option);

@@ -21,6 +21,11 @@ typedef struct mpi_table {
     int sparse; /* replicated table exchanged sparsely this step */
 } mpi_table;
 
+/* A bucket of the dense gradient: floats [off, off + n) of the flat buffer. */
+typedef struct mpi_bucket {
+    size_t off, n;
+} mpi_bucket;
+
 struct mmoe_mpi {
     MPI_Comm comm;
     int rank, size;
@@ -31,6 +36,15 @@ struct mmoe_mpi {
     size_t bucket;
     int exchange;
     double sparse_cost;
+    int overlap; /* start bucket allreduces during backward */
+    /* dense buckets of the current step, from the top of the flat buffer down */
+    mpi_bucket *bk;
+    MPI_Request *bk_req;
+    size_t bk_cap, req_cap, n_bk, bk_next;
+    size_t mark;       /* gradients [mark, n_params) are scaled and their buckets started */
+    double share;      /* this rank's weight B_r / B */
+    float *grads;      /* the model's flat gradient */
+    mmoe_status bk_st; /* first failure to start a bucket */
     /* per-step scratch, grow-only */
     int64_t *meta; /* agreement: [size][2 + n_tables] */
     size_t meta_cap;

@@ -10,15 +10,22 @@
  *               of vectors) and fed to the model;
  *   3. compute  zero_grad, forward, loss, backward on the local batch
  *               (synchronised batch-norm reduces through the model's reducer);
+ *               the dense gradient is cut into buckets (from the top of the
+ *               flat buffer down); with MMOE_MPI_OVERLAP each bucket's
+ *               MPI_Iallreduce starts as soon as backward reports its
+ *               gradients final (mmoe_model_set_grad_ready);
  *   4. reduce   gradients are weighted by B_r / B (B: the global batch) and
- *               summed: fed rows' gradients go back to their owners
- *               (MPI_Alltoallv); replicated tables exchange their touched
- *               rows (MPI_Allgatherv) or join the dense allreduce, chosen by
- *               cost; everything else is MPI_Allreduce'd in buckets;
- *   5. update   mmoe_optimizer_step on every rank (identical gradients give
+ *               summed: the buckets not yet started start; fed rows'
+ *               gradients go back to their owners (MPI_Alltoallv);
+ *               replicated tables exchange their touched rows
+ *               (MPI_Allgatherv) or join the dense buckets, chosen by cost;
+ *               then every bucket completes (MPI_Waitall);
+ *   5. losses   one MPI_Allreduce of the weighted task losses and a failure
+ *               flag: if any rank's compute or exchange failed, every rank
+ *               returns the lowest failing rank's status here;
+ *   6. update   mmoe_optimizer_step on every rank (identical gradients give
  *               identical updates; a non-finite gradient anywhere is
- *               non-finite everywhere after the sum, so all refuse);
- *   6. losses   one MPI_Allreduce of the weighted task losses.
+ *               non-finite everywhere after the sum, so all refuse).
  */
 #include <limits.h>
 #include <string.h>
@@ -55,7 +62,13 @@ static int to_int(size_t v, int *out)
     return 0;
 }
 
-/* Step 1, local part: checks, reservation, rows used per table. */
+/* Buckets a step can have: one per bucket-size of floats plus one per part. */
+static size_t max_buckets(const mmoe_mpi *ctx)
+{
+    return ctx->n_params / ctx->bucket + ctx->n_tables + 2;
+}
+
+/* Step 1, local part: checks, reservation, rows used per table, room for the buckets. */
 static mmoe_status prepare(mmoe_mpi *ctx, mmoe_optimizer *opt, size_t batch, const float *x,
                            const int64_t *ids, const float *labels, const float *sw)
 {
@@ -71,6 +84,10 @@ static mmoe_status prepare(mmoe_mpi *ctx, mmoe_optimizer *opt, size_t batch, con
         return mpi_fail(ctx, st, "%s", mmoe_last_error());
     if (ctx->size == 1)
         return MMOE_OK;
+    size_t nb = max_buckets(ctx);
+    if (mpi_grow((void **)&ctx->bk, &ctx->bk_cap, nb, sizeof *ctx->bk) ||
+        mpi_grow((void **)&ctx->bk_req, &ctx->req_cap, nb, sizeof *ctx->bk_req))
+        return mpi_fail(ctx, MMOE_ERR_NOMEM, "no memory for %zu gradient buckets", nb);
     for (size_t k = 0; k < ctx->n_tables; k++) {
         mpi_table *t = &ctx->tables[k];
         if (mpi_grow((void **)&t->rows, &t->cap, batch * t->slots, sizeof *t->rows))
@@ -353,50 +370,102 @@ static mmoe_status sparse_exchange(mmoe_mpi *ctx, const int64_t *all, float *gra
     return MMOE_OK;
 }
 
-/* Allreduce [p, p + n) in buckets. */
-static mmoe_status allreduce_range(mmoe_mpi *ctx, float *p, size_t n)
+/*
+ * Dense buckets: the parts of the flat gradient outside table shards and
+ * outside replicated tables exchanged sparsely, each cut from its top
+ * down into buckets of at most ctx->bucket floats, listed from the top of
+ * the buffer down (the order in which backward finishes them). The cut
+ * depends only on the layout, the bucket size and this step's exchange
+ * choices, which are the same on every rank.
+ */
+static void add_segment(mmoe_mpi *ctx, size_t lo, size_t hi)
 {
-    for (size_t done = 0; done < n;) {
-        size_t part = n - done < ctx->bucket ? n - done : ctx->bucket;
-        ctx->bytes += part * sizeof *p;
-        mmoe_status st = mpi_check(
-            ctx, MPI_Allreduce(MPI_IN_PLACE, p + done, (int)part, MPI_FLOAT, MPI_SUM, ctx->comm),
-            "MPI_Allreduce (gradients)");
-        if (st)
-            return st;
-        done += part;
+    while (hi > lo) {
+        size_t n = hi - lo < ctx->bucket ? hi - lo : ctx->bucket;
+        hi -= n;
+        ctx->bk[ctx->n_bk++] = (mpi_bucket){hi, n};
     }
+}
+
+/* Step 3a: choose each replicated table's exchange, cut the buckets, arm the progress. */
+static void plan_buckets(mmoe_mpi *ctx, const int64_t *all, double share)
+{
+    ctx->n_bk = ctx->bk_next = 0;
+    size_t hi = ctx->n_params;
+    for (size_t k = ctx->n_tables; k-- > 0;) {
+        mpi_table *t = &ctx->tables[k];
+        t->sparse = !t->sharded && choose_sparse(ctx, all, k);
+        if (!t->sharded && !t->sparse)
+            continue;
+        add_segment(ctx, t->offset + t->local_rows * t->dim, hi);
+        hi = t->offset;
+    }
+    add_segment(ctx, 0, hi);
+    mmoe_model_flat(ctx->model, NULL, &ctx->grads, NULL);
+    ctx->mark = ctx->n_params;
+    ctx->share = share;
+    ctx->bk_st = MMOE_OK;
+}
+
+/*
+ * Gradients [off, mark) are final: weight them by share (so that the sum
+ * is the gradient of the global mean loss) and start the allreduce of
+ * every bucket that now lies wholly above off. A bucket that cannot start
+ * records the failure and gets no request.
+ */
+static void advance(mmoe_mpi *ctx, size_t off)
+{
+    if (off >= ctx->mark)
+        return;
+    if (ctx->share != 1.0)
+        for (size_t i = off; i < ctx->mark; i++)
+            ctx->grads[i] = (float)(ctx->share * (double)ctx->grads[i]);
+    ctx->mark = off;
+    for (; ctx->bk_next < ctx->n_bk && ctx->bk[ctx->bk_next].off >= off; ctx->bk_next++) {
+        const mpi_bucket *b = &ctx->bk[ctx->bk_next];
+        MPI_Request *req = &ctx->bk_req[ctx->bk_next];
+        ctx->bytes += b->n * sizeof *ctx->grads;
+        int rc = MPI_Iallreduce(MPI_IN_PLACE, ctx->grads + b->off, (int)b->n, MPI_FLOAT, MPI_SUM,
+                                ctx->comm, req);
+        if (rc != MPI_SUCCESS) {
+            *req = MPI_REQUEST_NULL;
+            if (ctx->bk_st == MMOE_OK)
+                ctx->bk_st = mpi_check(ctx, rc, "MPI_Iallreduce (gradients)");
+        }
+    }
+}
+
+/* The model's backward-progress callback (overlap on): start what is ready, let MPI progress. */
+static mmoe_status grad_ready(void *vctx, size_t offset, size_t n)
+{
+    (void)n;
+    mmoe_mpi *ctx = vctx;
+    advance(ctx, offset);
+    int done;
+    if (ctx->bk_next)
+        MPI_Testall((int)ctx->bk_next, ctx->bk_req, &done, MPI_STATUSES_IGNORE);
     return MMOE_OK;
 }
 
-/* Step 4: the gradient of the global mean loss on every rank. */
-static mmoe_status reduce_grads(mmoe_mpi *ctx, const int64_t *all, double share)
+/*
+ * Step 4: the rest of the gradient of the global mean loss: start the
+ * buckets backward has not started, return fed rows' gradients to their
+ * owners, exchange sparse tables' rows (blocking collectives, in the same
+ * order on every rank while the buckets are in flight), then complete
+ * every bucket. Runs on every rank even when its compute failed, so that
+ * all ranks make the same collective calls and no request is left open.
+ */
+static mmoe_status reduce_grads(mmoe_mpi *ctx, const int64_t *all, int any_sharded)
 {
-    float *grads;
-    mmoe_model_flat(ctx->model, NULL, &grads, NULL);
-    if (share != 1.0)
-        for (size_t i = 0; i < ctx->n_params; i++)
-            grads[i] = (float)(share * (double)grads[i]);
+    advance(ctx, 0);
     mmoe_status st = MMOE_OK;
-    int any_sharded = 0;
-    for (size_t k = 0; k < ctx->n_tables; k++) {
-        mpi_table *t = &ctx->tables[k];
-        any_sharded |= t->sharded;
-        t->sparse = !t->sharded && choose_sparse(ctx, all, k);
-    }
-    if (any_sharded && (st = shard_return(ctx, share)))
-        return st;
-    if ((st = sparse_exchange(ctx, all, grads)))
-        return st;
-    size_t pos = 0;
-    for (size_t k = 0; k < ctx->n_tables && st == MMOE_OK; k++) {
-        const mpi_table *t = &ctx->tables[k];
-        if (!t->sharded && !t->sparse)
-            continue;
-        st = allreduce_range(ctx, grads + pos, t->offset - pos);
-        pos = t->offset + t->local_rows * t->dim;
-    }
-    return st ? st : allreduce_range(ctx, grads + pos, ctx->n_params - pos);
+    if (any_sharded)
+        st = shard_return(ctx, ctx->share);
+    if (st == MMOE_OK)
+        st = sparse_exchange(ctx, all, ctx->grads);
+    int rc = MPI_Waitall((int)ctx->n_bk, ctx->bk_req, MPI_STATUSES_IGNORE);
+    mmoe_status wst = mpi_check(ctx, rc, "MPI_Waitall (gradients)");
+    return st ? st : ctx->bk_st ? ctx->bk_st : wst;
 }
 
 mmoe_status mmoe_mpi_train_step(mmoe_mpi *ctx, mmoe_optimizer *opt, size_t batch, const float *x,
@@ -420,31 +489,51 @@ mmoe_status mmoe_mpi_train_step(mmoe_mpi *ctx, mmoe_optimizer *opt, size_t batch
         B += (double)batch_of(ctx, all, r);
     const double share = (double)batch / B;
     mmoe_model *m = ctx->model;
+    const int many = ctx->size > 1;
     int any_sharded = 0;
     for (size_t k = 0; k < K; k++)
         any_sharded |= ctx->tables[k].sharded;
-    if (ctx->size > 1 && any_sharded && (st = shard_fetch(ctx)))
+    if (many && any_sharded && (st = shard_fetch(ctx)))
         return st;
+    if (many) {
+        plan_buckets(ctx, all, share);
+        if (ctx->overlap)
+            mmoe_model_set_grad_ready(m, grad_ready, ctx);
+    }
     float tl[64], tot = 0.0f;
     if ((st = mmoe_model_zero_grad(m)) || (st = mmoe_model_forward(m, batch, x, ids)) ||
         (st = mmoe_model_loss(m, labels, sw, tl, &tot)) || (st = mmoe_model_backward(m)))
-        return mpi_fail(ctx, st, "%s", mmoe_model_last_error(m));
-    if (ctx->size > 1 && (st = reduce_grads(ctx, all, share)))
+        st = mpi_fail(ctx, st, "%s", mmoe_model_last_error(m));
+    if (many && ctx->overlap)
+        mmoe_model_set_grad_ready(m, NULL, NULL);
+    if (!many && st)
         return st;
-    if ((st = mmoe_optimizer_step(opt)))
-        return mpi_fail(ctx, st, "%s", mmoe_optimizer_last_error(opt));
-    double l[65];
+    /*
+     * Steps 4 and 6: the buckets complete on every rank whatever happened;
+     * the losses' allreduce carries a failure flag, so that a failure in
+     * any rank's compute or exchange stops every rank before the update.
+     */
+    double l[66];
     for (size_t k = 0; k < T; k++)
         l[k] = share * (double)tl[k];
     l[T] = share * (double)tot;
-    if (ctx->size > 1) {
-        ctx->bytes += (T + 1) * sizeof *l;
-        st = mpi_check(ctx,
-                       MPI_Allreduce(MPI_IN_PLACE, l, (int)(T + 1), MPI_DOUBLE, MPI_SUM, ctx->comm),
-                       "MPI_Allreduce (losses)");
-        if (st)
-            return st;
+    l[T + 1] = 0.0;
+    if (many) {
+        mmoe_status rst = reduce_grads(ctx, all, any_sharded);
+        if (st == MMOE_OK)
+            st = rst;
+        l[T + 1] = st != MMOE_OK;
+        ctx->bytes += (T + 2) * sizeof *l;
+        mmoe_status lst = mpi_check(
+            ctx, MPI_Allreduce(MPI_IN_PLACE, l, (int)(T + 2), MPI_DOUBLE, MPI_SUM, ctx->comm),
+            "MPI_Allreduce (losses)");
+        if (lst)
+            return lst;
+        if (l[T + 1] > 0.0) /* every rank: the lowest failing rank's status and message */
+            return mpi_agree(ctx, st, NULL, 0, NULL);
     }
+    if ((st = mmoe_optimizer_step(opt)))
+        return mpi_fail(ctx, st, "%s", mmoe_optimizer_last_error(opt));
     for (size_t k = 0; task_losses && k < T; k++)
         task_losses[k] = (float)l[k];
     if (total)

@@ -174,6 +174,27 @@ static unsigned char *all_flags(size_t n, int on)
     return f;
 }
 
+/* Bit-identical parameters, statistics, optimizer state and step count of two models. */
+static int same_state(mmoe_model *a, mmoe_optimizer *oa, mmoe_model *b, mmoe_optimizer *ob)
+{
+    float *p, *q;
+    size_t n, nb;
+    mmoe_model_flat(a, &p, NULL, &n);
+    mmoe_model_flat(b, &q, NULL, &nb);
+    int same = n == nb && memcmp(p, q, n * sizeof *p) == 0;
+    mmoe_model_stats(a, &p, &n);
+    mmoe_model_stats(b, &q, &nb);
+    same &= n == nb && memcmp(p, q, n * sizeof *p) == 0;
+    size_t count = 0;
+    mmoe_optimizer_state(oa, 0, NULL, NULL, &count);
+    for (size_t k = 0; k < count; k++) {
+        mmoe_optimizer_state(oa, k, &p, &n, NULL);
+        mmoe_optimizer_state(ob, k, &q, &nb, NULL);
+        same &= n == nb && memcmp(p, q, n * sizeof *p) == 0;
+    }
+    return same && mmoe_optimizer_steps(oa) == mmoe_optimizer_steps(ob);
+}
+
 /* ---- equivalence --------------------------------------------------------------------------- */
 
 static void equivalence(MPI_Comm comm, const char *name, setup s, int exchange)
@@ -184,17 +205,33 @@ static void equivalence(MPI_Comm comm, const char *name, setup s, int exchange)
     mmoe_config *cfg = make_config(&s);
     size_t nsp = s.emb ? 2 : 0;
     unsigned char *flags = all_flags(nsp, s.sharded);
-    mmoe_model *m = NULL, *ref = NULL;
-    mmoe_status st = mmoe_model_create_sharded(cfg, nsp, flags, (size_t)rank, (size_t)P, &m);
-    CHECK(st == MMOE_OK, "%s: create_sharded: %s", name, mmoe_last_error());
+    /*
+     * Two runs: gradient allreduces started after backward (mm[0]) and
+     * overlapped with it (mm[1]), in buckets of 64 floats so that several
+     * are in flight with the other collectives. Both must match one process
+     * on the global batch, and each other bit for bit.
+     */
+    mmoe_model *mm[2] = {NULL, NULL}, *ref = NULL;
+    mmoe_optimizer *oo[2];
+    mmoe_mpi *cc[2] = {NULL, NULL};
+    mmoe_status st;
+    for (int ov = 0; ov < 2; ov++) {
+        st = mmoe_model_create_sharded(cfg, nsp, flags, (size_t)rank, (size_t)P, &mm[ov]);
+        CHECK(st == MMOE_OK, "%s: create_sharded: %s", name, mmoe_last_error());
+        oo[ov] = make_opt(mm[ov], s.opt);
+        st = mmoe_mpi_create(comm, mm[ov], &cc[ov]);
+        CHECK(st == MMOE_OK, "%s: mmoe_mpi_create: %s", name, mmoe_mpi_last_error(NULL));
+        if (exchange >= 0)
+            mmoe_mpi_set(cc[ov], MMOE_MPI_EMBEDDING_EXCHANGE, exchange);
+        CHECK(mmoe_mpi_set(cc[ov], MMOE_MPI_OVERLAP, ov) == MMOE_OK, "%s: overlap", name);
+        CHECK(mmoe_mpi_set(cc[ov], MMOE_MPI_BUCKET_FLOATS, 64) == MMOE_OK, "%s: bucket", name);
+        CHECK(mmoe_mpi_verify(cc[ov], oo[ov]) == MMOE_OK, "%s: replicas differ at the start", name);
+    }
+    mmoe_model *m = mm[1];
+    mmoe_optimizer *opt = oo[1];
+    mmoe_mpi *ctx = cc[1];
     mmoe_model_create(cfg, &ref);
-    mmoe_optimizer *opt = make_opt(m, s.opt), *ref_opt = make_opt(ref, s.opt);
-    mmoe_mpi *ctx = NULL;
-    st = mmoe_mpi_create(comm, m, &ctx);
-    CHECK(st == MMOE_OK, "%s: mmoe_mpi_create: %s", name, mmoe_mpi_last_error(NULL));
-    if (exchange >= 0)
-        mmoe_mpi_set(ctx, MMOE_MPI_EMBEDDING_EXCHANGE, exchange);
-    CHECK(mmoe_mpi_verify(ctx, opt) == MMOE_OK, "%s: replicas differ at the start", name);
+    mmoe_optimizer *ref_opt = make_opt(ref, s.opt);
     size_t first = 0, total = 0;
     for (int r = 0; r < P; r++) {
         if (r < rank)
@@ -206,14 +243,19 @@ static void equivalence(MPI_Comm comm, const char *name, setup s, int exchange)
     for (int step = 0; step < 4; step++) {
         make_batch(step, first, rows_of(rank), s.emb, &mine);
         make_batch(step, 0, total, s.emb, &all);
-        float tl[T], loss = 0.0f, rtl[T], rloss = 0.0f;
-        st = mmoe_mpi_train_step(ctx, opt, mine.n, mine.x, s.emb ? mine.ids : NULL, mine.y, mine.w,
-                                 tl, &loss);
-        CHECK(st == MMOE_OK, "%s: step %d: %s", name, step, mmoe_mpi_last_error(ctx));
+        float tl[2][T], loss[2] = {0.0f, 0.0f}, rtl[T], rloss = 0.0f;
+        for (int ov = 0; ov < 2; ov++) {
+            st = mmoe_mpi_train_step(cc[ov], oo[ov], mine.n, mine.x, s.emb ? mine.ids : NULL,
+                                     mine.y, mine.w, tl[ov], &loss[ov]);
+            CHECK(st == MMOE_OK, "%s: step %d (overlap %d): %s", name, step, ov,
+                  mmoe_mpi_last_error(cc[ov]));
+        }
+        CHECK(memcmp(tl[0], tl[1], sizeof tl[0]) == 0 && memcmp(&loss[0], &loss[1], 4) == 0,
+              "%s: step %d: losses differ with and without overlap", name, step);
         st = mmoe_model_train_step(ref, ref_opt, all.n, all.x, s.emb ? all.ids : NULL, all.y, all.w,
                                    rtl, &rloss);
         CHECK(st == MMOE_OK, "%s: reference step %d: %s", name, step, mmoe_model_last_error(ref));
-        double dl = fabs((double)loss - (double)rloss) / (1.0 + fabs((double)rloss));
+        double dl = fabs((double)loss[1] - (double)rloss) / (1.0 + fabs((double)rloss));
         worst_loss = dl > worst_loss ? dl : worst_loss;
     }
     /* parameters: replicated ones directly, shard rows against the reference's rows */
@@ -259,13 +301,17 @@ static void equivalence(MPI_Comm comm, const char *name, setup s, int exchange)
         CHECK(ns > 0 && ws < 1e-5, "%s: batch-norm statistics differ (%.3g)", name, ws);
     }
     CHECK(mmoe_mpi_verify(ctx, opt) == MMOE_OK, "%s: replicas differ after the steps", name);
+    CHECK(same_state(mm[0], oo[0], mm[1], oo[1]),
+          "%s: parameters, statistics or optimizer state differ with and without overlap", name);
     if (g_rank == 0)
         printf("equivalence %-22s ranks %d: max |dtheta| %.3g, max rel dloss %.3g\n", name, P,
                worst, worst_loss);
-    mmoe_mpi_free(ctx);
-    mmoe_optimizer_free(opt);
+    for (int ov = 0; ov < 2; ov++) {
+        mmoe_mpi_free(cc[ov]);
+        mmoe_optimizer_free(oo[ov]);
+        mmoe_model_free(mm[ov]);
+    }
     mmoe_optimizer_free(ref_opt);
-    mmoe_model_free(m);
     mmoe_model_free(ref);
     mmoe_config_free(cfg);
     free(flags);
@@ -342,7 +388,8 @@ static uint64_t state_hash(mmoe_model *m, mmoe_optimizer *o)
     return h ^ mmoe_optimizer_steps(o);
 }
 
-static void failure(void)
+/* overlap: gradient allreduces started during backward, in buckets of 64 floats (several). */
+static void failure(int overlap)
 {
     setup s = {1, 1, 0, 1, MMOE_OPTIMIZER_ADAM};
     mmoe_config *cfg = make_config(&s);
@@ -354,6 +401,10 @@ static void failure(void)
     mmoe_mpi *ctx;
     CHECK(mmoe_mpi_create(MPI_COMM_WORLD, m, &ctx) == MMOE_OK, "create: %s",
           mmoe_mpi_last_error(NULL));
+    if (overlap) {
+        mmoe_mpi_set(ctx, MMOE_MPI_OVERLAP, 1);
+        mmoe_mpi_set(ctx, MMOE_MPI_BUCKET_FLOATS, 64);
+    }
     static batch b;
     const int last = P - 1;
     struct {
@@ -378,8 +429,9 @@ static void failure(void)
             b.ids[NID] = 50;
         uint64_t before = state_hash(m, opt);
         mmoe_status st = mmoe_mpi_train_step(ctx, opt, b.n, b.x, b.ids, b.y, NULL, NULL, NULL);
-        CHECK(st == cases[c].want, "failure case '%s': status %s, want %s (%s)", cases[c].what,
-              mmoe_status_name(st), mmoe_status_name(cases[c].want), mmoe_mpi_last_error(ctx));
+        CHECK(st == cases[c].want, "failure case '%s' (overlap %d): status %s, want %s (%s)",
+              cases[c].what, overlap, mmoe_status_name(st), mmoe_status_name(cases[c].want),
+              mmoe_mpi_last_error(ctx));
         if (cases[c].want != MMOE_OK) {
             CHECK(state_hash(m, opt) == before, "failure case '%s' changed the state",
                   cases[c].what);
@@ -506,7 +558,8 @@ int main(int argc, char **argv)
     equivalence(MPI_COMM_WORLD, "batch-norm", (setup){0, 1, 0, 0, MMOE_OPTIMIZER_SGD}, -1);
     equivalence(MPI_COMM_WORLD, "all (sharded, bn)", (setup){1, 1, 0, 1, MMOE_OPTIMIZER_SGD}, -1);
     identical();
-    failure();
+    failure(0);
+    failure(1);
     resume(dir);
     if (P >= 3) {
         /* ranks 0..P-2 train together on a sub-communicator; the last rank alone */
