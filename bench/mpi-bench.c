@@ -22,6 +22,16 @@
  *                  goes through the sparse exchange or the dense allreduce
  *                  (MMOE_MPI_EMBEDDING_EXCHANGE 1 and 2), and the choice the
  *                  cost rule makes (docs/distributed.md)
+ *   iallreduce     as allreduce, through MPI_Iallreduce and MPI_Wait (the
+ *                  calls the step's gradient buckets use)
+ *
+ * With --overlap, only this (both shapes, one context each):
+ *   overlap        seconds per step and samples/s with the gradient
+ *                  buckets' allreduces started during backward
+ *                  (MMOE_MPI_OVERLAP 1) and after it (0), medians over
+ *                  --reps R reps (default 7) that alternate the order of the
+ *                  two modes, with the fastest and slowest rep; --bucket
+ *                  sets MMOE_MPI_BUCKET_FLOATS (default: the library's)
  *
  * Timings vary with the machine and its load; compare numbers from one run.
  */
@@ -77,6 +87,17 @@ static int do_allreduce(void *p)
            MPI_SUCCESS;
 }
 
+/* MPI_Iallreduce and its MPI_Wait: the non-blocking path the step's buckets take. */
+static int do_iallreduce(void *p)
+{
+    ar_ctx *c = p;
+    MPI_Request req;
+    if (MPI_Iallreduce(MPI_IN_PLACE, c->buf, c->n, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD, &req) !=
+        MPI_SUCCESS)
+        return 1;
+    return MPI_Wait(&req, MPI_STATUS_IGNORE) != MPI_SUCCESS;
+}
+
 static void bench_allreduce(void)
 {
     static const int sizes[] = {2, 1024, 65536, 1 << 20, 1 << 22};
@@ -85,13 +106,15 @@ static void bench_allreduce(void)
         if (!c.buf)
             return;
         int calls = sizes[i] >= (1 << 20) ? (quick ? 2 : 10) : (quick ? 20 : 200);
-        double t = time_calls(do_allreduce, &c, calls);
-        double bytes = 4.0 * sizes[i];
-        double bw = ranks > 1 ? 2.0 * (ranks - 1) / ranks * bytes / t : 0.0;
-        if (rank == 0)
-            printf("{\"bench\":\"allreduce\",\"ranks\":%d,\"floats\":%d,\"seconds\":%.4g,"
-                   "\"bus_bytes_per_s\":%.4g}\n",
-                   ranks, sizes[i], t, bw);
+        for (int nb = 0; nb < 2; nb++) {
+            double t = time_calls(nb ? do_iallreduce : do_allreduce, &c, calls);
+            double bytes = 4.0 * sizes[i];
+            double bw = ranks > 1 ? 2.0 * (ranks - 1) / ranks * bytes / t : 0.0;
+            if (rank == 0)
+                printf("{\"bench\":\"%s\",\"ranks\":%d,\"floats\":%d,\"seconds\":%.4g,"
+                       "\"bus_bytes_per_s\":%.4g}\n",
+                       nb ? "iallreduce" : "allreduce", ranks, sizes[i], t, bw);
+        }
         free(c.buf);
     }
 }
@@ -154,27 +177,50 @@ static int do_local(void *p)
                                  NULL) != MMOE_OK;
 }
 
+/* Model, optimizer and this rank's share of a global batch for shape s (0: failed). */
+static int setup_step(const shape *s, uint64_t vocab, size_t global, step_ctx *c)
+{
+    memset(c, 0, sizeof *c);
+    c->batch = global / (size_t)ranks;
+    c->model = build(s, vocab);
+    if (!c->model || mmoe_optimizer_create(c->model, MMOE_OPTIMIZER_ADAM, &c->opt) != MMOE_OK)
+        return 0;
+    c->x = malloc(c->batch * s->input * sizeof *c->x);
+    c->y = malloc(c->batch * s->tasks * sizeof *c->y);
+    c->ids = vocab ? malloc(c->batch * sizeof *c->ids) : NULL;
+    if (!c->x || !c->y || (vocab && !c->ids))
+        return 0;
+    uint64_t z = 12345u + (uint64_t)rank;
+    for (size_t i = 0; i < c->batch * s->input; i++) {
+        z = z * 6364136223846793005ULL + 1442695040888963407ULL;
+        c->x[i] = (float)((z >> 40) & 0xffff) / 65536.0f - 0.5f;
+    }
+    for (size_t i = 0; i < c->batch * s->tasks; i++)
+        c->y[i] = (float)(i % 2);
+    for (size_t i = 0; vocab && i < c->batch; i++) {
+        z = z * 6364136223846793005ULL + 1442695040888963407ULL;
+        c->ids[i] = (int64_t)((z >> 33) % vocab);
+    }
+    return 1;
+}
+
+static void free_step(step_ctx *c)
+{
+    mmoe_mpi_free(c->mpi);
+    mmoe_optimizer_free(c->opt);
+    mmoe_model_free(c->model);
+    free(c->x);
+    free(c->y);
+    free(c->ids);
+}
+
 /* Steps of shape s with a table of vocab rows (0: none) and the exchange mode; seconds per step. */
 static double run(const shape *s, uint64_t vocab, int exchange, size_t global, const char *label)
 {
-    step_ctx c = {0};
-    c.batch = global / (size_t)ranks;
-    c.model = build(s, vocab);
-    if (!c.model || mmoe_optimizer_create(c.model, MMOE_OPTIMIZER_ADAM, &c.opt) != MMOE_OK)
+    step_ctx c;
+    if (!setup_step(s, vocab, global, &c)) {
+        free_step(&c);
         return -1.0;
-    c.x = malloc(c.batch * s->input * sizeof *c.x);
-    c.y = malloc(c.batch * s->tasks * sizeof *c.y);
-    c.ids = vocab ? malloc(c.batch * sizeof *c.ids) : NULL;
-    uint64_t z = 12345u + (uint64_t)rank;
-    for (size_t i = 0; i < c.batch * s->input; i++) {
-        z = z * 6364136223846793005ULL + 1442695040888963407ULL;
-        c.x[i] = (float)((z >> 40) & 0xffff) / 65536.0f - 0.5f;
-    }
-    for (size_t i = 0; i < c.batch * s->tasks; i++)
-        c.y[i] = (float)(i % 2);
-    for (size_t i = 0; vocab && i < c.batch; i++) {
-        z = z * 6364136223846793005ULL + 1442695040888963407ULL;
-        c.ids[i] = (int64_t)((z >> 33) % vocab);
     }
     double t_local = time_calls(do_local, &c, quick ? 3 : 30); /* also warms the buffers */
     mmoe_mpi_create(MPI_COMM_WORLD, c.model, &c.mpi);
@@ -196,13 +242,59 @@ static double run(const shape *s, uint64_t vocab, int exchange, size_t global, c
                label, s->name, ranks, threads, n, (unsigned long long)vocab, exchange,
                c.batch * (size_t)ranks, (double)(c.batch * (size_t)ranks) / t, t, t_local,
                s1 > s0 ? (double)(b1 - b0) / (double)(s1 - s0) : 0.0);
-    mmoe_mpi_free(c.mpi);
-    mmoe_optimizer_free(c.opt);
-    mmoe_model_free(c.model);
-    free(c.x);
-    free(c.y);
-    free(c.ids);
+    free_step(&c);
     return t;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/*
+ * Gradient allreduce overlapped with backward or not (MMOE_MPI_OVERLAP 1 /
+ * 0) on one context, in reps alternating which mode goes first; each rep
+ * times both modes (time_calls); medians and extremes over the reps.
+ */
+static void overlap_compare(const shape *s, size_t global, double bucket, int reps)
+{
+    step_ctx c;
+    if (!setup_step(s, 0, global, &c) || mmoe_mpi_create(MPI_COMM_WORLD, c.model, &c.mpi)) {
+        free_step(&c);
+        return;
+    }
+    mmoe_mpi_broadcast(c.mpi, c.opt);
+    if (bucket > 0.0)
+        mmoe_mpi_set(c.mpi, MMOE_MPI_BUCKET_FLOATS, bucket);
+    int calls = s->input > 200 ? (quick ? 2 : 10) : (quick ? 20 : 200);
+    double t[2][64];
+    reps = reps > 64 ? 64 : reps;
+    do_step(&c);
+    for (int r = 0; r < reps; r++)
+        for (int i = 0; i < 2; i++) {
+            int mode = (r + i) % 2;
+            mmoe_mpi_set(c.mpi, MMOE_MPI_OVERLAP, mode);
+            do_step(&c);
+            t[mode][r] = time_calls(do_step, &c, calls);
+        }
+    if (rank == 0) {
+        double med[2];
+        for (int mode = 0; mode < 2; mode++) {
+            qsort(t[mode], (size_t)reps, sizeof **t, cmp_double);
+            med[mode] =
+                reps % 2 ? t[mode][reps / 2] : 0.5 * (t[mode][reps / 2 - 1] + t[mode][reps / 2]);
+        }
+        double g = (double)(c.batch * (size_t)ranks);
+        printf("{\"bench\":\"overlap\",\"shape\":\"%s\",\"ranks\":%d,\"threads\":%d,"
+               "\"bucket\":%.0f,\"reps\":%d,\"global_batch\":%.0f,"
+               "\"off_samples_per_s\":%.4g,\"on_samples_per_s\":%.4g,"
+               "\"off_seconds_per_step\":[%.4g,%.4g,%.4g],"
+               "\"on_seconds_per_step\":[%.4g,%.4g,%.4g],\"on_over_off_speed\":%.4f}\n",
+               s->name, ranks, threads, bucket, reps, g, g / med[0], g / med[1], t[0][0], med[0],
+               t[0][reps - 1], t[1][0], med[1], t[1][reps - 1], med[0] / med[1]);
+    }
+    free_step(&c);
 }
 
 int main(int argc, char **argv)
@@ -210,20 +302,35 @@ int main(int argc, char **argv)
     MPI_Init(&argc, &argv);
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &ranks);
+    int overlap = 0, reps = 7;
+    double bucket = 0.0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--quick"))
             quick = 1;
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc)
             threads = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--overlap"))
+            overlap = 1;
+        else if (!strcmp(argv[i], "--reps") && i + 1 < argc)
+            reps = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--bucket") && i + 1 < argc)
+            bucket = atof(argv[++i]);
         else {
             if (rank == 0)
-                fprintf(stderr, "usage: mmoe-mpi-bench [--quick] [--threads N]\n");
+                fprintf(stderr, "usage: mmoe-mpi-bench [--quick] [--threads N] "
+                                "[--overlap [--reps R] [--bucket FLOATS]]\n");
             MPI_Finalize();
             return 2;
         }
     }
     if (threads > 0)
         mmoe_set_num_threads(threads);
+    if (overlap) {
+        for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++)
+            overlap_compare(&shapes[i], 256, bucket, reps < 1 ? 1 : reps);
+        MPI_Finalize();
+        return 0;
+    }
     bench_allreduce();
     for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++)
         run(&shapes[i], 0, -1, 256, "train");
