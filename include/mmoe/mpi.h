@@ -72,12 +72,14 @@ typedef enum mmoe_mpi_option {
      */
     MMOE_MPI_SPARSE_COST = 2,
     /**
-     * 1: start each bucket's allreduce (MPI_Iallreduce) as soon as
-     * backward has finished its gradients (mmoe_model_set_grad_ready), so
-     * communication overlaps the rest of backward; 0: start them all after
-     * backward. Either way every rank sums the same buckets with the same
-     * calls, so the results are bit-identical; only the timing differs.
-     * Default 0 (measurements in docs/distributed.md).
+     * 1: start each gradient bucket's allreduce (MPI_Iallreduce) as soon
+     * as backward has finished its gradients (mmoe_model_set_grad_ready),
+     * so that communication overlaps the rest of backward; 0: MPI_Allreduce
+     * the buckets after backward. Both modes sum the same buckets and keep
+     * all ranks identical; on 2 ranks they give bit-identical results (each
+     * sum is one addition), on more ranks they may differ by float rounding
+     * (Open MPI's blocking and non-blocking allreduce may add in different
+     * orders). Default 0 (measurements in docs/distributed.md).
      */
     MMOE_MPI_OVERLAP = 3
 } mmoe_mpi_option;

@@ -409,9 +409,11 @@ static void plan_buckets(mmoe_mpi *ctx, const int64_t *all, double share)
 
 /*
  * Gradients [off, mark) are final: weight them by share (so that the sum
- * is the gradient of the global mean loss) and start the allreduce of
- * every bucket that now lies wholly above off. A bucket that cannot start
- * records the failure and gets no request.
+ * is the gradient of the global mean loss) and reduce every bucket that
+ * now lies wholly above off: with overlap, start its MPI_Iallreduce;
+ * without, MPI_Allreduce it (Open MPI's blocking allreduce has less
+ * latency than its non-blocking one, docs/distributed.md). A bucket that
+ * fails records the failure and gets no request.
  */
 static void advance(mmoe_mpi *ctx, size_t off)
 {
@@ -425,8 +427,11 @@ static void advance(mmoe_mpi *ctx, size_t off)
         const mpi_bucket *b = &ctx->bk[ctx->bk_next];
         MPI_Request *req = &ctx->bk_req[ctx->bk_next];
         ctx->bytes += b->n * sizeof *ctx->grads;
-        int rc = MPI_Iallreduce(MPI_IN_PLACE, ctx->grads + b->off, (int)b->n, MPI_FLOAT, MPI_SUM,
-                                ctx->comm, req);
+        *req = MPI_REQUEST_NULL;
+        int rc = ctx->overlap ? MPI_Iallreduce(MPI_IN_PLACE, ctx->grads + b->off, (int)b->n,
+                                               MPI_FLOAT, MPI_SUM, ctx->comm, req)
+                              : MPI_Allreduce(MPI_IN_PLACE, ctx->grads + b->off, (int)b->n,
+                                              MPI_FLOAT, MPI_SUM, ctx->comm);
         if (rc != MPI_SUCCESS) {
             *req = MPI_REQUEST_NULL;
             if (ctx->bk_st == MMOE_OK)
