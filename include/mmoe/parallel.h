@@ -24,7 +24,9 @@
  *      is replica r's gradient of its own mean loss (mmoe_model_flat),
  *      B_r its rows and B = sum_r B_r; fed rows' gradients
  *      (mmoe_model_fed_grads) go back to their owners, who add them
- *      (mmoe_model_add_row_grads);
+ *      (mmoe_model_add_row_grads); with a backward-progress callback
+ *      (mmoe_model_set_grad_ready) the reduction of the parts backward
+ *      has finished can start during step 3;
  *   5. mmoe_optimizer_step on every replica.
  *
  * Sharded tables: a model made by mmoe_model_create_sharded stores, of
