@@ -3,6 +3,7 @@
 
 #include "bottom.h"
 #include "cross_stitch.h"
+#include "gate.h"
 #include "moe.h"
 #include "ple.h"
 #include "stacked.h"
@@ -91,7 +92,17 @@ mmoe_status mmoe__bottom_setup(mmoe__bottom *b, const mmoe_config *c, size_t in,
     b->impl = impl;
     b->in = in;
     b->n_tasks = n_tasks;
-    return ops->setup(b, c, err);
+    mmoe_status st = ops->setup(b, c, err);
+    if (st)
+        return st;
+    /* Gate priors need a gate: none on gateless kinds or product tasks. */
+    for (size_t k = 0; k < c->n_tasks; k++)
+        if (mmoe__gate_prior_given(c, k) && (k >= n_tasks || ops->num_gates(b) == 0))
+            return MMOE_FAIL(err, MMOE_ERR_CONFIG,
+                             "task %zu gives a gate prior (task.%zu.gate_bias / gate_mask) but "
+                             "has no gate (%s)",
+                             k, k, k >= n_tasks ? "a product task" : ops->name);
+    return MMOE_OK;
 }
 
 void mmoe__bottom_free(mmoe__bottom *b)

@@ -1,4 +1,5 @@
 /* Gate kinds: softmax (with temperature), top-k sparse, hard; see gate.h. */
+#include <math.h>
 #include <string.h>
 
 #include "activation.h"
@@ -118,10 +119,62 @@ void mmoe__gate_setup(mmoe__gate *g, const mmoe_config *c)
     g->needs_q = g->kind->needs_q;
 }
 
-void mmoe__gate_forward(const mmoe__gate *g, size_t rows, size_t n, float *P, float *Q, size_t ld)
+int mmoe__gate_prior_given(const mmoe_config *c, size_t k)
 {
-    for (size_t r = 0; r < rows; r++)
-        g->kind->forward(g, n, P + r * ld, Q ? Q + r * ld : NULL);
+    return c->tasks[k].n_gate_bias > 0 || c->tasks[k].n_gate_mask > 0;
+}
+
+int mmoe__gate_prior_biased(const mmoe_config *c, size_t n_tasks)
+{
+    for (size_t k = 0; k < n_tasks; k++)
+        if (c->tasks[k].n_gate_bias)
+            return 1;
+    return 0;
+}
+
+mmoe_status mmoe__gate_prior_setup(mmoe__gate *g, const mmoe_config *c, size_t k, size_t n,
+                                   const char *mixes, mmoe__gate_prior *pr, char *err)
+{
+    const mmoe__task_cfg *t = &c->tasks[k];
+    const size_t counts[2] = {t->n_gate_bias, t->n_gate_mask};
+    static const char *const keys[2] = {"gate_bias", "gate_mask"};
+    for (int i = 0; i < 2; i++)
+        if (counts[i] && counts[i] != n)
+            return MMOE_FAIL(err, MMOE_ERR_CONFIG,
+                             "task.%zu.%s has %zu values; task %zu's gate mixes %zu experts (%s)",
+                             k, keys[i], counts[i], k, n, mixes);
+    pr->bias = t->n_gate_bias ? t->gate_bias : NULL;
+    pr->mask = t->n_gate_mask ? t->gate_mask : NULL;
+    size_t forbidden = 0;
+    for (size_t e = 0; pr->mask && e < n; e++)
+        forbidden += pr->mask[e] == -INFINITY;
+    if (forbidden && forbidden == n)
+        return MMOE_FAIL(err, MMOE_ERR_CONFIG,
+                         "task.%zu.gate_mask forbids every expert (-inf everywhere): the gate "
+                         "would have nothing to mix",
+                         k);
+    if (forbidden)
+        g->sparse = 1;
+    return MMOE_OK;
+}
+
+void mmoe__gate_prior_init(const mmoe__gate_prior *pr, size_t n, float *b)
+{
+    if (pr && pr->bias)
+        memcpy(b, pr->bias, n * sizeof *b);
+    else
+        memset(b, 0, n * sizeof *b);
+}
+
+void mmoe__gate_forward(const mmoe__gate *g, const float *mask, size_t rows, size_t n, float *P,
+                        float *Q, size_t ld)
+{
+    for (size_t r = 0; r < rows; r++) {
+        float *p = P + r * ld;
+        for (size_t i = 0; mask && i < n; i++)
+            p[i] += mask[i];
+        g->kind->forward(g, n, p, Q ? Q + r * ld : NULL);
+    }
 }
 
 void mmoe__gate_backward(const mmoe__gate *g, size_t rows, size_t n, const float *P, const float *Q,
@@ -132,13 +185,13 @@ void mmoe__gate_backward(const mmoe__gate *g, size_t rows, size_t n, const float
 }
 
 void mmoe__gate_experts_forward(const mmoe__pmlp *ex, const float *params, const float *X,
-                                const float *P, size_t G, float *const *A)
+                                const float *const *W, size_t nw, float *const *A)
 {
     const size_t E = ex->copies, L = ex->n_layers;
     for (size_t e = 0; e < E; e++) {
         int used = 0;
-        for (size_t g = 0; g < G && !used; g++)
-            used = P[g * E + e] != 0.0f;
+        for (size_t g = 0; g < nw && !used; g++)
+            used = W[g][e] != 0.0f;
         for (size_t l = 0; l < L; l++) {
             const size_t w = ex->width[l], in = l ? ex->width[l - 1] : ex->in;
             float *a = A[l] + e * w;

@@ -14,6 +14,19 @@
  * Backward of softmax and topk: dz = p (dp - <p, dp>) / tau (the experts
  * outside S have p = 0 and get no gradient). A gate kind is one row of the
  * table in lib/gate.c.
+ *
+ * Gate priors (task.K.gate_bias, task.K.gate_mask) enter the logits before
+ * the kind: for a gate over n experts on input x,
+ *
+ *   z = W x + b + m
+ *
+ * b (n values) is a trainable bias, initialised from gate_bias; it exists
+ * for every gate of a model in which some task gives a gate_bias (0 where
+ * none is given) and for no gate otherwise. m (n values) is the fixed mask
+ * gate_mask, not trained: -inf forbids an expert (its weight is exactly 0
+ * for every kind; a gate with such a mask counts as sparse), finite values
+ * shift the logits. dz passes to b unchanged (db = sum over rows of dz) and
+ * m has no gradient.
  */
 #ifndef MMOE_GATE_H
 #define MMOE_GATE_H
@@ -33,15 +46,41 @@ typedef struct mmoe__gate {
     int needs_q;    /* forward keeps q = softmax(z / tau) beside p (per-row width as p) */
 } mmoe__gate;
 
+/* The prior of one gate: pointers into the model's description (which outlives the bottom). */
+typedef struct mmoe__gate_prior {
+    const float *bias; /* initial bias (n values) or NULL: 0 */
+    const float *mask; /* fixed mask (n values) or NULL: none */
+} mmoe__gate_prior;
+
 /* From the description (gate.kind, gate.temperature, gate.top_k). */
 void mmoe__gate_setup(mmoe__gate *g, const mmoe_config *cfg);
 
 /*
- * Logits to weights, in place, on `rows` rows of n values (row i at
- * P + i * ld). Q (same layout) receives q for kinds with needs_q, else
- * may be NULL.
+ * Task k's prior for a gate over n experts into *pr (zeroed when the task
+ * gives none); `mixes` says which experts, for messages ("experts.count").
+ * Fails with CONFIG when a list does not have n values or the mask forbids
+ * every expert. A mask with -inf makes g sparse.
  */
-void mmoe__gate_forward(const mmoe__gate *g, size_t rows, size_t n, float *P, float *Q, size_t ld);
+mmoe_status mmoe__gate_prior_setup(mmoe__gate *g, const mmoe_config *cfg, size_t k, size_t n,
+                                   const char *mixes, mmoe__gate_prior *pr, char *err);
+
+/* Nonzero when task k gives a prior (gate_bias or gate_mask). */
+int mmoe__gate_prior_given(const mmoe_config *cfg, size_t k);
+
+/* Nonzero when one of the first n_tasks tasks gives a gate_bias: every gate gets a bias. */
+int mmoe__gate_prior_biased(const mmoe_config *cfg, size_t n_tasks);
+
+/* Initial bias of a gate over n experts (pr NULL or without bias: zeros). */
+void mmoe__gate_prior_init(const mmoe__gate_prior *pr, size_t n, float *b);
+
+/*
+ * Logits to weights, in place, on `rows` rows of n values (row i at
+ * P + i * ld): adds the mask (n values; NULL: none) to every row, then
+ * applies the kind. Q (same layout) receives q for kinds with needs_q,
+ * else may be NULL.
+ */
+void mmoe__gate_forward(const mmoe__gate *g, const float *mask, size_t rows, size_t n, float *P,
+                        float *Q, size_t ld);
 
 /*
  * dL/dp to dL/dz, in place on D (same layout as P); P and Q as left by
@@ -52,13 +91,13 @@ void mmoe__gate_backward(const mmoe__gate *g, size_t rows, size_t n, const float
 
 /*
  * Batch 1 with a sparse gate: run only the experts (copies of ex, all
- * reading the row X) that one of G gates selected (P: G rows of
- * ex->copies weights, side by side); the other experts' activations in
- * A[0 .. n_layers) are set to zero, which is what their exactly-zero
- * weights make of them.
+ * reading the row X) that some gate selected; W[0 .. nw) point at the
+ * weights the gates give these experts (ex->copies values each). The other
+ * experts' activations in A[0 .. n_layers) are set to zero, which is what
+ * their exactly-zero weights make of them.
  */
 void mmoe__gate_experts_forward(const mmoe__pmlp *ex, const float *params, const float *X,
-                                const float *P, size_t G, float *const *A);
+                                const float *const *W, size_t nw, float *const *A);
 
 /* Names of the kinds for the description ("softmax", ...); -1 / NULL when unknown. */
 int mmoe__gate_kind_parse(const char *name);

@@ -2,8 +2,9 @@
  * Mixture-of-experts bottom.
  *
  * Forward (GATED):
- *   Z     = x W_g^T                        all gates: one GEMM, [B, G*E]
- *   P_g   = gate(Z_g) over experts         per gate g: softmax, topk or hard (gate.h)
+ *   Z     = x W_g^T (+ b_g)                all gates: one GEMM, [B, G*E]
+ *   P_g   = gate(Z_g + m_g) over experts   per gate g: softmax, topk or hard (gate.h);
+ *                                          b_g, m_g: the gate priors (gate.h)
  *   H_e   = expert_e(x)                    all experts' first layers: one GEMM
  *                                          (batch 1, sparse gate: the selected ones)
  *   F_k   = sum_e P_{gate(k), e} H_e       gate(k) = k (MMoE) or 0 (OMoE)
@@ -11,7 +12,7 @@
  *   dH_e  = sum_k P_{gate(k), e} dF_k
  *   dP_{gate(k), e} += <dF_k, H_e>
  *   dZ_g  = P_g * (dP_g - <P_g, dP_g>) / tau   softmax Jacobian (gate.h for hard)
- *   dW_g += dZ^T x ;  dx += dZ W_g
+ *   dW_g += dZ^T x ;  db_g += sum_rows dZ ;  dx += dZ W_g
  */
 #include <string.h>
 
@@ -42,18 +43,36 @@ static mmoe__moe *moe_setup(mmoe__bottom *b, const mmoe_config *c, mmoe__routing
     return m;
 }
 
+/* Gates and their priors: gate g is task g's (MMoE) or the one shared gate (OMoE, task 0's prior).
+ */
+static mmoe_status gated_setup(mmoe__bottom *b, const mmoe_config *c, size_t n_gates, char *err)
+{
+    mmoe__moe *m = moe_setup(b, c, MMOE__ROUTE_GATED, c->n_experts, n_gates);
+    mmoe__gate_setup(&m->gate, c);
+    for (size_t k = n_gates; k < b->n_tasks; k++)
+        if (mmoe__gate_prior_given(c, k))
+            return MMOE_FAIL(err, MMOE_ERR_CONFIG,
+                             "task %zu gives a gate prior, but omoe has one gate shared by every "
+                             "task: give it on task 0",
+                             k);
+    for (size_t g = 0; g < n_gates; g++) {
+        mmoe_status st = mmoe__gate_prior_setup(&m->gate, c, g, m->n_experts, "experts.count",
+                                                &m->prior[g], err);
+        if (st)
+            return st;
+    }
+    m->biased = mmoe__gate_prior_biased(c, n_gates);
+    return MMOE_OK;
+}
+
 static mmoe_status mmoe_setup(mmoe__bottom *b, const mmoe_config *c, char *err)
 {
-    (void)err;
-    mmoe__gate_setup(&moe_setup(b, c, MMOE__ROUTE_GATED, c->n_experts, b->n_tasks)->gate, c);
-    return MMOE_OK;
+    return gated_setup(b, c, b->n_tasks, err);
 }
 
 static mmoe_status omoe_setup(mmoe__bottom *b, const mmoe_config *c, char *err)
 {
-    (void)err;
-    mmoe__gate_setup(&moe_setup(b, c, MMOE__ROUTE_GATED, c->n_experts, 1)->gate, c);
-    return MMOE_OK;
+    return gated_setup(b, c, 1, err);
 }
 
 static mmoe_status shared_bottom_setup(mmoe__bottom *b, const mmoe_config *c, char *err)
@@ -103,6 +122,11 @@ static void moe_declare(mmoe__bottom *b, mmoe__registry *r)
             mmoe__reg_name(r, m->gate_off + g * m->n_experts * m->in, m->n_experts, m->in,
                            "gates.%zu.weight", g);
     }
+    if (m->biased) {
+        m->bias_off = mmoe__reg_block(r, m->n_gates * m->n_experts, 1);
+        for (size_t g = 0; g < m->n_gates; g++)
+            mmoe__reg_name(r, m->bias_off + g * m->n_experts, m->n_experts, 0, "gates.%zu.bias", g);
+    }
 }
 
 static void moe_init(const mmoe__bottom *b, float *params, uint64_t seed)
@@ -112,6 +136,13 @@ static void moe_init(const mmoe__bottom *b, float *params, uint64_t seed)
     for (size_t g = 0; g < m->n_gates; g++)
         mmoe__init_weights(params + m->gate_off + g * m->n_experts * m->in, m->in, m->n_experts,
                            MMOE_ACT_IDENTITY, seed, 0x6a7e0000u + g);
+    for (size_t g = 0; m->biased && g < m->n_gates; g++)
+        mmoe__gate_prior_init(&m->prior[g], m->n_experts, params + m->bias_off + g * m->n_experts);
+}
+
+static const float *gate_bias(const mmoe__moe *m, const float *params)
+{
+    return m->biased ? params + m->bias_off : NULL;
 }
 
 static size_t gate_of(const mmoe__moe *m, size_t k)
@@ -216,11 +247,18 @@ static void moe_forward(const mmoe__bottom *b, const float *params, size_t B, co
     const size_t E = m->n_experts, G = m->n_gates;
     const float *Hl = fb[m->experts.n_layers - 1];
     float *P = fb[P_BUF(m)], *F = fb[F_BUF(m)];
-    mmoe__dense_forward(params + m->gate_off, NULL, m->in, G * E, B, X, ldx, P, G * E);
-    mmoe__gate_forward(&m->gate, B * G, E, P, q_buf(m, fb), E);
-    if (B == 1 && m->gate.sparse)
-        mmoe__gate_experts_forward(&m->experts, params, X, P, G, fb);
-    else
+    float *Q = q_buf(m, fb);
+    mmoe__dense_forward(params + m->gate_off, gate_bias(m, params), m->in, G * E, B, X, ldx, P,
+                        G * E);
+    for (size_t g = 0; g < G; g++)
+        mmoe__gate_forward(&m->gate, m->prior[g].mask, B, E, P + g * E, Q ? Q + g * E : NULL,
+                           G * E);
+    if (B == 1 && m->gate.sparse) {
+        const float *W[MMOE_MAX_TASKS];
+        for (size_t g = 0; g < G; g++)
+            W[g] = P + g * E;
+        mmoe__gate_experts_forward(&m->experts, params, X, W, G, fb);
+    } else
         mmoe__pmlp_forward(&m->experts, params, B, X, ldx, 1, fb);
     mix_job j = {m, P, Hl, NULL, F, NULL, NULL};
     mmoe__parallel_for(B, mix_grain(m), 1, mix_forward_rows, &j);
@@ -241,7 +279,8 @@ static void moe_backward(const mmoe__bottom *b, const float *params, float *grad
         mmoe__parallel_for(B, mix_grain(m), 1, mix_backward_rows, &j);
         mmoe__gate_backward(&m->gate, B * G, E, P, q_buf(m, fb), dP, E);
         mmoe__dense_backward(params + m->gate_off, m->in, G * E, B, X, ldx, dP, G * E,
-                             grads + m->gate_off, NULL, dX, lddx, 1.0f);
+                             grads + m->gate_off, m->biased ? grads + m->bias_off : NULL, dX, lddx,
+                             1.0f);
     }
     mmoe__pmlp_backward(&m->experts, params, grads, B, X, ldx, 1, fb, bb, dX, lddx);
 }

@@ -15,6 +15,10 @@
  *
  * Buffers per level: expert layers [E w_j], gate weights P [T E] (and Q for
  * gate kinds that need it), outputs F [T h].
+ *
+ * Gate priors (gate.h): task k's prior applies to task k's gate at every
+ * level; with a gate_bias every level's gates have a bias
+ * (stack.L.gates.K.bias).
  */
 #include <stdio.h>
 #include <string.h>
@@ -31,11 +35,14 @@
 typedef struct stack_level {
     mmoe__pmlp experts;
     size_t in, buf, gate_off; /* input width, first buffer, W [T*E, in] */
+    size_t bias_off;          /* b [T*E] when biased */
 } stack_level;
 
 typedef struct stacked {
     size_t T, E, L, h, per_level; /* buffers per level */
+    int biased;
     mmoe__gate gate;
+    mmoe__gate_prior prior[MMOE_MAX_TASKS];
     stack_level lv[STACK_MAX_LEVELS];
 } stacked;
 
@@ -50,6 +57,13 @@ static mmoe_status stacked_setup(mmoe__bottom *b, const mmoe_config *c, char *er
     s->L = c->levels;
     s->h = c->expert_widths[c->expert_layers - 1];
     mmoe__gate_setup(&s->gate, c);
+    for (size_t k = 0; k < s->T; k++) {
+        mmoe_status st =
+            mmoe__gate_prior_setup(&s->gate, c, k, s->E, "experts.count", &s->prior[k], err);
+        if (st)
+            return st;
+    }
+    s->biased = mmoe__gate_prior_biased(c, s->T);
     s->per_level = c->expert_layers + 2 + (s->gate.needs_q ? 1 : 0);
     if (s->L * s->per_level > MMOE__BOTTOM_MAX_BUFS)
         return MMOE_FAIL(err, MMOE_ERR_CONFIG, "%zu levels need too many buffers", s->L);
@@ -101,6 +115,11 @@ static void stacked_declare(mmoe__bottom *b, mmoe__registry *r)
         for (size_t k = 0; k < s->T; k++)
             mmoe__reg_name(r, v->gate_off + k * s->E * v->in, s->E, v->in,
                            "stack.%zu.gates.%zu.weight", l, k);
+        if (!s->biased)
+            continue;
+        v->bias_off = mmoe__reg_block(r, s->T * s->E, 1);
+        for (size_t k = 0; k < s->T; k++)
+            mmoe__reg_name(r, v->bias_off + k * s->E, s->E, 0, "stack.%zu.gates.%zu.bias", l, k);
     }
 }
 
@@ -113,6 +132,8 @@ static void stacked_init(const mmoe__bottom *b, float *params, uint64_t seed)
         for (size_t k = 0; k < s->T; k++)
             mmoe__init_weights(params + v->gate_off + k * s->E * v->in, v->in, s->E,
                                MMOE_ACT_IDENTITY, seed, 0x6a800000u + 256 * l + k);
+        for (size_t k = 0; s->biased && k < s->T; k++)
+            mmoe__gate_prior_init(&s->prior[k], s->E, params + v->bias_off + k * s->E);
     }
 }
 
@@ -138,11 +159,18 @@ static void stacked_forward(const mmoe__bottom *b, const float *params, size_t B
         const float *in = level_input(s, l, X, ldx, fb, &ld);
         float *P = fb[P_BUF(s, v)], *F = fb[F_BUF(s, v)];
         const float *H = fb[v->buf + v->experts.n_layers - 1];
-        mmoe__dense_forward(params + v->gate_off, NULL, v->in, T * E, B, in, ld, P, T * E);
-        mmoe__gate_forward(&s->gate, B * T, E, P, s->gate.needs_q ? fb[Q_BUF(s, v)] : NULL, E);
-        if (B == 1 && s->gate.sparse) /* only the experts some gate selected */
-            mmoe__gate_experts_forward(&v->experts, params, in, P, T, fb + v->buf);
-        else
+        float *Q = s->gate.needs_q ? fb[Q_BUF(s, v)] : NULL;
+        mmoe__dense_forward(params + v->gate_off, s->biased ? params + v->bias_off : NULL, v->in,
+                            T * E, B, in, ld, P, T * E);
+        for (size_t k = 0; k < T; k++)
+            mmoe__gate_forward(&s->gate, s->prior[k].mask, B, E, P + k * E, Q ? Q + k * E : NULL,
+                               T * E);
+        if (B == 1 && s->gate.sparse) { /* only the experts some gate selected */
+            const float *W[MMOE_MAX_TASKS];
+            for (size_t k = 0; k < T; k++)
+                W[k] = P + k * E;
+            mmoe__gate_experts_forward(&v->experts, params, in, W, T, fb + v->buf);
+        } else
             mmoe__pmlp_forward(&v->experts, params, B, in, ld, 1, fb + v->buf);
         for (size_t r = 0; r < B; r++)
             for (size_t k = 0; k < T; k++) {
@@ -178,7 +206,8 @@ static void stacked_backward(const mmoe__bottom *b, const float *params, float *
                                    dF + r * T * h + k * h, dH + r * E * h, dP + r * T * E + k * E);
         mmoe__gate_backward(&s->gate, B * T, E, P, s->gate.needs_q ? fb[Q_BUF(s, v)] : NULL, dP, E);
         mmoe__dense_backward(params + v->gate_off, v->in, T * E, B, in, ld, dP, T * E,
-                             grads + v->gate_off, NULL, din, lddin, 1.0f);
+                             grads + v->gate_off, s->biased ? grads + v->bias_off : NULL, din,
+                             lddin, 1.0f);
         mmoe__pmlp_backward(&v->experts, params, grads, B, in, ld, 1, fb + v->buf, bb + v->buf, din,
                             lddin);
     }

@@ -69,6 +69,19 @@
  *                       reaches every factor). Product tasks come after all
  *                       tower tasks. Empty: a task with a tower [] (written
  *                       only when set)
+ *   task.K.gate_bias    gate prior: comma-separated initial biases of task
+ *                       K's gate logits, one per expert the gate mixes
+ *                       (mmoe, stacked_mmoe: experts.count; cgc, ple:
+ *                       task.K.experts own experts, then the shared ones;
+ *                       omoe: task 0 only, for the one gate), each in
+ *                       [-1e6, 1e6]; the biases are trainable parameters
+ *                       (every gate of the model gets one, 0 where not
+ *                       given). Empty: no bias [] (written only when set)
+ *   task.K.gate_mask    gate prior: fixed additive offsets of task K's gate
+ *                       logits, same count and order as gate_bias, each
+ *                       -inf (the expert is never used by this gate) or a
+ *                       number in [-1e6, 1e6]; not trained. A row of -inf
+ *                       only is refused. Empty: none [] (docs/models.md)
  *   task.K.experts      cgc, ple: task K's own experts per level, 0..1024 [1]
  *                       (experts.count is then the shared experts per level;
  *                       levels and task.K.experts are written only when not
@@ -254,7 +267,9 @@ typedef enum mmoe_key_type {
         2, /**< a word of a fixed list (mmoe_config_key_choice); lo 0, hi = words - 1 */
     MMOE_KEY_WIDTHS =
         3, /**< comma-separated list of up to MMOE_MAX_LAYERS integers, each in [lo, hi] */
-    MMOE_KEY_NAME = 4 /**< lo..hi characters of [A-Za-z0-9_.-] */
+    MMOE_KEY_NAME = 4, /**< lo..hi characters of [A-Za-z0-9_.-] */
+    MMOE_KEY_REALS = 5 /**< comma-separated list of up to 128 numbers, each in [lo, hi] (may be
+                          empty); lo = -infinity: the word -inf is a value */
 } mmoe_key_type;
 
 /**
