@@ -41,7 +41,7 @@ int mmoe__bottom_ops_complete(const mmoe__bottom_ops *o)
 {
     return o && o->name && o->size && o->setup && o->buffers && o->declare && o->init &&
            o->forward && o->backward && o->task_input && o->task_grad && o->zero_task_grads &&
-           o->num_experts && o->num_gates && o->gate_row && o->penalty;
+           o->num_experts && o->num_gates && o->gate_row && o->penalty && o->aux_loss;
 }
 
 /* ---- shared operations ---------------------------------------------- */
@@ -72,6 +72,13 @@ double mmoe__bottom_no_penalty(const mmoe__bottom *b, const float *params, float
     (void)b;
     (void)params;
     (void)grads;
+    return 0.0;
+}
+
+double mmoe__bottom_no_aux_loss(const mmoe__bottom *b, float *const *fb)
+{
+    (void)b;
+    (void)fb;
     return 0.0;
 }
 
@@ -129,9 +136,9 @@ void mmoe__bottom_init(const mmoe__bottom *b, float *params, uint64_t seed)
 }
 
 void mmoe__bottom_forward(const mmoe__bottom *b, const float *params, size_t B, const float *X,
-                          size_t ldx, float *const *fb)
+                          size_t ldx, uint64_t *rng, float *const *fb)
 {
-    b->ops->forward(b, params, B, X, ldx, fb);
+    b->ops->forward(b, params, B, X, ldx, rng, fb);
 }
 
 void mmoe__bottom_backward(const mmoe__bottom *b, const float *params, float *grads, size_t B,
@@ -174,4 +181,9 @@ void mmoe__bottom_gate_row(const mmoe__bottom *b, float *const *fb, size_t k, si
 double mmoe__bottom_penalty(const mmoe__bottom *b, const float *params, float *grads)
 {
     return b->ops->penalty(b, params, grads);
+}
+
+double mmoe__bottom_aux_loss(const mmoe__bottom *b, float *const *fb)
+{
+    return b->ops->aux_loss(b, fb);
 }

@@ -130,6 +130,10 @@ static const key_def global_keys[] = {
      "1"},
     {"gate.top_k", "gate.top_k", K_INT, G(gate_top_k), 0, 1, MMOE__MAX_EXPERTS, 0, NULL, "2"},
     {"levels", "levels", K_INT, G(levels), 0, 1, 16, 0, NULL, "2"},
+    {"gate.noise", "gate.noise", K_CHOICE, G(gate_noise), 0, 0, 0, 0, bool_word, "0"},
+    {"gate.balance.importance", "gate.balance.importance", K_REAL, G(gate_w_importance), 0, 0, 1e6,
+     0, NULL, "0"},
+    {"gate.balance.load", "gate.balance.load", K_REAL, G(gate_w_load), 0, 0, 1e6, 0, NULL, "0"},
 };
 
 /*

@@ -68,6 +68,9 @@ struct mmoe_config {
     int gate_kind; /* index into the gate kinds of lib/gate.c: 0 softmax, 1 topk, 2 hard */
     double gate_temperature;
     size_t gate_top_k;
+    int gate_noise;           /* noisy top-k gating (training only) */
+    double gate_w_importance; /* load-balancing weights (gate.balance.*) */
+    double gate_w_load;
     char err[MMOE__ERRLEN];
 };
 

@@ -2,6 +2,10 @@
 #include <math.h>
 #include <string.h>
 
+#ifndef M_PI
+#    define M_PI 3.14159265358979323846
+#endif
+
 #include "activation.h"
 #include "dense.h"
 #include "gate.h"
@@ -117,6 +121,151 @@ void mmoe__gate_setup(mmoe__gate *g, const mmoe_config *c)
     g->k = c->gate_top_k;
     g->sparse = g->kind->sparse;
     g->needs_q = g->kind->needs_q;
+    g->noisy = c->gate_noise;
+    g->w_importance = c->gate_w_importance;
+    g->w_load = c->gate_w_load;
+}
+
+mmoe_status mmoe__gate_noise_check(const mmoe__gate *g, int supported, const char *name, char *err)
+{
+    if ((g->noisy || MMOE__GATE_BALANCED(g)) && !supported)
+        return MMOE_FAIL(err, MMOE_ERR_CONFIG,
+                         "gate.noise and gate.balance.* are available for mmoe and omoe, not %s",
+                         name);
+    if (g->noisy && g->kind != &kinds[1])
+        return MMOE_FAIL(err, MMOE_ERR_CONFIG, "gate.noise 1 needs gate.kind topk (not %s)",
+                         g->kind->name);
+    if (g->w_load > 0.0 && !g->noisy)
+        return MMOE_FAIL(err, MMOE_ERR_CONFIG,
+                         "gate.balance.load needs gate.noise 1 (its smooth estimator is the "
+                         "probability under the noise)");
+    return MMOE_OK;
+}
+
+static float softplus(float u)
+{
+    return u > 20.0f ? u : log1pf(expf(u));
+}
+
+static float sigmoid(float u)
+{
+    return 1.0f / (1.0f + expf(-u));
+}
+
+void mmoe__gate_noise_forward(size_t rows, size_t n, const float *Z, const float *U, float *Eps,
+                              float *H, size_t ld, mmoe__rng *r)
+{
+    for (size_t i = 0; i < rows; i++)
+        for (size_t e = 0; e < n; e++) {
+            const size_t j = i * ld + e;
+            Eps[j] = (float)mmoe__rng_normal(r);
+            H[j] = Z[j] + Eps[j] * softplus(U[j]);
+        }
+}
+
+void mmoe__gate_noise_backward(size_t rows, size_t n, const float *U, const float *Eps, float *D,
+                               const float *dZ, float *dS, size_t ld)
+{
+    for (size_t i = 0; i < rows; i++)
+        for (size_t e = 0; e < n; e++) {
+            const size_t j = i * ld + e;
+            dS[j] = (dS[j] + D[j] * Eps[j]) * sigmoid(U[j]);
+            D[j] += dZ[j];
+        }
+}
+
+/* CV(v)^2 = var / (mean^2 + 1e-10) over n values; its gradient into g when not NULL. */
+static double cv_squared(size_t n, const double *v, double *g)
+{
+    double mean = 0.0, var = 0.0;
+    for (size_t e = 0; e < n; e++)
+        mean += v[e];
+    mean /= (double)n;
+    for (size_t e = 0; e < n; e++)
+        var += (v[e] - mean) * (v[e] - mean);
+    var /= (double)n;
+    const double den = mean * mean + 1e-10;
+    for (size_t e = 0; g && e < n; e++)
+        g[e] = 2.0 * (v[e] - mean) / ((double)n * den) - 2.0 * var * mean / ((double)n * den * den);
+    return var / den;
+}
+
+/*
+ * Row of noisy logits h (n values): index of the k-th and (k+1)-th largest
+ * (ranks_before order); the latter is n when there are only k.
+ */
+static void kth_two(const float *h, size_t n, size_t k, size_t *kth, size_t *next)
+{
+    *kth = *next = n;
+    for (size_t i = 0; i < n; i++) {
+        size_t before = 0;
+        for (size_t j = 0; j < n && before <= k; j++)
+            before += j != i && ranks_before(h, j, i);
+        if (before == k - 1)
+            *kth = i;
+        else if (before == k)
+            *next = i;
+    }
+}
+
+double mmoe__gate_balance(const mmoe__gate *g, size_t B, size_t n, const float *P, const float *Z,
+                          const float *U, const float *Eps, size_t ld, float *dP, float *dZ,
+                          float *dS)
+{
+    double v[MMOE__MAX_EXPERTS] = {0}, gv[MMOE__MAX_EXPERTS] = {0}, loss = 0.0;
+    if (g->w_importance > 0.0) {
+        for (size_t e = 0; e < n; e++) {
+            v[e] = 0.0;
+            for (size_t r = 0; r < B; r++)
+                v[e] += P[r * ld + e];
+        }
+        loss += g->w_importance * cv_squared(n, v, dP ? gv : NULL);
+        for (size_t r = 0; dP && r < B; r++)
+            for (size_t e = 0; e < n; e++)
+                dP[r * ld + e] += (float)(g->w_importance * gv[e]);
+    }
+    if (g->w_load <= 0.0 || !g->noisy || g->k >= n)
+        return loss; /* k >= n: every expert is always kept, the load is constant */
+    /* Two passes over the rows: the loads, then (with dP) their gradient. */
+    float h[MMOE__MAX_EXPERTS];
+    for (int pass = 0; pass < (dP ? 2 : 1); pass++) {
+        if (pass == 0)
+            for (size_t e = 0; e < n; e++)
+                v[e] = 0.0;
+        for (size_t r = 0; r < B; r++) {
+            const float *z = Z + r * ld, *u = U + r * ld, *eps = Eps + r * ld;
+            for (size_t e = 0; e < n; e++)
+                h[e] = z[e] + eps[e] * softplus(u[e]);
+            size_t kth, next;
+            kth_two(h, n, g->k, &kth, &next);
+            for (size_t e = 0; e < n; e++) {
+                /* e is kept when it ranks before the (k+1)-th: compare with the k-th or the
+                 * (k+1)-th */
+                const int kept = e == kth || ranks_before(h, e, kth);
+                const size_t t = kept ? next : kth;
+                const double s = softplus(u[e]), a = ((double)z[e] - h[t]) / s;
+                if (!isfinite(a)) { /* a forbidden expert or threshold (mask -inf): Phi 0 or 1 */
+                    v[e] += pass == 0 && a > 0.0 ? 1.0 : 0.0;
+                    continue;
+                }
+                if (pass == 0) {
+                    v[e] += 0.5 * erfc(-a / sqrt(2.0));
+                    continue;
+                }
+                const double c = gv[e] * exp(-0.5 * a * a) / sqrt(2.0 * M_PI) / s;
+                dZ[r * ld + e] += (float)c;
+                dS[r * ld + e] -= (float)(c * a);
+                dZ[r * ld + t] -= (float)c; /* h_t = z_t + eps_t s_t */
+                dS[r * ld + t] -= (float)(c * eps[t]);
+            }
+        }
+        if (pass == 0) {
+            loss += g->w_load * cv_squared(n, v, dP ? gv : NULL);
+            for (size_t e = 0; dP && e < n; e++)
+                gv[e] *= g->w_load;
+        }
+    }
+    return loss;
 }
 
 int mmoe__gate_prior_given(const mmoe_config *c, size_t k)
@@ -166,15 +315,19 @@ void mmoe__gate_prior_init(const mmoe__gate_prior *pr, size_t n, float *b)
         memset(b, 0, n * sizeof *b);
 }
 
+void mmoe__gate_add_mask(const float *mask, size_t rows, size_t n, float *Z, size_t ld)
+{
+    for (size_t r = 0; mask && r < rows; r++)
+        for (size_t i = 0; i < n; i++)
+            Z[r * ld + i] += mask[i];
+}
+
 void mmoe__gate_forward(const mmoe__gate *g, const float *mask, size_t rows, size_t n, float *P,
                         float *Q, size_t ld)
 {
-    for (size_t r = 0; r < rows; r++) {
-        float *p = P + r * ld;
-        for (size_t i = 0; mask && i < n; i++)
-            p[i] += mask[i];
-        g->kind->forward(g, n, p, Q ? Q + r * ld : NULL);
-    }
+    mmoe__gate_add_mask(mask, rows, n, P, ld);
+    for (size_t r = 0; r < rows; r++)
+        g->kind->forward(g, n, P + r * ld, Q ? Q + r * ld : NULL);
 }
 
 void mmoe__gate_backward(const mmoe__gate *g, size_t rows, size_t n, const float *P, const float *Q,

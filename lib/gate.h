@@ -27,6 +27,27 @@
  * for every kind; a gate with such a mask counts as sparse), finite values
  * shift the logits. dz passes to b unchanged (db = sum over rows of dz) and
  * m has no gradient.
+ *
+ * Noisy top-k gating and load balancing (Shazeer et al. 2017; keys
+ * gate.noise, gate.balance.importance, gate.balance.load). In training
+ * only, with z the clean logits above and u = W_noise x,
+ *
+ *   h = z + eps * s,   s = softplus(u),   eps ~ N(0, 1) per row and expert
+ *
+ * (from the model's random stream) replaces z before the kind (topk);
+ * predict uses z. Per gate over a batch of rows r, the auxiliary loss is
+ *
+ *   L_aux = w_imp CV(I)^2 + w_load CV(Load)^2
+ *   I_e    = sum_r p_re                          importance
+ *   Load_e = sum_r Phi((z_re - t_re) / s_re)     smooth load
+ *
+ * CV(v)^2 = var(v) / (mean(v)^2 + 1e-10) with the population variance;
+ * t_re is the k-th largest noisy logit of row r among the other experts
+ * (the (k+1)-th largest of the row when e is among the k kept, else the
+ * k-th); Phi is the standard normal CDF. The load term needs the noise.
+ * Gradients: I through p (before the kind's backward); Load into z, s and
+ * into the logit t comes from (dt passes to its z and, times its eps, to
+ * its s); ds = dh eps + (load part); du = ds sigmoid(u).
  */
 #ifndef MMOE_GATE_H
 #define MMOE_GATE_H
@@ -35,6 +56,7 @@
 
 #include "config_impl.h"
 #include "pmlp.h"
+#include "rng.h"
 
 typedef struct mmoe__gate_kind mmoe__gate_kind;
 
@@ -44,7 +66,12 @@ typedef struct mmoe__gate {
     size_t k;       /* top-k: experts kept */
     int sparse;     /* weights may be exactly zero: unselected experts can be skipped */
     int needs_q;    /* forward keeps q = softmax(z / tau) beside p (per-row width as p) */
+    int noisy;      /* gate.noise: training adds eps * softplus(W_noise x) */
+    double w_importance, w_load; /* gate.balance.*: weights of the auxiliary loss */
 } mmoe__gate;
+
+/* Nonzero when the gate has an auxiliary (load-balancing) loss. */
+#define MMOE__GATE_BALANCED(g) ((g)->w_importance > 0.0 || (g)->w_load > 0.0)
 
 /* The prior of one gate: pointers into the model's description (which outlives the bottom). */
 typedef struct mmoe__gate_prior {
@@ -73,6 +100,9 @@ int mmoe__gate_prior_biased(const mmoe_config *cfg, size_t n_tasks);
 /* Initial bias of a gate over n experts (pr NULL or without bias: zeros). */
 void mmoe__gate_prior_init(const mmoe__gate_prior *pr, size_t n, float *b);
 
+/* Z[r][i] += mask[i] on rows rows of n values (mask NULL: nothing). */
+void mmoe__gate_add_mask(const float *mask, size_t rows, size_t n, float *Z, size_t ld);
+
 /*
  * Logits to weights, in place, on `rows` rows of n values (row i at
  * P + i * ld): adds the mask (n values; NULL: none) to every row, then
@@ -98,6 +128,38 @@ void mmoe__gate_backward(const mmoe__gate *g, size_t rows, size_t n, const float
  */
 void mmoe__gate_experts_forward(const mmoe__pmlp *ex, const float *params, const float *X,
                                 const float *const *W, size_t nw, float *const *A);
+
+/*
+ * Check the noise and balance keys for a bottom (supported: whether the
+ * kind implements them; name: the kind, for messages). Fails with CONFIG.
+ */
+mmoe_status mmoe__gate_noise_check(const mmoe__gate *g, int supported, const char *name, char *err);
+
+/*
+ * Training forward of noisy gating on rows rows of n logits (all arrays
+ * with leading dimension ld): Eps <- N(0, 1) draws from r, and
+ * H <- Z + Eps * softplus(U) (Z the clean logits, U = W_noise x).
+ */
+void mmoe__gate_noise_forward(size_t rows, size_t n, const float *Z, const float *U, float *Eps,
+                              float *H, size_t ld, mmoe__rng *r);
+
+/*
+ * The auxiliary loss of one gate over a batch of B rows (P the weights of
+ * the forward; Z, U, Eps as above, NULL without noise). With dP not NULL
+ * its gradient is added: the importance part into dP (dL/dp, before the
+ * kind's backward), the load part into dZ (dL/dz) and dS (dL/ds).
+ */
+double mmoe__gate_balance(const mmoe__gate *g, size_t B, size_t n, const float *P, const float *Z,
+                          const float *U, const float *Eps, size_t ld, float *dP, float *dZ,
+                          float *dS);
+
+/*
+ * Backward of the noise: on entry D holds dL/dh (the kind's backward),
+ * dZ and dS the load parts. On return D holds dL/dz = dh + dZ and dS holds
+ * dL/du = (dS + dh * Eps) * sigmoid(U).
+ */
+void mmoe__gate_noise_backward(size_t rows, size_t n, const float *U, const float *Eps, float *D,
+                               const float *dZ, float *dS, size_t ld);
 
 /* Names of the kinds for the description ("softmax", ...); -1 / NULL when unknown. */
 int mmoe__gate_kind_parse(const char *name);

@@ -101,6 +101,9 @@ static mmoe_status setup_levels(mmoe__bottom *b, const mmoe_config *c, size_t le
             return st;
     }
     p->biased = mmoe__gate_prior_biased(c, p->T);
+    mmoe_status st = mmoe__gate_noise_check(&p->gate, 0, b->ops->name, err);
+    if (st)
+        return st;
     size_t nb = 0;
     for (size_t l = 0; l < p->L; l++) {
         ple_level *v = &p->lv[l];
@@ -293,8 +296,9 @@ static void group_sparse_forward(const ple *p, const ple_level *v, size_t grp, c
 }
 
 static void ple_forward(const mmoe__bottom *b, const float *params, size_t B, const float *X,
-                        size_t ldx, float *const *fb)
+                        size_t ldx, uint64_t *rng, float *const *fb)
 {
+    (void)rng; /* no training-only randomness */
     const ple *p = b->impl;
     const size_t h = p->h, ldo = (p->T + 1) * h;
     size_t runs[MMOE_MAX_TASKS + 1][3];
@@ -467,6 +471,7 @@ static void ple_gate_row(const mmoe__bottom *b, float *const *fb, size_t k, size
         .num_gates = ple_num_gates,                                                                \
         .gate_row = ple_gate_row,                                                                  \
         .penalty = mmoe__bottom_no_penalty,                                                        \
+        .aux_loss = mmoe__bottom_no_aux_loss,                                                      \
     }
 
 PLE_OPS(mmoe__cgc_ops, "CGC", cgc_setup);

@@ -64,6 +64,9 @@ static mmoe_status stacked_setup(mmoe__bottom *b, const mmoe_config *c, char *er
             return st;
     }
     s->biased = mmoe__gate_prior_biased(c, s->T);
+    mmoe_status st = mmoe__gate_noise_check(&s->gate, 0, b->ops->name, err);
+    if (st)
+        return st;
     s->per_level = c->expert_layers + 2 + (s->gate.needs_q ? 1 : 0);
     if (s->L * s->per_level > MMOE__BOTTOM_MAX_BUFS)
         return MMOE_FAIL(err, MMOE_ERR_CONFIG, "%zu levels need too many buffers", s->L);
@@ -149,8 +152,9 @@ static const float *level_input(const stacked *s, size_t l, const float *X, size
 }
 
 static void stacked_forward(const mmoe__bottom *b, const float *params, size_t B, const float *X,
-                            size_t ldx, float *const *fb)
+                            size_t ldx, uint64_t *rng, float *const *fb)
 {
+    (void)rng; /* no training-only randomness */
     const stacked *s = b->impl;
     const size_t T = s->T, E = s->E, h = s->h;
     for (size_t l = 0; l < s->L; l++) {
@@ -271,4 +275,5 @@ const mmoe__bottom_ops mmoe__stacked_mmoe_ops = {
     .num_gates = stacked_num_gates,
     .gate_row = stacked_gate_row,
     .penalty = mmoe__bottom_no_penalty,
+    .aux_loss = mmoe__bottom_no_aux_loss,
 };

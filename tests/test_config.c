@@ -344,7 +344,7 @@ static void test_key_query(void **state)
         n++;
     }
     /* global (+ gate.*, levels), sparse, task (+ experts, product, gate_bias, gate_mask) */
-    assert_int_equal(n, 16 + 4 + 6 + 9);
+    assert_int_equal(n, 16 + 7 + 6 + 9);
     assert_null(mmoe_config_key_choice("seed", 0));
     assert_string_equal(mmoe_config_key_choice("arch", 1), "omoe");
     char small[4];

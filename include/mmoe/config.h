@@ -60,6 +60,17 @@
  *                       (the gate.* keys are written by mmoe_config_to_string
  *                       only when they differ from their defaults; the
  *                       gateless kinds ignore them)
+ *   gate.noise          0 | 1: noisy top-k gating (mmoe, omoe; needs gate.kind
+ *                       topk): in training only the logits get
+ *                       N(0,1) * softplus(W_noise x) from the model's random
+ *                       stream; predict is noise-free [0]
+ *   gate.balance.importance  weight of the importance term CV(sum of gate
+ *                       weights over the batch)^2 of the auxiliary loss,
+ *                       in [0, 1e6] (mmoe, omoe) [0]
+ *   gate.balance.load   weight of the load term CV(smooth load)^2, in
+ *                       [0, 1e6]; needs gate.noise 1 [0] (Shazeer et al.
+ *                       2017; the auxiliary loss is part of the total loss
+ *                       and its gradient, docs/models.md)
  *   levels              ple: extraction levels; stacked_mmoe: MMoE levels;
  *                       1..16 [2] (cgc is one level)
  *   task.K.product      ESMM: comma-separated indices of binary tower tasks;

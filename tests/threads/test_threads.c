@@ -344,7 +344,7 @@ static void test_ple_topk(void **state)
     run_threads("ple", 0, "topk");
 }
 
-/* Gate priors (trainable biases, fixed masks with -inf) with top-k gates. */
+/* Gate priors (trainable biases, fixed masks with -inf) with top-k gates; noisy top-k. */
 static void test_gate_priors(void **state)
 {
     (void)state;
@@ -356,6 +356,11 @@ static void test_gate_priors(void **state)
     run_threads("mmoe", 0, "topk");
     extra_keys = ple;
     run_threads("ple", 0, "topk");
+    /* Noisy top-k with load balancing: training noise only, predict is deterministic. */
+    static const char *const noisy[] = {
+        "gate.noise", "1", "gate.balance.importance", "0.01", "gate.balance.load", "0.01", NULL};
+    extra_keys = noisy;
+    run_threads("mmoe", 0, "topk");
     extra_keys = NULL;
 }
 
