@@ -9,6 +9,7 @@
 #include "activation.h"
 #include "dense.h"
 #include "gate.h"
+#include "init.h"
 #include "mix.h"
 
 struct mmoe__gate_kind {
@@ -130,7 +131,8 @@ mmoe_status mmoe__gate_noise_check(const mmoe__gate *g, int supported, const cha
 {
     if ((g->noisy || MMOE__GATE_BALANCED(g)) && !supported)
         return MMOE_FAIL(err, MMOE_ERR_CONFIG,
-                         "gate.noise and gate.balance.* are available for mmoe and omoe, not %s",
+                         "gate.noise and gate.balance.* are available for mmoe, omoe and "
+                         "stacked_mmoe, not %s",
                          name);
     if (g->noisy && g->kind != &kinds[1])
         return MMOE_FAIL(err, MMOE_ERR_CONFIG, "gate.noise 1 needs gate.kind topk (not %s)",
@@ -358,4 +360,93 @@ void mmoe__gate_experts_forward(const mmoe__pmlp *ex, const float *params, const
             mmoe__act_forward(l + 1 == L ? ex->out_act : ex->act, 1, w, a, w);
         }
     }
+}
+
+/* ---- a block of gates reading one input (one GEMM) -------------------- */
+
+void mmoe__gate_block_declare(mmoe__gate_block *k, const mmoe__gate *g, mmoe__registry *r,
+                              const char *prefix)
+{
+    const size_t G = k->G, n = k->n, in = k->in;
+    k->w_off = mmoe__reg_block(r, G * n, in);
+    for (size_t i = 0; i < G; i++)
+        mmoe__reg_name(r, k->w_off + i * n * in, n, in, "%s.%zu.weight", prefix, i);
+    if (k->biased) {
+        k->b_off = mmoe__reg_block(r, G * n, 1);
+        for (size_t i = 0; i < G; i++)
+            mmoe__reg_name(r, k->b_off + i * n, n, 0, "%s.%zu.bias", prefix, i);
+    }
+    if (g->noisy) {
+        k->u_off = mmoe__reg_block(r, G * n, in);
+        for (size_t i = 0; i < G; i++)
+            mmoe__reg_name(r, k->u_off + i * n * in, n, in, "%s.%zu.noise_weight", prefix, i);
+    }
+}
+
+void mmoe__gate_block_init(const mmoe__gate_block *k, const mmoe__gate *g,
+                           const mmoe__gate_prior *pr, float *params, uint64_t seed,
+                           uint64_t stream0)
+{
+    const size_t G = k->G, n = k->n, in = k->in;
+    for (size_t i = 0; i < G; i++)
+        mmoe__init_weights(params + k->w_off + i * n * in, in, n, MMOE_ACT_IDENTITY, seed,
+                           stream0 + i);
+    for (size_t i = 0; k->biased && i < G; i++)
+        mmoe__gate_prior_init(&pr[i], n, params + k->b_off + i * n);
+    if (g->noisy) /* zero: noise std softplus(0) at the start (Shazeer et al.) */
+        memset(params + k->u_off, 0, G * n * in * sizeof(float));
+}
+
+double mmoe__gate_block_forward(const mmoe__gate_block *k, const mmoe__gate *g,
+                                const mmoe__gate_prior *pr, const float *params, size_t B,
+                                const float *X, size_t ldx, uint64_t *rng, const mmoe__gate_bufs *f)
+{
+    const size_t G = k->G, n = k->n, ld = G * n;
+    const int noise = rng && g->noisy; /* training only */
+    float *P = f->P, *Z = noise ? f->Z : P;
+    mmoe__dense_forward(params + k->w_off, k->biased ? params + k->b_off : NULL, k->in, ld, B, X,
+                        ldx, Z, ld);
+    if (noise) { /* P = Z + mask + Eps softplus(U) */
+        mmoe__rng r;
+        mmoe__rng_seed(&r, *rng, 0x6a7e5eedu);
+        mmoe__dense_forward(params + k->u_off, NULL, k->in, ld, B, X, ldx, f->U, ld);
+        for (size_t i = 0; i < G; i++)
+            mmoe__gate_add_mask(pr[i].mask, B, n, Z + i * n, ld);
+        mmoe__gate_noise_forward(B, ld, Z, f->U, f->Eps, P, ld, &r);
+        *rng = mmoe__rng_next(&r);
+    }
+    for (size_t i = 0; i < G; i++)
+        mmoe__gate_forward(g, noise ? NULL : pr[i].mask, B, n, P + i * n,
+                           f->Q ? f->Q + i * n : NULL, ld);
+    double aux = 0.0;
+    for (size_t i = 0; rng && MMOE__GATE_BALANCED(g) && i < G; i++)
+        aux += mmoe__gate_balance(g, B, n, P + i * n, noise ? Z + i * n : NULL,
+                                  noise ? f->U + i * n : NULL, noise ? f->Eps + i * n : NULL, ld,
+                                  NULL, NULL, NULL);
+    return aux;
+}
+
+void mmoe__gate_block_backward(const mmoe__gate_block *k, const mmoe__gate *g, const float *params,
+                               float *grads, size_t B, const float *X, size_t ldx,
+                               const mmoe__gate_bufs *f, const mmoe__gate_bufs *d, float *dX,
+                               size_t lddx)
+{
+    const size_t G = k->G, n = k->n, ld = G * n;
+    const int noise = g->noisy;
+    if (noise) {
+        memset(d->Z, 0, B * ld * sizeof *d->Z);
+        memset(d->U, 0, B * ld * sizeof *d->U);
+    }
+    for (size_t i = 0; MMOE__GATE_BALANCED(g) && i < G; i++)
+        mmoe__gate_balance(g, B, n, f->P + i * n, noise ? f->Z + i * n : NULL,
+                           noise ? f->U + i * n : NULL, noise ? f->Eps + i * n : NULL, ld,
+                           d->P + i * n, noise ? d->Z + i * n : NULL, noise ? d->U + i * n : NULL);
+    mmoe__gate_backward(g, B * G, n, f->P, f->Q, d->P, n);
+    if (noise) /* d->P: dL/dh -> dL/dz; d->U: dL/du */
+        mmoe__gate_noise_backward(B, ld, f->U, f->Eps, d->P, d->Z, d->U, ld);
+    mmoe__dense_backward(params + k->w_off, k->in, ld, B, X, ldx, d->P, ld, grads + k->w_off,
+                         k->biased ? grads + k->b_off : NULL, dX, lddx, 1.0f);
+    if (noise)
+        mmoe__dense_backward(params + k->u_off, k->in, ld, B, X, ldx, d->U, ld, grads + k->u_off,
+                             NULL, dX, lddx, 1.0f);
 }

@@ -55,6 +55,7 @@
 #include <stddef.h>
 
 #include "config_impl.h"
+#include "params.h"
 #include "pmlp.h"
 #include "rng.h"
 
@@ -160,6 +161,53 @@ double mmoe__gate_balance(const mmoe__gate *g, size_t B, size_t n, const float *
  */
 void mmoe__gate_noise_backward(size_t rows, size_t n, const float *U, const float *Eps, float *D,
                                const float *dZ, float *dS, size_t ld);
+
+/*
+ * A block of G gates over n experts each, all reading one input of width
+ * in: one GEMM for their logits (MMoE, OMoE, each stacked MMoE level).
+ * Parameters: W [G n, in] (prefix.K.weight), with gate priors' biases
+ * b [G n] (prefix.K.bias), with gate.noise W_noise [G n, in]
+ * (prefix.K.noise_weight). Buffers (rows of G n): P the weights, Q (kinds
+ * with needs_q), and with gate.noise Z, U, Eps; NULL where unused.
+ */
+typedef struct mmoe__gate_block {
+    size_t G, n, in;
+    size_t w_off, b_off, u_off;
+    int biased;
+} mmoe__gate_block;
+
+typedef struct mmoe__gate_bufs {
+    float *P, *Q, *Z, *U, *Eps;
+} mmoe__gate_bufs;
+
+/* Declare the block's parameters, named prefix.K.weight / .bias / .noise_weight. */
+void mmoe__gate_block_declare(mmoe__gate_block *k, const mmoe__gate *g, mmoe__registry *r,
+                              const char *prefix);
+
+/* Weights from (seed, stream0 + gate), biases from the priors pr[0 .. G), noise weights 0. */
+void mmoe__gate_block_init(const mmoe__gate_block *k, const mmoe__gate *g,
+                           const mmoe__gate_prior *pr, float *params, uint64_t seed,
+                           uint64_t stream0);
+
+/*
+ * Forward of the block on B rows of X: logits, priors, noise (training:
+ * rng not NULL), the kind. Returns the auxiliary loss of the batch
+ * (training with gate.balance.*), else 0.
+ */
+double mmoe__gate_block_forward(const mmoe__gate_block *k, const mmoe__gate *g,
+                                const mmoe__gate_prior *pr, const float *params, size_t B,
+                                const float *X, size_t ldx, uint64_t *rng,
+                                const mmoe__gate_bufs *f);
+
+/*
+ * Backward: d->P holds dL/dp on entry (d->Z, d->U are scratch with
+ * gate.noise); adds the parameters' gradients (the auxiliary loss's
+ * included) into grads and dL/dX into dX (when not NULL).
+ */
+void mmoe__gate_block_backward(const mmoe__gate_block *k, const mmoe__gate *g, const float *params,
+                               float *grads, size_t B, const float *X, size_t ldx,
+                               const mmoe__gate_bufs *f, const mmoe__gate_bufs *d, float *dX,
+                               size_t lddx);
 
 /* Names of the kinds for the description ("softmax", ...); -1 / NULL when unknown. */
 int mmoe__gate_kind_parse(const char *name);

@@ -61,7 +61,8 @@ static mmoe_status gated_setup(mmoe__bottom *b, const mmoe_config *c, size_t n_g
         if (st)
             return st;
     }
-    m->biased = mmoe__gate_prior_biased(c, n_gates);
+    m->gates = (mmoe__gate_block){.G = n_gates, .n = m->n_experts, .in = m->in};
+    m->gates.biased = mmoe__gate_prior_biased(c, n_gates);
     size_t nb = m->experts.n_layers + 2 + (m->gate.needs_q ? 1 : 0); /* P, F, Q */
     if (m->gate.noisy) {
         m->z_buf = nb++;
@@ -128,42 +129,16 @@ static void moe_declare(mmoe__bottom *b, mmoe__registry *r)
 {
     mmoe__moe *m = b->impl;
     mmoe__pmlp_declare(&m->experts, r, "experts", 1);
-    m->gate_off = 0;
-    if (m->n_gates) {
-        m->gate_off = mmoe__reg_block(r, m->n_gates * m->n_experts, m->in);
-        for (size_t g = 0; g < m->n_gates; g++)
-            mmoe__reg_name(r, m->gate_off + g * m->n_experts * m->in, m->n_experts, m->in,
-                           "gates.%zu.weight", g);
-    }
-    if (m->biased) {
-        m->bias_off = mmoe__reg_block(r, m->n_gates * m->n_experts, 1);
-        for (size_t g = 0; g < m->n_gates; g++)
-            mmoe__reg_name(r, m->bias_off + g * m->n_experts, m->n_experts, 0, "gates.%zu.bias", g);
-    }
-    if (m->gate.noisy) {
-        m->noise_off = mmoe__reg_block(r, m->n_gates * m->n_experts, m->in);
-        for (size_t g = 0; g < m->n_gates; g++)
-            mmoe__reg_name(r, m->noise_off + g * m->n_experts * m->in, m->n_experts, m->in,
-                           "gates.%zu.noise_weight", g);
-    }
+    if (m->n_gates)
+        mmoe__gate_block_declare(&m->gates, &m->gate, r, "gates");
 }
 
 static void moe_init(const mmoe__bottom *b, float *params, uint64_t seed)
 {
     const mmoe__moe *m = b->impl;
     mmoe__pmlp_init(&m->experts, params, seed, 1);
-    for (size_t g = 0; g < m->n_gates; g++)
-        mmoe__init_weights(params + m->gate_off + g * m->n_experts * m->in, m->in, m->n_experts,
-                           MMOE_ACT_IDENTITY, seed, 0x6a7e0000u + g);
-    for (size_t g = 0; m->biased && g < m->n_gates; g++)
-        mmoe__gate_prior_init(&m->prior[g], m->n_experts, params + m->bias_off + g * m->n_experts);
-    if (m->gate.noisy) /* zero: noise std softplus(0) at the start (Shazeer et al.) */
-        memset(params + m->noise_off, 0, m->n_gates * m->n_experts * m->in * sizeof(float));
-}
-
-static const float *gate_bias(const mmoe__moe *m, const float *params)
-{
-    return m->biased ? params + m->bias_off : NULL;
+    if (m->n_gates)
+        mmoe__gate_block_init(&m->gates, &m->gate, m->prior, params, seed, 0x6a7e0000u);
 }
 
 static size_t gate_of(const mmoe__moe *m, size_t k)
@@ -257,6 +232,15 @@ static void mix_backward_rows(void *ctx, size_t chunk, size_t r0, size_t r1)
         }
 }
 
+/* The gate block's buffers in fb / bb. */
+static mmoe__gate_bufs gate_bufs(const mmoe__moe *m, float *const *buf)
+{
+    const int noise = m->gate.noisy;
+    mmoe__gate_bufs f = {buf[P_BUF(m)], q_buf(m, buf), noise ? buf[m->z_buf] : NULL,
+                         noise ? buf[m->u_buf] : NULL, noise ? buf[m->eps_buf] : NULL};
+    return f;
+}
+
 static void moe_forward(const mmoe__bottom *b, const float *params, size_t B, const float *X,
                         size_t ldx, uint64_t *rng, float *const *fb)
 {
@@ -268,32 +252,11 @@ static void moe_forward(const mmoe__bottom *b, const float *params, size_t B, co
     const size_t E = m->n_experts, G = m->n_gates;
     const float *Hl = fb[m->experts.n_layers - 1];
     float *P = fb[P_BUF(m)], *F = fb[F_BUF(m)];
-    float *Q = q_buf(m, fb);
-    const int noise = rng && m->gate.noisy; /* training only */
-    float *Z = noise ? fb[m->z_buf] : P, *U = noise ? fb[m->u_buf] : NULL;
-    float *Eps = noise ? fb[m->eps_buf] : NULL;
-    mmoe__dense_forward(params + m->gate_off, gate_bias(m, params), m->in, G * E, B, X, ldx, Z,
-                        G * E);
-    if (noise) { /* P = Z + mask + Eps softplus(U) */
-        mmoe__rng r;
-        mmoe__rng_seed(&r, *rng, 0x6a7e5eedu);
-        mmoe__dense_forward(params + m->noise_off, NULL, m->in, G * E, B, X, ldx, U, G * E);
-        for (size_t g = 0; g < G; g++)
-            mmoe__gate_add_mask(m->prior[g].mask, B, E, Z + g * E, G * E);
-        mmoe__gate_noise_forward(B, G * E, Z, U, Eps, P, G * E, &r);
-        *rng = mmoe__rng_next(&r);
-    }
-    for (size_t g = 0; g < G; g++)
-        mmoe__gate_forward(&m->gate, noise ? NULL : m->prior[g].mask, B, E, P + g * E,
-                           Q ? Q + g * E : NULL, G * E);
-    if (rng && MMOE__GATE_BALANCED(&m->gate)) { /* the auxiliary loss of the batch */
-        double aux = 0.0;
-        for (size_t g = 0; g < G; g++)
-            aux += mmoe__gate_balance(&m->gate, B, E, P + g * E, noise ? Z + g * E : NULL,
-                                      noise ? U + g * E : NULL, noise ? Eps + g * E : NULL, G * E,
-                                      NULL, NULL, NULL);
+    const mmoe__gate_bufs f = gate_bufs(m, fb);
+    double aux =
+        mmoe__gate_block_forward(&m->gates, &m->gate, m->prior, params, B, X, ldx, rng, &f);
+    if (rng && MMOE__GATE_BALANCED(&m->gate)) /* the auxiliary loss of the batch */
         fb[m->aux_buf][0] = (float)aux;
-    }
     if (B == 1 && m->gate.sparse) {
         const float *W[MMOE_MAX_TASKS];
         for (size_t g = 0; g < G; g++)
@@ -312,33 +275,13 @@ static void moe_backward(const mmoe__bottom *b, const float *params, float *grad
     const mmoe__moe *m = b->impl;
     const size_t L = m->experts.n_layers;
     if (m->routing == MMOE__ROUTE_GATED) {
-        const size_t E = m->n_experts, G = m->n_gates;
         const float *Hl = fb[L - 1], *P = fb[P_BUF(m)];
         float *dHl = bb[L - 1], *dP = bb[P_BUF(m)];
         const float *dF = bb[F_BUF(m)];
         mix_job j = {m, P, Hl, dF, NULL, dHl, dP};
         mmoe__parallel_for(B, mix_grain(m), 1, mix_backward_rows, &j);
-        const int noise = m->gate.noisy;
-        float *dZ = noise ? bb[m->z_buf] : NULL, *dU = noise ? bb[m->u_buf] : NULL;
-        const float *Z = noise ? fb[m->z_buf] : NULL, *U = noise ? fb[m->u_buf] : NULL;
-        const float *Eps = noise ? fb[m->eps_buf] : NULL;
-        if (noise) {
-            memset(dZ, 0, B * G * E * sizeof *dZ);
-            memset(dU, 0, B * G * E * sizeof *dU);
-        }
-        for (size_t g = 0; MMOE__GATE_BALANCED(&m->gate) && g < G; g++)
-            mmoe__gate_balance(&m->gate, B, E, P + g * E, noise ? Z + g * E : NULL,
-                               noise ? U + g * E : NULL, noise ? Eps + g * E : NULL, G * E,
-                               dP + g * E, noise ? dZ + g * E : NULL, noise ? dU + g * E : NULL);
-        mmoe__gate_backward(&m->gate, B * G, E, P, q_buf(m, fb), dP, E);
-        if (noise) /* dP: dL/dh -> dL/dz; dU: dL/du */
-            mmoe__gate_noise_backward(B, G * E, U, Eps, dP, dZ, dU, G * E);
-        mmoe__dense_backward(params + m->gate_off, m->in, G * E, B, X, ldx, dP, G * E,
-                             grads + m->gate_off, m->biased ? grads + m->bias_off : NULL, dX, lddx,
-                             1.0f);
-        if (noise)
-            mmoe__dense_backward(params + m->noise_off, m->in, G * E, B, X, ldx, dU, G * E,
-                                 grads + m->noise_off, NULL, dX, lddx, 1.0f);
+        const mmoe__gate_bufs f = gate_bufs(m, fb), d = gate_bufs(m, bb);
+        mmoe__gate_block_backward(&m->gates, &m->gate, params, grads, B, X, ldx, &f, &d, dX, lddx);
     }
     mmoe__pmlp_backward(&m->experts, params, grads, B, X, ldx, 1, fb, bb, dX, lddx);
 }

@@ -24,12 +24,9 @@ typedef struct mmoe__moe {
     size_t in, n_tasks, n_experts, n_gates;
     mmoe__routing routing;
     mmoe__pmlp experts;
-    size_t gate_off;                       /* W_g [n_gates * n_experts, in] */
-    size_t bias_off;                       /* b_g [n_gates * n_experts] when biased (gate priors) */
-    int biased;                            /* some task gives a gate_bias: every gate has a bias */
-    size_t noise_off;                      /* W_noise [n_gates * n_experts, in] with gate.noise */
-    size_t z_buf, u_buf, eps_buf, aux_buf; /* noise buffers, auxiliary loss (0: none) */
-    mmoe__gate gate;                       /* GATED: how logits become weights (gate.kind, ...) */
+    mmoe__gate_block gates; /* GATED: W_g [n_gates * n_experts, in] (+ bias, noise weights) */
+    size_t z_buf, u_buf, eps_buf, aux_buf;  /* noise buffers, auxiliary loss (0: none) */
+    mmoe__gate gate;                        /* GATED: how logits become weights (gate.kind, ...) */
     mmoe__gate_prior prior[MMOE_MAX_TASKS]; /* per gate (task.K.gate_bias / gate_mask) */
     size_t h;                               /* expert output width */
     double l2; /* L2-Constrained: penalty weight between task networks */
