@@ -3,6 +3,7 @@
 
 #include "bottom.h"
 #include "cross_stitch.h"
+#include "gate.h"
 #include "moe.h"
 #include "ple.h"
 #include "stacked.h"
@@ -40,7 +41,7 @@ int mmoe__bottom_ops_complete(const mmoe__bottom_ops *o)
 {
     return o && o->name && o->size && o->setup && o->buffers && o->declare && o->init &&
            o->forward && o->backward && o->task_input && o->task_grad && o->zero_task_grads &&
-           o->num_experts && o->num_gates && o->gate_row && o->penalty;
+           o->num_experts && o->num_gates && o->gate_row && o->penalty && o->aux_loss;
 }
 
 /* ---- shared operations ---------------------------------------------- */
@@ -74,6 +75,13 @@ double mmoe__bottom_no_penalty(const mmoe__bottom *b, const float *params, float
     return 0.0;
 }
 
+double mmoe__bottom_no_aux_loss(const mmoe__bottom *b, float *const *fb)
+{
+    (void)b;
+    (void)fb;
+    return 0.0;
+}
+
 /* ---- forwarding ------------------------------------------------------ */
 
 mmoe_status mmoe__bottom_setup(mmoe__bottom *b, const mmoe_config *c, size_t in, size_t n_tasks,
@@ -91,7 +99,17 @@ mmoe_status mmoe__bottom_setup(mmoe__bottom *b, const mmoe_config *c, size_t in,
     b->impl = impl;
     b->in = in;
     b->n_tasks = n_tasks;
-    return ops->setup(b, c, err);
+    mmoe_status st = ops->setup(b, c, err);
+    if (st)
+        return st;
+    /* Gate priors need a gate: none on gateless kinds or product tasks. */
+    for (size_t k = 0; k < c->n_tasks; k++)
+        if (mmoe__gate_prior_given(c, k) && (k >= n_tasks || ops->num_gates(b) == 0))
+            return MMOE_FAIL(err, MMOE_ERR_CONFIG,
+                             "task %zu gives a gate prior (task.%zu.gate_bias / gate_mask) but "
+                             "has no gate (%s)",
+                             k, k, k >= n_tasks ? "a product task" : ops->name);
+    return MMOE_OK;
 }
 
 void mmoe__bottom_free(mmoe__bottom *b)
@@ -118,9 +136,9 @@ void mmoe__bottom_init(const mmoe__bottom *b, float *params, uint64_t seed)
 }
 
 void mmoe__bottom_forward(const mmoe__bottom *b, const float *params, size_t B, const float *X,
-                          size_t ldx, float *const *fb)
+                          size_t ldx, uint64_t *rng, float *const *fb)
 {
-    b->ops->forward(b, params, B, X, ldx, fb);
+    b->ops->forward(b, params, B, X, ldx, rng, fb);
 }
 
 void mmoe__bottom_backward(const mmoe__bottom *b, const float *params, float *grads, size_t B,
@@ -163,4 +181,9 @@ void mmoe__bottom_gate_row(const mmoe__bottom *b, float *const *fb, size_t k, si
 double mmoe__bottom_penalty(const mmoe__bottom *b, const float *params, float *grads)
 {
     return b->ops->penalty(b, params, grads);
+}
+
+double mmoe__bottom_aux_loss(const mmoe__bottom *b, float *const *fb)
+{
+    return b->ops->aux_loss(b, fb);
 }

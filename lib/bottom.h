@@ -62,8 +62,9 @@ struct mmoe__bottom_ops {
     void (*declare)(mmoe__bottom *b, mmoe__registry *r);
     void (*init)(const mmoe__bottom *b, float *params, uint64_t seed);
 
+    /* rng: the model's training stream (training-only randomness), NULL in inference. */
     void (*forward)(const mmoe__bottom *b, const float *params, size_t B, const float *X,
-                    size_t ldx, float *const *fb);
+                    size_t ldx, uint64_t *rng, float *const *fb);
     /* dL/df_k is in the task_grad slots; ADDS dL/dX into dX when not NULL. */
     void (*backward)(const mmoe__bottom *b, const float *params, float *grads, size_t B,
                      const float *X, size_t ldx, float *const *fb, float *const *bb, float *dX,
@@ -80,6 +81,11 @@ struct mmoe__bottom_ops {
 
     /* Loss term on the parameters (gradient added into grads when not NULL). */
     double (*penalty)(const mmoe__bottom *b, const float *params, float *grads);
+    /*
+     * Auxiliary loss of the last training forward (fb), e.g. the gates'
+     * load balancing; its gradient is part of backward. 0 for kinds without.
+     */
+    double (*aux_loss)(const mmoe__bottom *b, float *const *fb);
 };
 
 /* The operations of an architecture; NULL when it has none. */
@@ -97,6 +103,7 @@ size_t mmoe__bottom_no_gates(const mmoe__bottom *b);
 void mmoe__bottom_task_routing(const mmoe__bottom *b, float *const *fb, size_t k, size_t r,
                                float *out);
 double mmoe__bottom_no_penalty(const mmoe__bottom *b, const float *params, float *grads);
+double mmoe__bottom_no_aux_loss(const mmoe__bottom *b, float *const *fb);
 
 /* ---- the model's entry points (forwarded to b->ops) ------------------ */
 
@@ -113,8 +120,9 @@ size_t mmoe__bottom_buffers(const mmoe__bottom *b, size_t *widths);
 void mmoe__bottom_declare(mmoe__bottom *b, mmoe__registry *r);
 void mmoe__bottom_init(const mmoe__bottom *b, float *params, uint64_t seed);
 
+/* rng: the model's training stream, NULL in inference (predict). */
 void mmoe__bottom_forward(const mmoe__bottom *b, const float *params, size_t B, const float *X,
-                          size_t ldx, float *const *fb);
+                          size_t ldx, uint64_t *rng, float *const *fb);
 /* Task gradients must have been accumulated into mmoe__bottom_task_grad slots. */
 void mmoe__bottom_backward(const mmoe__bottom *b, const float *params, float *grads, size_t B,
                            const float *X, size_t ldx, float *const *fb, float *const *bb,
@@ -135,5 +143,8 @@ void mmoe__bottom_gate_row(const mmoe__bottom *b, float *const *fb, size_t k, si
  * gradient is added. Returns the penalty (0 for bottoms without one).
  */
 double mmoe__bottom_penalty(const mmoe__bottom *b, const float *params, float *grads);
+
+/* Auxiliary loss of the last training forward (0 for bottoms without one). */
+double mmoe__bottom_aux_loss(const mmoe__bottom *b, float *const *fb);
 
 #endif

@@ -36,7 +36,9 @@ typedef enum key_type {
     K_CHOICE, /* one word of a list; an enum or int member holds its index */
     K_WIDTHS, /* comma-separated widths: count member + size_t array */
     K_NAME,   /* 1..MMOE__NAME_MAX-1 chars of [A-Za-z0-9_.-] */
-    K_COUNT   /* number of entries of an indexed scope (tasks, input.sparse) */
+    K_COUNT,  /* number of entries of an indexed scope (tasks, input.sparse) */
+    K_REALS   /* comma-separated reals: count member + float array, each in [lo, hi]
+                 (lo -inf: the word -inf is accepted) */
 } key_type;
 
 /* The i-th word of a choice, NULL past the end. */
@@ -47,8 +49,8 @@ typedef struct key_def {
     const char *tmpl; /* the key as listed ("task.K.name") */
     key_type type;
     size_t off, size; /* member, relative to the scope's entry */
-    size_t count_off; /* K_WIDTHS: member holding the number of widths */
-    double lo, hi;    /* K_INT, K_REAL, K_COUNT: value; K_WIDTHS: each width */
+    size_t count_off; /* K_WIDTHS, K_REALS: member holding the number of values */
+    double lo, hi;    /* K_INT, K_REAL, K_COUNT: value; K_WIDTHS, K_REALS: each value */
     int min_count;    /* K_WIDTHS: 0 when the list may be empty, else 1 */
     choice_fn choice; /* K_CHOICE */
     const char *dflt; /* default as text; NULL: none (required, or a name from the index) */
@@ -128,6 +130,10 @@ static const key_def global_keys[] = {
      "1"},
     {"gate.top_k", "gate.top_k", K_INT, G(gate_top_k), 0, 1, MMOE__MAX_EXPERTS, 0, NULL, "2"},
     {"levels", "levels", K_INT, G(levels), 0, 1, 16, 0, NULL, "2"},
+    {"gate.noise", "gate.noise", K_CHOICE, G(gate_noise), 0, 0, 0, 0, bool_word, "0"},
+    {"gate.balance.importance", "gate.balance.importance", K_REAL, G(gate_w_importance), 0, 0, 1e6,
+     0, NULL, "0"},
+    {"gate.balance.load", "gate.balance.load", K_REAL, G(gate_w_load), 0, 0, 1e6, 0, NULL, "0"},
 };
 
 /*
@@ -138,7 +144,8 @@ static const key_def global_keys[] = {
 static int quiet_key(const key_def *d)
 {
     return strncmp(d->tmpl, "gate.", 5) == 0 || strcmp(d->tmpl, "levels") == 0 ||
-           strcmp(d->tmpl, "task.K.experts") == 0 || strcmp(d->tmpl, "task.K.product") == 0;
+           strcmp(d->tmpl, "task.K.experts") == 0 || strcmp(d->tmpl, "task.K.product") == 0 ||
+           d->type == K_REALS;
 }
 
 static const key_def sparse_keys[] = {
@@ -160,6 +167,11 @@ static const key_def task_keys[] = {
     {"experts", "task.K.experts", K_INT, T(n_experts), 0, 0, MMOE__MAX_EXPERTS, 0, NULL, "1"},
     {"product", "task.K.product", K_WIDTHS, T(factors), offsetof(mmoe__task_cfg, n_factors), 0,
      MMOE_MAX_TASKS - 1, 0, NULL, ""},
+    /* gate priors (lib/gate.c): one value per expert task K's gate mixes */
+    {"gate_bias", "task.K.gate_bias", K_REALS, T(gate_bias), offsetof(mmoe__task_cfg, n_gate_bias),
+     -1e6, 1e6, 0, NULL, ""},
+    {"gate_mask", "task.K.gate_mask", K_REALS, T(gate_mask), offsetof(mmoe__task_cfg, n_gate_mask),
+     -INFINITY, 1e6, 0, NULL, ""},
 };
 
 #undef MEMBER
@@ -330,6 +342,43 @@ static int parse_widths(const char *s, int min_count, double lo, double hi, size
     return 0;
 }
 
+/* One real of a K_REALS list: finite in [lo, hi], or the word -inf when lo is -inf. */
+static int parse_real(const char *s, double lo, double hi, float *v)
+{
+    double r;
+    if (lo == -INFINITY && strcmp(s, "-inf") == 0) {
+        *v = -INFINITY;
+        return 0;
+    }
+    if (mmoe__parse_double(s, &r) || !(r >= lo && r <= hi))
+        return -1;
+    *v = (float)r;
+    return 0;
+}
+
+/* Comma-separated reals (may be empty), at most MMOE__MAX_PRIOR. */
+static int parse_reals(const char *s, double lo, double hi, size_t *n, float *v)
+{
+    size_t k = 0;
+    for (const char *p = s; *p;) {
+        char tok[64];
+        size_t len = strcspn(p, ",");
+        if (len == 0 || len >= sizeof tok || k >= MMOE__MAX_PRIOR)
+            return -1;
+        memcpy(tok, p, len);
+        tok[len] = '\0';
+        if (parse_real(tok, lo, hi, &v[k++]))
+            return -1;
+        if (p[len] == '\0')
+            break;
+        p += len + 1;
+        if (*p == '\0') /* a trailing comma */
+            return -1;
+    }
+    *n = k;
+    return 0;
+}
+
 static int parse_name(const char *s, char *dst)
 {
     size_t len = strlen(s);
@@ -439,6 +488,11 @@ static void describe_refusal(const key_def *d, const char *key, const char *valu
         snprintf(why, cap, "%s '%.60s': want 1..%d chars of [A-Za-z0-9_.-]", key, value,
                  MMOE__NAME_MAX - 1);
         break;
+    case K_REALS:
+        snprintf(why, cap, "%s '%.60s': want up to %d comma-separated numbers in [%s%g, %g]", key,
+                 value, MMOE__MAX_PRIOR, d->lo == -INFINITY ? "-inf (the word) or " : "",
+                 d->lo == -INFINITY ? -d->hi : d->lo, d->hi);
+        break;
     }
 }
 
@@ -460,6 +514,7 @@ static int store(mmoe_config *c, const scope *sc, size_t k, const key_def *d, co
     double r;
     int e;
     size_t n, w[MMOE_MAX_LAYERS];
+    float f[MMOE__MAX_PRIOR];
     char name[MMOE__NAME_MAX];
     switch (d->type) {
     case K_INT:
@@ -495,6 +550,12 @@ static int store(mmoe_config *c, const scope *sc, size_t k, const key_def *d, co
         if (parse_name(value, name))
             return -1;
         memcpy(m, name, strlen(name) + 1);
+        return 0;
+    case K_REALS:
+        if (parse_reals(value, d->lo, d->hi, &n, f))
+            return -1;
+        memcpy(m, f, n * sizeof *f);
+        set_size(entry(c, sc, k) + d->count_off, n);
         return 0;
     }
     return -1;
@@ -556,6 +617,24 @@ static void format_widths(char *buf, size_t cap, size_t n, const size_t *w)
     }
 }
 
+/* Comma-separated floats, each as %.9g (round trip) or -inf. */
+static void format_reals(char *buf, size_t cap, size_t n, const float *v)
+{
+    size_t pos = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < n && pos < cap; i++) {
+        char one[40];
+        if (v[i] == -INFINITY)
+            snprintf(one, sizeof one, "-inf");
+        else
+            mmoe__format_double(one, sizeof one, (double)v[i], 9);
+        int r = snprintf(buf + pos, cap - pos, i ? ",%s" : "%s", one);
+        if (r < 0)
+            break;
+        pos += (size_t)r;
+    }
+}
+
 /* Text of row d of entry k of sc. */
 static void format_member(const mmoe_config *c, const scope *sc, size_t k, const key_def *d,
                           char *buf, size_t cap)
@@ -582,6 +661,10 @@ static void format_member(const mmoe_config *c, const scope *sc, size_t k, const
         break;
     case K_NAME:
         snprintf(buf, cap, "%s", m);
+        break;
+    case K_REALS:
+        format_reals(buf, cap, get_size(centry(c, sc, k) + d->count_off),
+                     (const float *)(const void *)m);
         break;
     }
 }
@@ -748,6 +831,9 @@ mmoe_status mmoe_config_add_task(mmoe_config *cfg, const char *name, mmoe_task_k
     return apply_all(cfg, 6, kv, __func__);
 }
 
+/* Longest value text: a list of MMOE__MAX_PRIOR reals. */
+#define VALUE_MAX (MMOE__MAX_PRIOR * 24 + MMOE__NAME_MAX)
+
 /* Copy text into buf (cap >= 1 bytes); truncates and fails with MMOE_ERR_RANGE when short. */
 static mmoe_status copy_out(char *buf, size_t cap, const char *text, const char *what,
                             const char *key, const char *func)
@@ -770,7 +856,7 @@ mmoe_status mmoe_config_get(const mmoe_config *cfg, const char *key, char *buf, 
                          !cfg   ? "cfg is NULL"
                          : !key ? "key is NULL"
                                 : "buf is NULL or cap is 0");
-    char tmp[MMOE_MAX_LAYERS * 24 + MMOE__NAME_MAX];
+    char tmp[VALUE_MAX];
     if (format_value(cfg, key, tmp, sizeof tmp))
         return MMOE_FAIL(NULL, MMOE_ERR_CONFIG, "unknown key '%s'", key);
     return copy_out(buf, cap, tmp, "value", key, __func__);
@@ -784,19 +870,21 @@ mmoe_status mmoe_config_to_string(const mmoe_config *cfg, char **out)
         return MMOE_FAIL(NULL, MMOE_ERR_NULL, "%s is NULL", cfg ? "out" : "cfg");
     }
     *out = NULL;
-    /* Upper bound: every line fits in 256 bytes. */
-    size_t lines = 1;
+    /* Upper bound: every line fits in 256 bytes, but for lists of reals (VALUE_MAX). */
+    size_t lines = 1, long_lines = 0;
     for (size_t s = 0; s < COUNT_OF(scopes); s++) {
         const scope *sc = scopes[s];
         size_t n = sc == &scope_global ? 1 : get_size((const char *)cfg + sc->count_off);
         lines += n * sc->n_keys;
+        for (size_t i = 0; i < sc->n_keys; i++)
+            long_lines += sc->keys[i].type == K_REALS ? n : 0;
     }
-    size_t cap = lines * 256;
+    size_t cap = lines * 256 + long_lines * VALUE_MAX;
     char *s = mmoe__malloc(cap);
     if (!s)
         return MMOE_FAIL(NULL, MMOE_ERR_NOMEM, "no memory for %zu bytes", cap);
     size_t pos = (size_t)snprintf(s, cap, "mmoe-config %d\n", MMOE_CONFIG_FORMAT_VERSION);
-    char val[200], key[48];
+    char val[VALUE_MAX], key[48];
     for (size_t si = 0; si < COUNT_OF(scopes); si++) {
         const scope *sc = scopes[si];
         size_t n = sc == &scope_global ? 1 : get_size((const char *)cfg + sc->count_off);
@@ -845,7 +933,7 @@ static mmoe_status parse_pass(mmoe_config *c, const char *text, int pass, char *
     int have_header = 0;
     size_t lineno = 0;
     const char *p = text;
-    char line[512];
+    char line[VALUE_MAX + 64];
     while (*p) {
         size_t len = strcspn(p, "\n");
         lineno++;
@@ -970,6 +1058,9 @@ mmoe_status mmoe_config_key_info(const char *key, mmoe_key_type *type, double *l
         t = MMOE_KEY_NAME;
         l = 1.0;
         h = MMOE__NAME_MAX - 1;
+        break;
+    case K_REALS:
+        t = MMOE_KEY_REALS;
         break;
     }
     if (type)

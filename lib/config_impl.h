@@ -10,6 +10,7 @@
 #define MMOE__MAX_WIDTH ((size_t)1 << 20)
 #define MMOE__MAX_INPUT ((size_t)1 << 24)
 #define MMOE__MAX_EXPERTS 1024
+#define MMOE__MAX_PRIOR 128 /* values of task.K.gate_bias / task.K.gate_mask */
 
 /* Architectures of this build: mmoe_arch values 0 .. MMOE__ARCH_COUNT - 1. */
 #define MMOE__ARCH_COUNT ((size_t)MMOE_ARCH_STACKED_MMOE + 1)
@@ -24,6 +25,10 @@ typedef struct mmoe__task_cfg {
     size_t n_experts; /* cgc, ple: the task's own experts per level */
     size_t n_factors; /* product task (ESMM): the tasks it multiplies; 0: a tower task */
     size_t factors[MMOE_MAX_LAYERS];
+    /* gate priors (lib/gate.c): one value per expert task K's gate mixes; 0 values: none */
+    size_t n_gate_bias, n_gate_mask;
+    float gate_bias[MMOE__MAX_PRIOR]; /* initial bias of the gate logits (trainable) */
+    float gate_mask[MMOE__MAX_PRIOR]; /* fixed additive offsets; -inf forbids an expert */
 } mmoe__task_cfg;
 
 #define MMOE__MAX_SPARSE 256
@@ -63,6 +68,9 @@ struct mmoe_config {
     int gate_kind; /* index into the gate kinds of lib/gate.c: 0 softmax, 1 topk, 2 hard */
     double gate_temperature;
     size_t gate_top_k;
+    int gate_noise;           /* noisy top-k gating (training only) */
+    double gate_w_importance; /* load-balancing weights (gate.balance.*) */
+    double gate_w_load;
     char err[MMOE__ERRLEN];
 };
 

@@ -102,8 +102,9 @@ static size_t layer_in(const mmoe__cstitch *s, size_t l)
 }
 
 static void cs_forward(const mmoe__bottom *b, const float *params, size_t B, const float *X,
-                       size_t ldx, float *const *fb)
+                       size_t ldx, uint64_t *rng, float *const *fb)
 {
+    (void)rng; /* no training-only randomness */
     const mmoe__cstitch *s = b->impl;
     const mmoe__pmlp *p = &s->nets;
     const size_t T = s->n_tasks;
@@ -199,4 +200,5 @@ const mmoe__bottom_ops mmoe__cross_stitch_ops = {
     .num_gates = mmoe__bottom_no_gates,
     .gate_row = mmoe__bottom_task_routing,
     .penalty = mmoe__bottom_no_penalty,
+    .aux_loss = mmoe__bottom_no_aux_loss,
 };

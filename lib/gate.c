@@ -1,9 +1,15 @@
 /* Gate kinds: softmax (with temperature), top-k sparse, hard; see gate.h. */
+#include <math.h>
 #include <string.h>
+
+#ifndef M_PI
+#    define M_PI 3.14159265358979323846
+#endif
 
 #include "activation.h"
 #include "dense.h"
 #include "gate.h"
+#include "init.h"
 #include "mix.h"
 
 struct mmoe__gate_kind {
@@ -116,10 +122,212 @@ void mmoe__gate_setup(mmoe__gate *g, const mmoe_config *c)
     g->k = c->gate_top_k;
     g->sparse = g->kind->sparse;
     g->needs_q = g->kind->needs_q;
+    g->noisy = c->gate_noise;
+    g->w_importance = c->gate_w_importance;
+    g->w_load = c->gate_w_load;
 }
 
-void mmoe__gate_forward(const mmoe__gate *g, size_t rows, size_t n, float *P, float *Q, size_t ld)
+mmoe_status mmoe__gate_noise_check(const mmoe__gate *g, int supported, const char *name, char *err)
 {
+    if ((g->noisy || MMOE__GATE_BALANCED(g)) && !supported)
+        return MMOE_FAIL(err, MMOE_ERR_CONFIG,
+                         "gate.noise and gate.balance.* are available for mmoe, omoe and "
+                         "stacked_mmoe, not %s",
+                         name);
+    if (g->noisy && g->kind != &kinds[1])
+        return MMOE_FAIL(err, MMOE_ERR_CONFIG, "gate.noise 1 needs gate.kind topk (not %s)",
+                         g->kind->name);
+    if (g->w_load > 0.0 && !g->noisy)
+        return MMOE_FAIL(err, MMOE_ERR_CONFIG,
+                         "gate.balance.load needs gate.noise 1 (its smooth estimator is the "
+                         "probability under the noise)");
+    return MMOE_OK;
+}
+
+static float softplus(float u)
+{
+    return u > 20.0f ? u : log1pf(expf(u));
+}
+
+static float sigmoid(float u)
+{
+    return 1.0f / (1.0f + expf(-u));
+}
+
+void mmoe__gate_noise_forward(size_t rows, size_t n, const float *Z, const float *U, float *Eps,
+                              float *H, size_t ld, mmoe__rng *r)
+{
+    for (size_t i = 0; i < rows; i++)
+        for (size_t e = 0; e < n; e++) {
+            const size_t j = i * ld + e;
+            Eps[j] = (float)mmoe__rng_normal(r);
+            H[j] = Z[j] + Eps[j] * softplus(U[j]);
+        }
+}
+
+void mmoe__gate_noise_backward(size_t rows, size_t n, const float *U, const float *Eps, float *D,
+                               const float *dZ, float *dS, size_t ld)
+{
+    for (size_t i = 0; i < rows; i++)
+        for (size_t e = 0; e < n; e++) {
+            const size_t j = i * ld + e;
+            dS[j] = (dS[j] + D[j] * Eps[j]) * sigmoid(U[j]);
+            D[j] += dZ[j];
+        }
+}
+
+/* CV(v)^2 = var / (mean^2 + 1e-10) over n values; its gradient into g when not NULL. */
+static double cv_squared(size_t n, const double *v, double *g)
+{
+    double mean = 0.0, var = 0.0;
+    for (size_t e = 0; e < n; e++)
+        mean += v[e];
+    mean /= (double)n;
+    for (size_t e = 0; e < n; e++)
+        var += (v[e] - mean) * (v[e] - mean);
+    var /= (double)n;
+    const double den = mean * mean + 1e-10;
+    for (size_t e = 0; g && e < n; e++)
+        g[e] = 2.0 * (v[e] - mean) / ((double)n * den) - 2.0 * var * mean / ((double)n * den * den);
+    return var / den;
+}
+
+/*
+ * Row of noisy logits h (n values): index of the k-th and (k+1)-th largest
+ * (ranks_before order); the latter is n when there are only k.
+ */
+static void kth_two(const float *h, size_t n, size_t k, size_t *kth, size_t *next)
+{
+    *kth = *next = n;
+    for (size_t i = 0; i < n; i++) {
+        size_t before = 0;
+        for (size_t j = 0; j < n && before <= k; j++)
+            before += j != i && ranks_before(h, j, i);
+        if (before == k - 1)
+            *kth = i;
+        else if (before == k)
+            *next = i;
+    }
+}
+
+double mmoe__gate_balance(const mmoe__gate *g, size_t B, size_t n, const float *P, const float *Z,
+                          const float *U, const float *Eps, size_t ld, float *dP, float *dZ,
+                          float *dS)
+{
+    double v[MMOE__MAX_EXPERTS] = {0}, gv[MMOE__MAX_EXPERTS] = {0}, loss = 0.0;
+    if (g->w_importance > 0.0) {
+        for (size_t e = 0; e < n; e++) {
+            v[e] = 0.0;
+            for (size_t r = 0; r < B; r++)
+                v[e] += P[r * ld + e];
+        }
+        loss += g->w_importance * cv_squared(n, v, dP ? gv : NULL);
+        for (size_t r = 0; dP && r < B; r++)
+            for (size_t e = 0; e < n; e++)
+                dP[r * ld + e] += (float)(g->w_importance * gv[e]);
+    }
+    if (g->w_load <= 0.0 || !g->noisy || g->k >= n)
+        return loss; /* k >= n: every expert is always kept, the load is constant */
+    /* Two passes over the rows: the loads, then (with dP) their gradient. */
+    float h[MMOE__MAX_EXPERTS];
+    for (int pass = 0; pass < (dP ? 2 : 1); pass++) {
+        if (pass == 0)
+            for (size_t e = 0; e < n; e++)
+                v[e] = 0.0;
+        for (size_t r = 0; r < B; r++) {
+            const float *z = Z + r * ld, *u = U + r * ld, *eps = Eps + r * ld;
+            for (size_t e = 0; e < n; e++)
+                h[e] = z[e] + eps[e] * softplus(u[e]);
+            size_t kth, next;
+            kth_two(h, n, g->k, &kth, &next);
+            for (size_t e = 0; e < n; e++) {
+                /* e is kept when it ranks before the (k+1)-th: compare with the k-th or the
+                 * (k+1)-th */
+                const int kept = e == kth || ranks_before(h, e, kth);
+                const size_t t = kept ? next : kth;
+                const double s = softplus(u[e]), a = ((double)z[e] - h[t]) / s;
+                if (!isfinite(a)) { /* a forbidden expert or threshold (mask -inf): Phi 0 or 1 */
+                    v[e] += pass == 0 && a > 0.0 ? 1.0 : 0.0;
+                    continue;
+                }
+                if (pass == 0) {
+                    v[e] += 0.5 * erfc(-a / sqrt(2.0));
+                    continue;
+                }
+                const double c = gv[e] * exp(-0.5 * a * a) / sqrt(2.0 * M_PI) / s;
+                dZ[r * ld + e] += (float)c;
+                dS[r * ld + e] -= (float)(c * a);
+                dZ[r * ld + t] -= (float)c; /* h_t = z_t + eps_t s_t */
+                dS[r * ld + t] -= (float)(c * eps[t]);
+            }
+        }
+        if (pass == 0) {
+            loss += g->w_load * cv_squared(n, v, dP ? gv : NULL);
+            for (size_t e = 0; dP && e < n; e++)
+                gv[e] *= g->w_load;
+        }
+    }
+    return loss;
+}
+
+int mmoe__gate_prior_given(const mmoe_config *c, size_t k)
+{
+    return c->tasks[k].n_gate_bias > 0 || c->tasks[k].n_gate_mask > 0;
+}
+
+int mmoe__gate_prior_biased(const mmoe_config *c, size_t n_tasks)
+{
+    for (size_t k = 0; k < n_tasks; k++)
+        if (c->tasks[k].n_gate_bias)
+            return 1;
+    return 0;
+}
+
+mmoe_status mmoe__gate_prior_setup(mmoe__gate *g, const mmoe_config *c, size_t k, size_t n,
+                                   const char *mixes, mmoe__gate_prior *pr, char *err)
+{
+    const mmoe__task_cfg *t = &c->tasks[k];
+    const size_t counts[2] = {t->n_gate_bias, t->n_gate_mask};
+    static const char *const keys[2] = {"gate_bias", "gate_mask"};
+    for (int i = 0; i < 2; i++)
+        if (counts[i] && counts[i] != n)
+            return MMOE_FAIL(err, MMOE_ERR_CONFIG,
+                             "task.%zu.%s has %zu values; task %zu's gate mixes %zu experts (%s)",
+                             k, keys[i], counts[i], k, n, mixes);
+    pr->bias = t->n_gate_bias ? t->gate_bias : NULL;
+    pr->mask = t->n_gate_mask ? t->gate_mask : NULL;
+    size_t forbidden = 0;
+    for (size_t e = 0; pr->mask && e < n; e++)
+        forbidden += pr->mask[e] == -INFINITY;
+    if (forbidden && forbidden == n)
+        return MMOE_FAIL(err, MMOE_ERR_CONFIG,
+                         "task.%zu.gate_mask forbids every expert (-inf everywhere): the gate "
+                         "would have nothing to mix",
+                         k);
+    if (forbidden)
+        g->sparse = 1;
+    return MMOE_OK;
+}
+
+void mmoe__gate_prior_init(const mmoe__gate_prior *pr, size_t n, float *b)
+{
+    if (pr && pr->bias)
+        memcpy(b, pr->bias, n * sizeof *b);
+    else
+        memset(b, 0, n * sizeof *b);
+}
+
+void mmoe__gate_add_mask(const float *mask, size_t rows, size_t n, float *Z, size_t ld)
+{
+    for (size_t r = 0; mask && r < rows; r++)
+        for (size_t i = 0; i < n; i++)
+            Z[r * ld + i] += mask[i];
+}
+
+void mmoe__gate_forward(const mmoe__gate *g, const float *mask, size_t rows, size_t n, float *P,
+                        float *Q, size_t ld)
+{
+    mmoe__gate_add_mask(mask, rows, n, P, ld);
     for (size_t r = 0; r < rows; r++)
         g->kind->forward(g, n, P + r * ld, Q ? Q + r * ld : NULL);
 }
@@ -132,13 +340,13 @@ void mmoe__gate_backward(const mmoe__gate *g, size_t rows, size_t n, const float
 }
 
 void mmoe__gate_experts_forward(const mmoe__pmlp *ex, const float *params, const float *X,
-                                const float *P, size_t G, float *const *A)
+                                const float *const *W, size_t nw, float *const *A)
 {
     const size_t E = ex->copies, L = ex->n_layers;
     for (size_t e = 0; e < E; e++) {
         int used = 0;
-        for (size_t g = 0; g < G && !used; g++)
-            used = P[g * E + e] != 0.0f;
+        for (size_t g = 0; g < nw && !used; g++)
+            used = W[g][e] != 0.0f;
         for (size_t l = 0; l < L; l++) {
             const size_t w = ex->width[l], in = l ? ex->width[l - 1] : ex->in;
             float *a = A[l] + e * w;
@@ -152,4 +360,93 @@ void mmoe__gate_experts_forward(const mmoe__pmlp *ex, const float *params, const
             mmoe__act_forward(l + 1 == L ? ex->out_act : ex->act, 1, w, a, w);
         }
     }
+}
+
+/* ---- a block of gates reading one input (one GEMM) -------------------- */
+
+void mmoe__gate_block_declare(mmoe__gate_block *k, const mmoe__gate *g, mmoe__registry *r,
+                              const char *prefix)
+{
+    const size_t G = k->G, n = k->n, in = k->in;
+    k->w_off = mmoe__reg_block(r, G * n, in);
+    for (size_t i = 0; i < G; i++)
+        mmoe__reg_name(r, k->w_off + i * n * in, n, in, "%s.%zu.weight", prefix, i);
+    if (k->biased) {
+        k->b_off = mmoe__reg_block(r, G * n, 1);
+        for (size_t i = 0; i < G; i++)
+            mmoe__reg_name(r, k->b_off + i * n, n, 0, "%s.%zu.bias", prefix, i);
+    }
+    if (g->noisy) {
+        k->u_off = mmoe__reg_block(r, G * n, in);
+        for (size_t i = 0; i < G; i++)
+            mmoe__reg_name(r, k->u_off + i * n * in, n, in, "%s.%zu.noise_weight", prefix, i);
+    }
+}
+
+void mmoe__gate_block_init(const mmoe__gate_block *k, const mmoe__gate *g,
+                           const mmoe__gate_prior *pr, float *params, uint64_t seed,
+                           uint64_t stream0)
+{
+    const size_t G = k->G, n = k->n, in = k->in;
+    for (size_t i = 0; i < G; i++)
+        mmoe__init_weights(params + k->w_off + i * n * in, in, n, MMOE_ACT_IDENTITY, seed,
+                           stream0 + i);
+    for (size_t i = 0; k->biased && i < G; i++)
+        mmoe__gate_prior_init(&pr[i], n, params + k->b_off + i * n);
+    if (g->noisy) /* zero: noise std softplus(0) at the start (Shazeer et al.) */
+        memset(params + k->u_off, 0, G * n * in * sizeof(float));
+}
+
+double mmoe__gate_block_forward(const mmoe__gate_block *k, const mmoe__gate *g,
+                                const mmoe__gate_prior *pr, const float *params, size_t B,
+                                const float *X, size_t ldx, uint64_t *rng, const mmoe__gate_bufs *f)
+{
+    const size_t G = k->G, n = k->n, ld = G * n;
+    const int noise = rng && g->noisy; /* training only */
+    float *P = f->P, *Z = noise ? f->Z : P;
+    mmoe__dense_forward(params + k->w_off, k->biased ? params + k->b_off : NULL, k->in, ld, B, X,
+                        ldx, Z, ld);
+    if (noise) { /* P = Z + mask + Eps softplus(U) */
+        mmoe__rng r;
+        mmoe__rng_seed(&r, *rng, 0x6a7e5eedu);
+        mmoe__dense_forward(params + k->u_off, NULL, k->in, ld, B, X, ldx, f->U, ld);
+        for (size_t i = 0; i < G; i++)
+            mmoe__gate_add_mask(pr[i].mask, B, n, Z + i * n, ld);
+        mmoe__gate_noise_forward(B, ld, Z, f->U, f->Eps, P, ld, &r);
+        *rng = mmoe__rng_next(&r);
+    }
+    for (size_t i = 0; i < G; i++)
+        mmoe__gate_forward(g, noise ? NULL : pr[i].mask, B, n, P + i * n,
+                           f->Q ? f->Q + i * n : NULL, ld);
+    double aux = 0.0;
+    for (size_t i = 0; rng && MMOE__GATE_BALANCED(g) && i < G; i++)
+        aux += mmoe__gate_balance(g, B, n, P + i * n, noise ? Z + i * n : NULL,
+                                  noise ? f->U + i * n : NULL, noise ? f->Eps + i * n : NULL, ld,
+                                  NULL, NULL, NULL);
+    return aux;
+}
+
+void mmoe__gate_block_backward(const mmoe__gate_block *k, const mmoe__gate *g, const float *params,
+                               float *grads, size_t B, const float *X, size_t ldx,
+                               const mmoe__gate_bufs *f, const mmoe__gate_bufs *d, float *dX,
+                               size_t lddx)
+{
+    const size_t G = k->G, n = k->n, ld = G * n;
+    const int noise = g->noisy;
+    if (noise) {
+        memset(d->Z, 0, B * ld * sizeof *d->Z);
+        memset(d->U, 0, B * ld * sizeof *d->U);
+    }
+    for (size_t i = 0; MMOE__GATE_BALANCED(g) && i < G; i++)
+        mmoe__gate_balance(g, B, n, f->P + i * n, noise ? f->Z + i * n : NULL,
+                           noise ? f->U + i * n : NULL, noise ? f->Eps + i * n : NULL, ld,
+                           d->P + i * n, noise ? d->Z + i * n : NULL, noise ? d->U + i * n : NULL);
+    mmoe__gate_backward(g, B * G, n, f->P, f->Q, d->P, n);
+    if (noise) /* d->P: dL/dh -> dL/dz; d->U: dL/du */
+        mmoe__gate_noise_backward(B, ld, f->U, f->Eps, d->P, d->Z, d->U, ld);
+    mmoe__dense_backward(params + k->w_off, k->in, ld, B, X, ldx, d->P, ld, grads + k->w_off,
+                         k->biased ? grads + k->b_off : NULL, dX, lddx, 1.0f);
+    if (noise)
+        mmoe__dense_backward(params + k->u_off, k->in, ld, B, X, ldx, d->U, ld, grads + k->u_off,
+                             NULL, dX, lddx, 1.0f);
 }

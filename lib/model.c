@@ -245,7 +245,7 @@ const float *mmoe__model_forward(const mmoe_model *m, size_t B, const float *x, 
     size_t ld;
     const float *X =
         mmoe__input_forward(&m->input, m->params, m->stats, update, B, x, ids, rng, f->input, &ld);
-    mmoe__bottom_forward(&m->bottom, m->params, B, X, ld, f->bottom);
+    mmoe__bottom_forward(&m->bottom, m->params, B, X, ld, rng, f->bottom);
     for (size_t k = 0; k < m->n_towers; k++) {
         size_t ldk;
         const float *in = mmoe__bottom_task_input(&m->bottom, f->bottom, k, &ldk);
@@ -431,6 +431,7 @@ mmoe_status mmoe_model_loss(mmoe_model *m, const float *labels, const float *sw,
         sum += t->weight * acc;
     }
     sum += mmoe__bottom_penalty(&m->bottom, m->params, NULL);
+    sum += mmoe__bottom_aux_loss(&m->bottom, m->tf.bottom); /* e.g. gate load balancing */
     if (total)
         *total = (float)sum;
     m->have_loss = 1;

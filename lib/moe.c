@@ -2,8 +2,9 @@
  * Mixture-of-experts bottom.
  *
  * Forward (GATED):
- *   Z     = x W_g^T                        all gates: one GEMM, [B, G*E]
- *   P_g   = gate(Z_g) over experts         per gate g: softmax, topk or hard (gate.h)
+ *   Z     = x W_g^T (+ b_g)                all gates: one GEMM, [B, G*E]
+ *   P_g   = gate(Z_g + m_g) over experts   per gate g: softmax, topk or hard (gate.h);
+ *                                          b_g, m_g: the gate priors (gate.h)
  *   H_e   = expert_e(x)                    all experts' first layers: one GEMM
  *                                          (batch 1, sparse gate: the selected ones)
  *   F_k   = sum_e P_{gate(k), e} H_e       gate(k) = k (MMoE) or 0 (OMoE)
@@ -11,7 +12,7 @@
  *   dH_e  = sum_k P_{gate(k), e} dF_k
  *   dP_{gate(k), e} += <dF_k, H_e>
  *   dZ_g  = P_g * (dP_g - <P_g, dP_g>) / tau   softmax Jacobian (gate.h for hard)
- *   dW_g += dZ^T x ;  dx += dZ W_g
+ *   dW_g += dZ^T x ;  db_g += sum_rows dZ ;  dx += dZ W_g
  */
 #include <string.h>
 
@@ -42,18 +43,45 @@ static mmoe__moe *moe_setup(mmoe__bottom *b, const mmoe_config *c, mmoe__routing
     return m;
 }
 
+/* Gates and their priors: gate g is task g's (MMoE) or the one shared gate (OMoE, task 0's prior).
+ */
+static mmoe_status gated_setup(mmoe__bottom *b, const mmoe_config *c, size_t n_gates, char *err)
+{
+    mmoe__moe *m = moe_setup(b, c, MMOE__ROUTE_GATED, c->n_experts, n_gates);
+    mmoe__gate_setup(&m->gate, c);
+    for (size_t k = n_gates; k < b->n_tasks; k++)
+        if (mmoe__gate_prior_given(c, k))
+            return MMOE_FAIL(err, MMOE_ERR_CONFIG,
+                             "task %zu gives a gate prior, but omoe has one gate shared by every "
+                             "task: give it on task 0",
+                             k);
+    for (size_t g = 0; g < n_gates; g++) {
+        mmoe_status st = mmoe__gate_prior_setup(&m->gate, c, g, m->n_experts, "experts.count",
+                                                &m->prior[g], err);
+        if (st)
+            return st;
+    }
+    m->gates = (mmoe__gate_block){.G = n_gates, .n = m->n_experts, .in = m->in};
+    m->gates.biased = mmoe__gate_prior_biased(c, n_gates);
+    size_t nb = m->experts.n_layers + 2 + (m->gate.needs_q ? 1 : 0); /* P, F, Q */
+    if (m->gate.noisy) {
+        m->z_buf = nb++;
+        m->u_buf = nb++;
+        m->eps_buf = nb++;
+    }
+    if (MMOE__GATE_BALANCED(&m->gate))
+        m->aux_buf = nb++;
+    return mmoe__gate_noise_check(&m->gate, 1, b->ops->name, err);
+}
+
 static mmoe_status mmoe_setup(mmoe__bottom *b, const mmoe_config *c, char *err)
 {
-    (void)err;
-    mmoe__gate_setup(&moe_setup(b, c, MMOE__ROUTE_GATED, c->n_experts, b->n_tasks)->gate, c);
-    return MMOE_OK;
+    return gated_setup(b, c, b->n_tasks, err);
 }
 
 static mmoe_status omoe_setup(mmoe__bottom *b, const mmoe_config *c, char *err)
 {
-    (void)err;
-    mmoe__gate_setup(&moe_setup(b, c, MMOE__ROUTE_GATED, c->n_experts, 1)->gate, c);
-    return MMOE_OK;
+    return gated_setup(b, c, 1, err);
 }
 
 static mmoe_status shared_bottom_setup(mmoe__bottom *b, const mmoe_config *c, char *err)
@@ -88,6 +116,11 @@ static size_t moe_buffers(const mmoe__bottom *b, size_t *widths)
         widths[n++] = m->n_tasks * m->h;
         if (m->gate.needs_q)
             widths[n++] = m->n_gates * m->n_experts;
+        if (m->gate.noisy)
+            for (int i = 0; i < 3; i++)
+                widths[n++] = m->n_gates * m->n_experts;
+        if (MMOE__GATE_BALANCED(&m->gate))
+            widths[n++] = 1;
     }
     return n;
 }
@@ -96,22 +129,16 @@ static void moe_declare(mmoe__bottom *b, mmoe__registry *r)
 {
     mmoe__moe *m = b->impl;
     mmoe__pmlp_declare(&m->experts, r, "experts", 1);
-    m->gate_off = 0;
-    if (m->n_gates) {
-        m->gate_off = mmoe__reg_block(r, m->n_gates * m->n_experts, m->in);
-        for (size_t g = 0; g < m->n_gates; g++)
-            mmoe__reg_name(r, m->gate_off + g * m->n_experts * m->in, m->n_experts, m->in,
-                           "gates.%zu.weight", g);
-    }
+    if (m->n_gates)
+        mmoe__gate_block_declare(&m->gates, &m->gate, r, "gates");
 }
 
 static void moe_init(const mmoe__bottom *b, float *params, uint64_t seed)
 {
     const mmoe__moe *m = b->impl;
     mmoe__pmlp_init(&m->experts, params, seed, 1);
-    for (size_t g = 0; g < m->n_gates; g++)
-        mmoe__init_weights(params + m->gate_off + g * m->n_experts * m->in, m->in, m->n_experts,
-                           MMOE_ACT_IDENTITY, seed, 0x6a7e0000u + g);
+    if (m->n_gates)
+        mmoe__gate_block_init(&m->gates, &m->gate, m->prior, params, seed, 0x6a7e0000u);
 }
 
 static size_t gate_of(const mmoe__moe *m, size_t k)
@@ -205,8 +232,17 @@ static void mix_backward_rows(void *ctx, size_t chunk, size_t r0, size_t r1)
         }
 }
 
+/* The gate block's buffers in fb / bb. */
+static mmoe__gate_bufs gate_bufs(const mmoe__moe *m, float *const *buf)
+{
+    const int noise = m->gate.noisy;
+    mmoe__gate_bufs f = {buf[P_BUF(m)], q_buf(m, buf), noise ? buf[m->z_buf] : NULL,
+                         noise ? buf[m->u_buf] : NULL, noise ? buf[m->eps_buf] : NULL};
+    return f;
+}
+
 static void moe_forward(const mmoe__bottom *b, const float *params, size_t B, const float *X,
-                        size_t ldx, float *const *fb)
+                        size_t ldx, uint64_t *rng, float *const *fb)
 {
     const mmoe__moe *m = b->impl;
     if (m->routing != MMOE__ROUTE_GATED) {
@@ -216,11 +252,17 @@ static void moe_forward(const mmoe__bottom *b, const float *params, size_t B, co
     const size_t E = m->n_experts, G = m->n_gates;
     const float *Hl = fb[m->experts.n_layers - 1];
     float *P = fb[P_BUF(m)], *F = fb[F_BUF(m)];
-    mmoe__dense_forward(params + m->gate_off, NULL, m->in, G * E, B, X, ldx, P, G * E);
-    mmoe__gate_forward(&m->gate, B * G, E, P, q_buf(m, fb), E);
-    if (B == 1 && m->gate.sparse)
-        mmoe__gate_experts_forward(&m->experts, params, X, P, G, fb);
-    else
+    const mmoe__gate_bufs f = gate_bufs(m, fb);
+    double aux =
+        mmoe__gate_block_forward(&m->gates, &m->gate, m->prior, params, B, X, ldx, rng, &f);
+    if (rng && MMOE__GATE_BALANCED(&m->gate)) /* the auxiliary loss of the batch */
+        fb[m->aux_buf][0] = (float)aux;
+    if (B == 1 && m->gate.sparse) {
+        const float *W[MMOE_MAX_TASKS];
+        for (size_t g = 0; g < G; g++)
+            W[g] = P + g * E;
+        mmoe__gate_experts_forward(&m->experts, params, X, W, G, fb);
+    } else
         mmoe__pmlp_forward(&m->experts, params, B, X, ldx, 1, fb);
     mix_job j = {m, P, Hl, NULL, F, NULL, NULL};
     mmoe__parallel_for(B, mix_grain(m), 1, mix_forward_rows, &j);
@@ -246,16 +288,14 @@ static void moe_backward(const mmoe__bottom *b, const float *params, float *grad
     const size_t L = m->experts.n_layers;
     mmoe__progress *prog = moe_has_penalty(m) ? NULL : b->progress;
     if (m->routing == MMOE__ROUTE_GATED) {
-        const size_t E = m->n_experts, G = m->n_gates;
         const float *Hl = fb[L - 1], *P = fb[P_BUF(m)];
         float *dHl = bb[L - 1], *dP = bb[P_BUF(m)];
         const float *dF = bb[F_BUF(m)];
         mix_job j = {m, P, Hl, dF, NULL, dHl, dP};
         mmoe__parallel_for(B, mix_grain(m), 1, mix_backward_rows, &j);
-        mmoe__gate_backward(&m->gate, B * G, E, P, q_buf(m, fb), dP, E);
-        mmoe__dense_backward(params + m->gate_off, m->in, G * E, B, X, ldx, dP, G * E,
-                             grads + m->gate_off, NULL, dX, lddx, 1.0f);
-        mmoe__grad_ready(prog, m->gate_off);
+        const mmoe__gate_bufs f = gate_bufs(m, fb), d = gate_bufs(m, bb);
+        mmoe__gate_block_backward(&m->gates, &m->gate, params, grads, B, X, ldx, &f, &d, dX, lddx);
+        mmoe__grad_ready(prog, m->gates.w_off); /* the gate block: weights, priors, noise */
     }
     mmoe__pmlp_backward_report(&m->experts, params, grads, B, X, ldx, 1, fb, bb, dX, lddx, prog);
 }
@@ -319,6 +359,13 @@ static double moe_penalty(const mmoe__bottom *b, const float *params, float *gra
     return m->l2 * total;
 }
 
+static double moe_aux_loss(const mmoe__bottom *b, float *const *fb)
+{
+    const mmoe__moe *m = b->impl;
+    return m->routing == MMOE__ROUTE_GATED && MMOE__GATE_BALANCED(&m->gate) ? fb[m->aux_buf][0]
+                                                                            : 0.0;
+}
+
 /* The five kinds differ only in their setup. */
 #define MOE_OPS(ident, label, setup_fn)                                                            \
     const mmoe__bottom_ops ident = {                                                               \
@@ -337,6 +384,7 @@ static double moe_penalty(const mmoe__bottom *b, const float *params, float *gra
         .num_gates = moe_num_gates,                                                                \
         .gate_row = moe_gate_row,                                                                  \
         .penalty = moe_penalty,                                                                    \
+        .aux_loss = moe_aux_loss,                                                                  \
     }
 
 MOE_OPS(mmoe__mmoe_ops, "MMoE", mmoe_setup);

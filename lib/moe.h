@@ -24,17 +24,22 @@ typedef struct mmoe__moe {
     size_t in, n_tasks, n_experts, n_gates;
     mmoe__routing routing;
     mmoe__pmlp experts;
-    size_t gate_off; /* W_g [n_gates * n_experts, in], no bias */
-    mmoe__gate gate; /* GATED: how logits become weights (gate.kind, ...) */
-    size_t h;        /* expert output width */
-    double l2;       /* L2-Constrained: penalty weight between task networks */
+    mmoe__gate_block gates; /* GATED: W_g [n_gates * n_experts, in] (+ bias, noise weights) */
+    size_t z_buf, u_buf, eps_buf, aux_buf;  /* noise buffers, auxiliary loss (0: none) */
+    mmoe__gate gate;                        /* GATED: how logits become weights (gate.kind, ...) */
+    mmoe__gate_prior prior[MMOE_MAX_TASKS]; /* per gate (task.K.gate_bias / gate_mask) */
+    size_t h;                               /* expert output width */
+    double l2; /* L2-Constrained: penalty weight between task networks */
 } mmoe__moe;
 
 /*
  * Forward buffers, per-row widths: H_0..H_{L-1} (expert activations
  * [B, E*w_l]), then for GATED routing P (gate weights [B, G*E]) and
  * F (mixed, [B, T*h]), and Q (softmax beside P, [B, G*E]) for gate kinds
- * that need it (hard). Backward buffers have the same shapes.
+ * that need it (hard); with gate.noise the clean logits Z, the noise
+ * logits U and the draws Eps ([B, G*E] each), with gate.balance.* one
+ * float per row whose row 0 holds the auxiliary loss. Backward buffers
+ * have the same shapes.
  *
  * Sparse gates (topk, hard) at batch 1 compute the gates first and then
  * only the experts some gate selected (mmoe__gate_experts_forward); the

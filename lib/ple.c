@@ -16,7 +16,16 @@
  *
  * Each expert group is one parallel MLP (one GEMM for its first layer);
  * at level 0 all gates read x and run as one GEMM. Gates go through the
- * gate kinds of gate.h (softmax, top-k, hard).
+ * gate kinds of gate.h (softmax, top-k, hard). Gate priors (gate.h): task
+ * k's prior (over its own experts, then the shared ones) applies to task
+ * k's gate at every level; the shared gate has none. With a gate_bias
+ * every gate of every level has a bias (ple.L.gates.K.bias,
+ * ple.L.shared_gate.bias, the latter initialised to 0).
+ *
+ * Each level computes its gates first, then its experts: at batch 1 with a
+ * sparse gate only the experts some gate of the level selected are run
+ * (mmoe__gate_experts_forward); the others' outputs are zero, as their
+ * weights are.
  *
  * Buffers (per-row widths), level by level: for every group (shared, then
  * task 0 .. T-1) its expert layers [E_g * w_j]; the gate weights P
@@ -44,13 +53,16 @@ typedef struct ple_level {
     size_t gate_col[MMOE_MAX_TASKS + 1];  /* its first column in P */
     size_t gate_width;                    /* sum of gate_n */
     size_t gate_off;                      /* W: [gate_width, in], gate g's rows from gate_col[g] */
+    size_t bias_off;                      /* b: [gate_width] when biased */
     size_t p_buf, q_buf, o_buf;           /* buffer indices (q_buf only with gate.needs_q) */
 } ple_level;
 
 typedef struct ple {
     size_t T, L, h, n_bufs;
     size_t n_shared, n_task[MMOE_MAX_TASKS], total; /* experts per level */
+    int biased;
     mmoe__gate gate;
+    mmoe__gate_prior prior[MMOE_MAX_TASKS]; /* task gates' priors (every level) */
     ple_level lv[PLE_MAX_LEVELS];
 } ple;
 
@@ -81,6 +93,17 @@ static mmoe_status setup_levels(mmoe__bottom *b, const mmoe_config *c, size_t le
                              "(experts.count and task.%zu.experts both 0)",
                              k, k);
     mmoe__gate_setup(&p->gate, c);
+    for (size_t k = 0; k < p->T; k++) {
+        mmoe_status st = mmoe__gate_prior_setup(&p->gate, c, k, p->n_task[k] + p->n_shared,
+                                                "its task.K.experts, then experts.count shared",
+                                                &p->prior[k], err);
+        if (st)
+            return st;
+    }
+    p->biased = mmoe__gate_prior_biased(c, p->T);
+    mmoe_status st = mmoe__gate_noise_check(&p->gate, 0, b->ops->name, err);
+    if (st)
+        return st;
     size_t nb = 0;
     for (size_t l = 0; l < p->L; l++) {
         ple_level *v = &p->lv[l];
@@ -166,6 +189,16 @@ static void ple_declare(mmoe__bottom *b, mmoe__registry *r)
             else
                 mmoe__reg_name(r, off, v->gate_n[g], v->in, "ple.%zu.shared_gate.weight", l);
         }
+        if (!p->biased)
+            continue;
+        v->bias_off = mmoe__reg_block(r, v->gate_width, 1);
+        for (size_t g = 0; g < v->n_gates; g++) {
+            size_t off = v->bias_off + v->gate_col[g];
+            if (g < p->T)
+                mmoe__reg_name(r, off, v->gate_n[g], 0, "ple.%zu.gates.%zu.bias", l, g);
+            else
+                mmoe__reg_name(r, off, v->gate_n[g], 0, "ple.%zu.shared_gate.bias", l);
+        }
     }
 }
 
@@ -179,7 +212,16 @@ static void ple_init(const mmoe__bottom *b, float *params, uint64_t seed)
         for (size_t g = 0; g < v->n_gates; g++)
             mmoe__init_weights(params + v->gate_off + v->gate_col[g] * v->in, v->in, v->gate_n[g],
                                MMOE_ACT_IDENTITY, seed, 0x6a7f0000u + 256 * l + g);
+        for (size_t g = 0; p->biased && g < v->n_gates; g++)
+            mmoe__gate_prior_init(g < p->T ? &p->prior[g] : NULL, v->gate_n[g],
+                                  params + v->bias_off + v->gate_col[g]);
     }
+}
+
+/* Gate biases of level v from column col (NULL without gate_bias). */
+static const float *level_bias(const ple *p, const ple_level *v, const float *params, size_t col)
+{
+    return p->biased ? params + v->bias_off + col : NULL;
 }
 
 /* Input of group / gate g at level l (g = T: the shared one), with its leading dimension. */
@@ -235,32 +277,60 @@ static size_t gate_runs(const ple *p, size_t gate, size_t runs[][3])
     return n;
 }
 
-static void ple_forward(const mmoe__bottom *b, const float *params, size_t B, const float *X,
-                        size_t ldx, float *const *fb)
+/*
+ * Batch 1, sparse gate: run only the experts of group grp that some gate of
+ * level v selected (P: the level's gate weights, one row).
+ */
+static void group_sparse_forward(const ple *p, const ple_level *v, size_t grp, const float *params,
+                                 const float *in, const float *P, float *const *fb)
 {
+    const float *W[MMOE_MAX_TASKS + 1];
+    size_t runs[MMOE_MAX_TASKS + 1][3], nw = 0;
+    for (size_t g = 0; g < v->n_gates; g++) {
+        size_t nr = gate_runs(p, g, runs);
+        for (size_t i = 0; i < nr; i++)
+            if (runs[i][0] == grp)
+                W[nw++] = P + v->gate_col[g] + runs[i][1];
+    }
+    mmoe__gate_experts_forward(&v->group[grp], params, in, W, nw, fb + v->group_buf[grp]);
+}
+
+static void ple_forward(const mmoe__bottom *b, const float *params, size_t B, const float *X,
+                        size_t ldx, uint64_t *rng, float *const *fb)
+{
+    (void)rng; /* no training-only randomness */
     const ple *p = b->impl;
     const size_t h = p->h, ldo = (p->T + 1) * h;
     size_t runs[MMOE_MAX_TASKS + 1][3];
     for (size_t l = 0; l < p->L; l++) {
         const ple_level *v = &p->lv[l];
         const size_t GW = v->gate_width;
-        for (size_t g = 0; g <= p->T; g++) {
-            size_t ld;
-            const float *in = level_input(p, l, group_slot(p, g), X, ldx, fb, &ld);
-            mmoe__pmlp_forward(&v->group[g], params, B, in, ld, 1, fb + v->group_buf[g]);
-        }
         float *P = fb[v->p_buf], *Q = p->gate.needs_q ? fb[v->q_buf] : NULL, *O = fb[v->o_buf];
         if (l == 0) /* every gate reads x: one GEMM */
-            mmoe__dense_forward(params + v->gate_off, NULL, v->in, GW, B, X, ldx, P, GW);
+            mmoe__dense_forward(params + v->gate_off, level_bias(p, v, params, 0), v->in, GW, B, X,
+                                ldx, P, GW);
         for (size_t g = 0; g < v->n_gates; g++) {
             const size_t col = v->gate_col[g], n = v->gate_n[g];
             if (l > 0) {
                 size_t ld;
                 const float *in = level_input(p, l, g, X, ldx, fb, &ld);
-                mmoe__dense_forward(params + v->gate_off + col * v->in, NULL, v->in, n, B, in, ld,
-                                    P + col, GW);
+                mmoe__dense_forward(params + v->gate_off + col * v->in,
+                                    level_bias(p, v, params, col), v->in, n, B, in, ld, P + col,
+                                    GW);
             }
-            mmoe__gate_forward(&p->gate, B, n, P + col, Q ? Q + col : NULL, GW);
+            mmoe__gate_forward(&p->gate, g < p->T ? p->prior[g].mask : NULL, B, n, P + col,
+                               Q ? Q + col : NULL, GW);
+        }
+        for (size_t g = 0; g <= p->T; g++) {
+            size_t ld;
+            const float *in = level_input(p, l, group_slot(p, g), X, ldx, fb, &ld);
+            if (B == 1 && p->gate.sparse)
+                group_sparse_forward(p, v, g, params, in, P, fb);
+            else
+                mmoe__pmlp_forward(&v->group[g], params, B, in, ld, 1, fb + v->group_buf[g]);
+        }
+        for (size_t g = 0; g < v->n_gates; g++) {
+            const size_t col = v->gate_col[g];
             size_t nr = gate_runs(p, g, runs);
             for (size_t r = 0; r < B; r++) {
                 float *f = O + r * ldo + g * h;
@@ -314,13 +384,14 @@ static void ple_backward(const mmoe__bottom *b, const float *params, float *grad
                 const float *in = level_input(p, l, g, X, ldx, fb, &ld);
                 float *din = bb[p->lv[l - 1].o_buf] + g * h;
                 mmoe__dense_backward(params + v->gate_off + col * v->in, v->in, v->gate_n[g], B, in,
-                                     ld, dP + col, GW, grads + v->gate_off + col * v->in, NULL, din,
-                                     ldo, 1.0f);
+                                     ld, dP + col, GW, grads + v->gate_off + col * v->in,
+                                     p->biased ? grads + v->bias_off + col : NULL, din, ldo, 1.0f);
             }
         }
         if (l == 0)
             mmoe__dense_backward(params + v->gate_off, v->in, GW, B, X, ldx, dP, GW,
-                                 grads + v->gate_off, NULL, dX, lddx, 1.0f);
+                                 grads + v->gate_off, p->biased ? grads + v->bias_off : NULL, dX,
+                                 lddx, 1.0f);
         for (size_t g = 0; g <= p->T; g++) {
             size_t ld;
             const float *in = level_input(p, l, group_slot(p, g), X, ldx, fb, &ld);
@@ -400,6 +471,7 @@ static void ple_gate_row(const mmoe__bottom *b, float *const *fb, size_t k, size
         .num_gates = ple_num_gates,                                                                \
         .gate_row = ple_gate_row,                                                                  \
         .penalty = mmoe__bottom_no_penalty,                                                        \
+        .aux_loss = mmoe__bottom_no_aux_loss,                                                      \
     }
 
 PLE_OPS(mmoe__cgc_ops, "CGC", cgc_setup);

@@ -15,6 +15,10 @@
  *
  * Buffers per level: expert layers [E w_j], gate weights P [T E] (and Q for
  * gate kinds that need it), outputs F [T h].
+ *
+ * Gate priors (gate.h): task k's prior applies to task k's gate at every
+ * level; with a gate_bias every level's gates have a bias
+ * (stack.L.gates.K.bias).
  */
 #include <stdio.h>
 #include <string.h>
@@ -30,12 +34,16 @@
 
 typedef struct stack_level {
     mmoe__pmlp experts;
-    size_t in, buf, gate_off; /* input width, first buffer, W [T*E, in] */
+    size_t in, buf;         /* input width, first buffer */
+    mmoe__gate_block gates; /* W [T*E, in] (+ bias, noise weights) */
 } stack_level;
 
 typedef struct stacked {
     size_t T, E, L, h, per_level; /* buffers per level */
+    size_t aux_buf;               /* after the levels, with gate.balance.* */
+    int biased;
     mmoe__gate gate;
+    mmoe__gate_prior prior[MMOE_MAX_TASKS];
     stack_level lv[STACK_MAX_LEVELS];
 } stacked;
 
@@ -50,13 +58,25 @@ static mmoe_status stacked_setup(mmoe__bottom *b, const mmoe_config *c, char *er
     s->L = c->levels;
     s->h = c->expert_widths[c->expert_layers - 1];
     mmoe__gate_setup(&s->gate, c);
-    s->per_level = c->expert_layers + 2 + (s->gate.needs_q ? 1 : 0);
-    if (s->L * s->per_level > MMOE__BOTTOM_MAX_BUFS)
+    for (size_t k = 0; k < s->T; k++) {
+        mmoe_status st =
+            mmoe__gate_prior_setup(&s->gate, c, k, s->E, "experts.count", &s->prior[k], err);
+        if (st)
+            return st;
+    }
+    s->biased = mmoe__gate_prior_biased(c, s->T);
+    mmoe_status st = mmoe__gate_noise_check(&s->gate, 1, b->ops->name, err);
+    if (st)
+        return st;
+    s->per_level = c->expert_layers + 2 + (s->gate.needs_q ? 1 : 0) + (s->gate.noisy ? 3 : 0);
+    s->aux_buf = s->L * s->per_level;
+    if (s->L * s->per_level + 1 > MMOE__BOTTOM_MAX_BUFS)
         return MMOE_FAIL(err, MMOE_ERR_CONFIG, "%zu levels need too many buffers", s->L);
     for (size_t l = 0; l < s->L; l++) {
         stack_level *v = &s->lv[l];
         v->in = l == 0 ? b->in : s->T * s->h;
         v->buf = l * s->per_level;
+        v->gates = (mmoe__gate_block){.G = s->T, .n = s->E, .in = v->in, .biased = s->biased};
         mmoe__pmlp *ex = &v->experts;
         ex->copies = s->E;
         ex->in = v->in;
@@ -68,10 +88,21 @@ static mmoe_status stacked_setup(mmoe__bottom *b, const mmoe_config *c, char *er
     return MMOE_OK;
 }
 
-/* Buffer indices of level l: experts' layers, then P, F, Q. */
+/* Buffer indices of level l: experts' layers, then P, F, Q, then Z, U, Eps (gate.noise). */
 #define P_BUF(s, v) ((v)->buf + (v)->experts.n_layers)
 #define F_BUF(s, v) ((v)->buf + (v)->experts.n_layers + 1)
 #define Q_BUF(s, v) ((v)->buf + (v)->experts.n_layers + 2)
+#define Z_BUF(s, v) (Q_BUF(s, v) + ((s)->gate.needs_q ? 1 : 0))
+
+/* Level v's gate buffers in fb / bb. */
+static mmoe__gate_bufs gate_bufs(const stacked *s, const stack_level *v, float *const *buf)
+{
+    const int noise = s->gate.noisy;
+    mmoe__gate_bufs f = {buf[P_BUF(s, v)], s->gate.needs_q ? buf[Q_BUF(s, v)] : NULL,
+                         noise ? buf[Z_BUF(s, v)] : NULL, noise ? buf[Z_BUF(s, v) + 1] : NULL,
+                         noise ? buf[Z_BUF(s, v) + 2] : NULL};
+    return f;
+}
 
 static size_t stacked_buffers(const mmoe__bottom *b, size_t *widths)
 {
@@ -85,7 +116,11 @@ static size_t stacked_buffers(const mmoe__bottom *b, size_t *widths)
         widths[n++] = s->T * s->h;
         if (s->gate.needs_q)
             widths[n++] = s->T * s->E;
+        for (int i = 0; s->gate.noisy && i < 3; i++)
+            widths[n++] = s->T * s->E;
     }
+    if (MMOE__GATE_BALANCED(&s->gate))
+        widths[n++] = 1;
     return n;
 }
 
@@ -97,10 +132,8 @@ static void stacked_declare(mmoe__bottom *b, mmoe__registry *r)
         stack_level *v = &s->lv[l];
         snprintf(prefix, sizeof prefix, "stack.%zu.experts", l);
         mmoe__pmlp_declare(&v->experts, r, prefix, 1);
-        v->gate_off = mmoe__reg_block(r, s->T * s->E, v->in);
-        for (size_t k = 0; k < s->T; k++)
-            mmoe__reg_name(r, v->gate_off + k * s->E * v->in, s->E, v->in,
-                           "stack.%zu.gates.%zu.weight", l, k);
+        snprintf(prefix, sizeof prefix, "stack.%zu.gates", l);
+        mmoe__gate_block_declare(&v->gates, &s->gate, r, prefix);
     }
 }
 
@@ -110,9 +143,7 @@ static void stacked_init(const mmoe__bottom *b, float *params, uint64_t seed)
     for (size_t l = 0; l < s->L; l++) {
         const stack_level *v = &s->lv[l];
         mmoe__pmlp_init(&v->experts, params, seed, 2000 + l);
-        for (size_t k = 0; k < s->T; k++)
-            mmoe__init_weights(params + v->gate_off + k * s->E * v->in, v->in, s->E,
-                               MMOE_ACT_IDENTITY, seed, 0x6a800000u + 256 * l + k);
+        mmoe__gate_block_init(&v->gates, &s->gate, s->prior, params, seed, 0x6a800000u + 256 * l);
     }
 }
 
@@ -128,21 +159,25 @@ static const float *level_input(const stacked *s, size_t l, const float *X, size
 }
 
 static void stacked_forward(const mmoe__bottom *b, const float *params, size_t B, const float *X,
-                            size_t ldx, float *const *fb)
+                            size_t ldx, uint64_t *rng, float *const *fb)
 {
     const stacked *s = b->impl;
     const size_t T = s->T, E = s->E, h = s->h;
+    double aux = 0.0;
     for (size_t l = 0; l < s->L; l++) {
         const stack_level *v = &s->lv[l];
         size_t ld;
         const float *in = level_input(s, l, X, ldx, fb, &ld);
         float *P = fb[P_BUF(s, v)], *F = fb[F_BUF(s, v)];
         const float *H = fb[v->buf + v->experts.n_layers - 1];
-        mmoe__dense_forward(params + v->gate_off, NULL, v->in, T * E, B, in, ld, P, T * E);
-        mmoe__gate_forward(&s->gate, B * T, E, P, s->gate.needs_q ? fb[Q_BUF(s, v)] : NULL, E);
-        if (B == 1 && s->gate.sparse) /* only the experts some gate selected */
-            mmoe__gate_experts_forward(&v->experts, params, in, P, T, fb + v->buf);
-        else
+        const mmoe__gate_bufs gb = gate_bufs(s, v, fb);
+        aux += mmoe__gate_block_forward(&v->gates, &s->gate, s->prior, params, B, in, ld, rng, &gb);
+        if (B == 1 && s->gate.sparse) { /* only the experts some gate selected */
+            const float *W[MMOE_MAX_TASKS];
+            for (size_t k = 0; k < T; k++)
+                W[k] = P + k * E;
+            mmoe__gate_experts_forward(&v->experts, params, in, W, T, fb + v->buf);
+        } else
             mmoe__pmlp_forward(&v->experts, params, B, in, ld, 1, fb + v->buf);
         for (size_t r = 0; r < B; r++)
             for (size_t k = 0; k < T; k++) {
@@ -151,6 +186,14 @@ static void stacked_forward(const mmoe__bottom *b, const float *params, size_t B
                 mmoe__mix_forward(E, h, P + r * T * E + k * E, H + r * E * h, f);
             }
     }
+    if (rng && MMOE__GATE_BALANCED(&s->gate)) /* the auxiliary loss of the batch, all levels */
+        fb[s->aux_buf][0] = (float)aux;
+}
+
+static double stacked_aux_loss(const mmoe__bottom *b, float *const *fb)
+{
+    const stacked *s = b->impl;
+    return MMOE__GATE_BALANCED(&s->gate) ? fb[s->aux_buf][0] : 0.0;
 }
 
 static void stacked_backward(const mmoe__bottom *b, const float *params, float *grads, size_t B,
@@ -176,9 +219,9 @@ static void stacked_backward(const mmoe__bottom *b, const float *params, float *
             for (size_t k = 0; k < T; k++)
                 mmoe__mix_backward(E, h, P + r * T * E + k * E, H + r * E * h,
                                    dF + r * T * h + k * h, dH + r * E * h, dP + r * T * E + k * E);
-        mmoe__gate_backward(&s->gate, B * T, E, P, s->gate.needs_q ? fb[Q_BUF(s, v)] : NULL, dP, E);
-        mmoe__dense_backward(params + v->gate_off, v->in, T * E, B, in, ld, dP, T * E,
-                             grads + v->gate_off, NULL, din, lddin, 1.0f);
+        const mmoe__gate_bufs f = gate_bufs(s, v, fb), d = gate_bufs(s, v, bb);
+        mmoe__gate_block_backward(&v->gates, &s->gate, params, grads, B, in, ld, &f, &d, din,
+                                  lddin);
         mmoe__pmlp_backward(&v->experts, params, grads, B, in, ld, 1, fb + v->buf, bb + v->buf, din,
                             lddin);
     }
@@ -242,4 +285,5 @@ const mmoe__bottom_ops mmoe__stacked_mmoe_ops = {
     .num_gates = stacked_num_gates,
     .gate_row = stacked_gate_row,
     .penalty = mmoe__bottom_no_penalty,
+    .aux_loss = stacked_aux_loss,
 };

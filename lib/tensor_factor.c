@@ -193,8 +193,9 @@ static void tf_zero_task_grads(const mmoe__bottom *bot, float *const *bb, size_t
 }
 
 static void tf_forward(const mmoe__bottom *bot, const float *params, size_t B, const float *X,
-                       size_t ldx, float *const *fb)
+                       size_t ldx, uint64_t *rng, float *const *fb)
 {
+    (void)rng; /* no training-only randomness */
     const mmoe__tfact *f = bot->impl;
     const size_t T = f->n_tasks;
     for (size_t l = 0; l < f->n_layers; l++) {
@@ -303,4 +304,5 @@ const mmoe__bottom_ops mmoe__tensor_factor_ops = {
     .num_gates = mmoe__bottom_no_gates,
     .gate_row = mmoe__bottom_task_routing,
     .penalty = mmoe__bottom_no_penalty,
+    .aux_loss = mmoe__bottom_no_aux_loss,
 };

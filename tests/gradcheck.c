@@ -120,3 +120,79 @@ void gc_model_prepare(struct mmoe_model *m, unsigned seed, const char *scale_nam
                 d[j] *= scale;
     }
 }
+
+void gc_check_reload(struct mmoe_model *m, size_t rows, const float *x)
+{
+    enum { MAXOUT = 64 * 16 };
+    const size_t T = mmoe_model_num_tasks(m);
+    assert_true(rows * T <= MAXOUT);
+    void *file;
+    size_t len;
+    assert_int_equal(mmoe_model_save_buffer(m, &file, &len), MMOE_OK);
+    mmoe_model *l;
+    assert_int_equal(mmoe_model_load_buffer(file, len, &l), MMOE_OK);
+    float o1[MAXOUT], o2[MAXOUT];
+    mmoe_workspace *w1, *w2;
+    assert_int_equal(mmoe_workspace_create(m, rows, &w1), MMOE_OK);
+    assert_int_equal(mmoe_workspace_create(l, rows, &w2), MMOE_OK);
+    assert_int_equal(mmoe_model_predict(m, w1, rows, x, NULL, o1), MMOE_OK);
+    assert_int_equal(mmoe_model_predict(l, w2, rows, x, NULL, o2), MMOE_OK);
+    assert_memory_equal(o1, o2, rows * T * sizeof *o1);
+    assert_int_equal(mmoe_model_predict(m, w1, 1, x, NULL, o1), MMOE_OK);
+    assert_int_equal(mmoe_model_predict(l, w2, 1, x, NULL, o2), MMOE_OK);
+    assert_memory_equal(o1, o2, T * sizeof *o1);
+    mmoe_workspace_free(w1);
+    mmoe_workspace_free(w2);
+    mmoe_buffer_free(file);
+    mmoe_model_free(l);
+}
+
+void gc_check_skip(struct mmoe_model *m, const char *prefix, size_t n_params, size_t rows,
+                   const float *x)
+{
+    enum { MAXOUT = 64 * 16 };
+    const size_t T = mmoe_model_num_tasks(m), D = mmoe_model_input_dim(m);
+    assert_true(rows * T <= MAXOUT && rows >= 2);
+    mmoe_workspace *ws;
+    assert_int_equal(mmoe_workspace_create(m, rows, &ws), MMOE_OK);
+    float batch[MAXOUT], one[16], again[16];
+    assert_int_equal(mmoe_model_predict(m, ws, rows, x, NULL, batch), MMOE_OK);
+    for (size_t r = 0; r < rows; r++) {
+        assert_int_equal(mmoe_model_predict(m, ws, 1, x + r * D, NULL, one), MMOE_OK);
+        for (size_t k = 0; k < T; k++)
+            assert_true(fabsf(one[k] - batch[r * T + k]) <= 1e-5f * (1.0f + fabsf(one[k])));
+    }
+    assert_int_equal(mmoe_model_predict(m, ws, 1, x, NULL, one), MMOE_OK);
+    size_t poisoned = 0;
+    for (size_t i = 0; i < mmoe_model_param_count(m); i++) {
+        const char *name;
+        mmoe_tensor *v;
+        assert_int_equal(mmoe_model_param(m, i, &name, &v, NULL), MMOE_OK);
+        if (strncmp(name, prefix, strlen(prefix)) == 0) {
+            float *d = mmoe_tensor_data(v);
+            for (size_t j = 0; j < mmoe_tensor_numel(v); j++)
+                d[j] = NAN;
+            poisoned++;
+        }
+    }
+    assert_int_equal(poisoned, n_params);
+    assert_int_equal(mmoe_model_predict(m, ws, 1, x, NULL, again), MMOE_OK);
+    assert_memory_equal(one, again, T * sizeof *one);
+    assert_int_equal(mmoe_model_predict(m, ws, 2, x, NULL, batch), MMOE_ERR_NONFINITE);
+    mmoe_workspace_free(ws);
+}
+
+struct mmoe_config *gc_check_text(struct mmoe_model *m, char **text)
+{
+    mmoe_config *cfg, *back;
+    char *text2;
+    assert_int_equal(mmoe_model_get_config(m, &cfg), MMOE_OK);
+    assert_int_equal(mmoe_config_to_string(cfg, text), MMOE_OK);
+    assert_int_equal(mmoe_config_create(&back), MMOE_OK);
+    assert_int_equal(mmoe_config_parse(back, *text), MMOE_OK);
+    assert_int_equal(mmoe_config_to_string(back, &text2), MMOE_OK);
+    assert_string_equal(*text, text2);
+    mmoe_string_free(text2);
+    mmoe_config_free(cfg);
+    return back;
+}

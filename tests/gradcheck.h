@@ -65,6 +65,30 @@ double gc_model_loss(void *ctx);
  */
 void gc_model_prepare(struct mmoe_model *m, unsigned seed, const char *scale_name, float scale);
 
+/*
+ * The description text of m, checked to parse back into a description
+ * whose text is the same; returns a copy of that description (free with
+ * mmoe_config_free) and the text in *text (free with mmoe_string_free).
+ */
+struct mmoe_config *gc_check_text(struct mmoe_model *m, char **text);
+
+/*
+ * Save m to a buffer, load it back and assert that predict gives the same
+ * bits on x (rows rows of the model's input width, rows <= 64) and on its
+ * first row alone.
+ */
+void gc_check_reload(struct mmoe_model *m, size_t rows, const float *x);
+
+/*
+ * Batch-1 predict of m skips the experts whose parameters start with
+ * prefix ("experts.3."): batch 1 agrees with the batch path on every row
+ * of x (rows <= 64, to 1e-5 relative); then those parameters (n_params
+ * tensors) are filled with NaN, and batch-1 predict of row 0 must give the
+ * same bits while the batch path (2 rows: every expert) reports NONFINITE.
+ */
+void gc_check_skip(struct mmoe_model *m, const char *prefix, size_t n_params, size_t rows,
+                   const float *x);
+
 /* Fill x[0..n) with deterministic pseudo-random values in [lo, hi) from seed. */
 void gc_fill_uniform(float *x, size_t n, unsigned seed, float lo, float hi);
 

@@ -92,8 +92,14 @@ static int failures;
             }                                                                                      \
         } while (0)
 
-/* wide: layers large enough that the library's pool splits them (2 threads). */
-static mmoe_model *make_model(int with_input_stage, int wide)
+/*
+ * Model variants: with_input_stage adds embeddings, CrossNet and DNN; wide
+ * makes layers large enough that the library's pool splits them (2
+ * threads); gated 1 makes the bottom a PLE with top-k gates and gate
+ * priors (biases, masks), gated 2 an MMoE with noisy top-k gates and load
+ * balancing.
+ */
+static mmoe_model *make_model(int with_input_stage, int wide, int gated)
 {
     mmoe_config *c = NULL;
     mmoe_model *m = NULL;
@@ -119,15 +125,40 @@ static mmoe_model *make_model(int with_input_stage, int wide)
                 failures++;
             }
     }
+    if (gated) {
+        static const char *const kv[][2] = {
+            {"arch", "ple"},
+            {"gate.kind", "topk"},
+            {"task.0.gate_bias", "0.5,0,0,0,-0.5"},
+            {"task.1.gate_mask", "0,-inf,0,0,1"},
+        };
+        /* gated 2: MMoE with noisy top-k gates and the load-balancing loss */
+        static const char *const noisy[][2] = {
+            {"gate.kind", "topk"},
+            {"gate.noise", "1"},
+            {"gate.balance.importance", "0.01"},
+            {"gate.balance.load", "0.01"},
+        };
+        for (size_t i = 0; gated == 2 && i < sizeof noisy / sizeof noisy[0]; i++)
+            if (mmoe_config_set(c, noisy[i][0], noisy[i][1]) != MMOE_OK) {
+                fprintf(stderr, "%s: %s\n", noisy[i][0], mmoe_config_last_error(c));
+                failures++;
+            }
+        for (size_t i = 0; gated == 1 && i < sizeof kv / sizeof kv[0]; i++)
+            if (mmoe_config_set(c, kv[i][0], kv[i][1]) != MMOE_OK) {
+                fprintf(stderr, "%s: %s\n", kv[i][0], mmoe_config_last_error(c));
+                failures++;
+            }
+    }
     CHECK(mmoe_model_create(c, &m) == MMOE_OK);
     mmoe_config_free(c);
     return m;
 }
 
-static void run(int with_input_stage, int wide)
+static void run(int with_input_stage, int wide, int gated)
 {
     enum { B = 64, STEPS = 5 };
-    mmoe_model *m = make_model(with_input_stage, wide);
+    mmoe_model *m = make_model(with_input_stage, wide, gated);
     if (!m) {
         fprintf(stderr, "model: %s\n", mmoe_last_error());
         failures++;
@@ -176,10 +207,10 @@ static void run(int with_input_stage, int wide)
         }
         atomic_store(&counting, 0);
         long predict_allocs = atomic_load(&allocations);
-        printf("input stage %d, wide %d, optimizer %d: %ld allocations in %d train steps, %ld in "
-               "%d predicts\n",
-               with_input_stage, wide, (int)kinds[k], train_allocs, 2 * STEPS, predict_allocs,
-               2 * STEPS);
+        printf("input stage %d, wide %d, gated variant %d, optimizer %d: %ld allocations in %d "
+               "train steps, %ld in %d predicts\n",
+               with_input_stage, wide, gated, (int)kinds[k], train_allocs, 2 * STEPS,
+               predict_allocs, 2 * STEPS);
         CHECK(train_allocs == 0);
         CHECK(predict_allocs == 0);
         mmoe_workspace_free(ws);
@@ -205,12 +236,14 @@ int main(void)
     mmoe_config_free(probe_cfg);
     atomic_store(&counting, 0);
     CHECK(atomic_load(&allocations) >= 2);
-    run(0, 0);
-    run(1, 0);
+    run(0, 0, 0);
+    run(1, 0, 0);
+    run(0, 0, 1);
+    run(0, 0, 2);
     /* The library's pool on: its workers allocate nothing per call either. */
     CHECK(mmoe_set_num_threads(2) == MMOE_OK);
-    run(0, 1);
-    run(1, 1);
+    run(0, 1, 0);
+    run(1, 1, 0);
     CHECK(mmoe_set_num_threads(1) == MMOE_OK);
     if (failures)
         fprintf(stderr, "%d check(s) failed\n", failures);

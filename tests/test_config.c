@@ -1,4 +1,5 @@
 /* Model descriptions: keys, typed helpers, text round trip, errors. */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -324,12 +325,26 @@ static void test_key_query(void **state)
         case MMOE_KEY_NAME:
             assert_true(lo == 1.0 && hi == 63.0);
             break;
+        case MMOE_KEY_REALS: /* lists: the bounds, empty, malformed and one step outside */
+            if (lo == -INFINITY)
+                snprintf(value, sizeof value, "-inf,%.17g", hi);
+            else
+                snprintf(value, sizeof value, "%.17g,%.17g", lo, hi);
+            assert_int_equal(mmoe_config_set(c, key, value), MMOE_OK);
+            assert_int_equal(mmoe_config_set(c, key, ""), MMOE_OK);
+            snprintf(value, sizeof value, "0,%.17g", hi * 2.0);
+            assert_int_equal(mmoe_config_set(c, key, value), MMOE_ERR_CONFIG);
+            assert_int_equal(mmoe_config_set(c, key, "nan"), MMOE_ERR_CONFIG);
+            assert_int_equal(mmoe_config_set(c, key, "1,,2"), MMOE_ERR_CONFIG);
+            assert_int_equal(mmoe_config_set(c, key, "1,"), MMOE_ERR_CONFIG);
+            assert_int_equal(mmoe_config_set(c, key, "inf"), MMOE_ERR_CONFIG);
+            break;
         }
         mmoe_config_free(c);
         n++;
     }
-    assert_int_equal(n, 16 + 4 + 6 +
-                            7); /* global (+ gate.*, levels), sparse, task (+ experts, product) */
+    /* global (+ gate.*, levels), sparse, task (+ experts, product, gate_bias, gate_mask) */
+    assert_int_equal(n, 16 + 7 + 6 + 9);
     assert_null(mmoe_config_key_choice("seed", 0));
     assert_string_equal(mmoe_config_key_choice("arch", 1), "omoe");
     char small[4];

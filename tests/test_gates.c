@@ -303,16 +303,7 @@ static void check_skip(const char *arch, const char *kind, const char *pre)
     ctx c;
     c.m = make(arch, kind, "1", "2");
     fill_data(&c);
-    mmoe_workspace *ws;
-    assert_int_equal(mmoe_workspace_create(c.m, B, &ws), MMOE_OK);
-    float batch[B * T], one[T], again[T];
-    assert_int_equal(mmoe_model_predict(c.m, ws, B, c.x, NULL, batch), MMOE_OK);
-    for (size_t r = 0; r < B; r++) {
-        assert_int_equal(mmoe_model_predict(c.m, ws, 1, c.x + r * D, NULL, one), MMOE_OK);
-        for (size_t k = 0; k < T; k++)
-            assert_true(fabsf(one[k] - batch[r * T + k]) <= 1e-5f * (1.0f + fabsf(one[k])));
-    }
-    /* Row 0: find an expert no gate selects and fill its weights with NaN. */
+    /* Row 0: find an expert no gate selects; its weights are filled with NaN. */
     assert_int_equal(mmoe_model_forward(c.m, 1, c.x, NULL), MMOE_OK);
     float w[T][E];
     for (size_t k = 0; k < T; k++)
@@ -326,27 +317,9 @@ static void check_skip(const char *arch, const char *kind, const char *pre)
             unused = e;
     }
     assert_true(unused < E);
-    assert_int_equal(mmoe_model_predict(c.m, ws, 1, c.x, NULL, one), MMOE_OK);
     char prefix[64];
     snprintf(prefix, sizeof prefix, "%s%zu.", pre, unused);
-    size_t poisoned = 0;
-    for (size_t i = 0; i < mmoe_model_param_count(c.m); i++) {
-        const char *name;
-        mmoe_tensor *v;
-        assert_int_equal(mmoe_model_param(c.m, i, &name, &v, NULL), MMOE_OK);
-        if (strncmp(name, prefix, strlen(prefix)) == 0) {
-            float *d = mmoe_tensor_data(v);
-            for (size_t j = 0; j < mmoe_tensor_numel(v); j++)
-                d[j] = NAN;
-            poisoned++;
-        }
-    }
-    assert_int_equal(poisoned, 4); /* two layers, weight and bias */
-    assert_int_equal(mmoe_model_predict(c.m, ws, 1, c.x, NULL, again), MMOE_OK);
-    assert_memory_equal(one, again, sizeof one);
-    /* The batch path computes every expert: the NaN shows there (predict reports it). */
-    assert_int_equal(mmoe_model_predict(c.m, ws, 2, c.x, NULL, batch), MMOE_ERR_NONFINITE);
-    mmoe_workspace_free(ws);
+    gc_check_skip(c.m, prefix, 4, B, c.x); /* two layers, weight and bias */
     mmoe_model_free(c.m);
 }
 
@@ -364,49 +337,22 @@ static void test_description_and_files(void **state)
     const char *kinds[3][3] = {{"softmax", "0.25", "2"}, {"topk", "1", "3"}, {"hard", "2", "2"}};
     for (int i = 0; i < 3; i++) {
         mmoe_model *m = make("mmoe", kinds[i][0], kinds[i][1], kinds[i][2]);
-        mmoe_config *cfg;
         char *text;
-        assert_int_equal(mmoe_model_get_config(m, &cfg), MMOE_OK);
-        assert_int_equal(mmoe_config_to_string(cfg, &text), MMOE_OK);
+        mmoe_config *back = gc_check_text(m, &text);
         char line[64];
         snprintf(line, sizeof line, "\ngate.kind %s\n", kinds[i][0]);
         assert_true((strstr(text, line) != NULL) == (i != 0)); /* default: not written */
         snprintf(line, sizeof line, "\ngate.temperature %s\n", kinds[i][1]);
         assert_true((strstr(text, line) != NULL) == (i != 1)); /* 1: the default */
-        mmoe_config *back;
-        char *text2;
-        assert_int_equal(mmoe_config_create(&back), MMOE_OK);
-        assert_int_equal(mmoe_config_parse(back, text), MMOE_OK);
-        assert_int_equal(mmoe_config_to_string(back, &text2), MMOE_OK);
-        assert_string_equal(text, text2);
         char buf[32];
         assert_int_equal(mmoe_config_get(back, "gate.top_k", buf, sizeof buf), MMOE_OK);
         assert_string_equal(buf, kinds[i][2]);
         mmoe_string_free(text);
-        mmoe_string_free(text2);
         mmoe_config_free(back);
-        mmoe_config_free(cfg);
 
-        void *file;
-        size_t len;
-        assert_int_equal(mmoe_model_save_buffer(m, &file, &len), MMOE_OK);
-        mmoe_model *l;
-        assert_int_equal(mmoe_model_load_buffer(file, len, &l), MMOE_OK);
-        float x[B * D], o1[B * T], o2[B * T], p1[T], p2[T];
+        float x[B * D];
         gc_fill_uniform(x, B * D, 5, -2.0f, 2.0f);
-        mmoe_workspace *w1, *w2;
-        assert_int_equal(mmoe_workspace_create(m, 4, &w1), MMOE_OK);
-        assert_int_equal(mmoe_workspace_create(l, 4, &w2), MMOE_OK);
-        assert_int_equal(mmoe_model_predict(m, w1, B, x, NULL, o1), MMOE_OK);
-        assert_int_equal(mmoe_model_predict(l, w2, B, x, NULL, o2), MMOE_OK);
-        assert_memory_equal(o1, o2, sizeof o1);
-        assert_int_equal(mmoe_model_predict(m, w1, 1, x, NULL, p1), MMOE_OK);
-        assert_int_equal(mmoe_model_predict(l, w2, 1, x, NULL, p2), MMOE_OK);
-        assert_memory_equal(p1, p2, sizeof p1);
-        mmoe_workspace_free(w1);
-        mmoe_workspace_free(w2);
-        mmoe_buffer_free(file);
-        mmoe_model_free(l);
+        gc_check_reload(m, B, x);
         mmoe_model_free(m);
     }
     /* Bad values are refused with the key named. */

@@ -49,8 +49,8 @@
  *                       logits z into weights [softmax]
  *                       softmax: softmax(z / tau); topk: softmax over the
  *                       gate.top_k largest logits, the other weights exactly
- *                       0 (batch-1 predict of mmoe, omoe and stacked_mmoe
- *                       skips the unselected experts);
+ *                       0 (batch-1 predict of every gated kind skips the
+ *                       unselected experts);
  *                       hard: one-hot of the largest logit, trained with the
  *                       straight-through gradient of softmax(z / tau)
  *                       (docs/models.md)
@@ -60,6 +60,17 @@
  *                       (the gate.* keys are written by mmoe_config_to_string
  *                       only when they differ from their defaults; the
  *                       gateless kinds ignore them)
+ *   gate.noise          0 | 1: noisy top-k gating (mmoe, omoe, stacked_mmoe;
+ *                       needs gate.kind topk): in training only the logits get
+ *                       N(0,1) * softplus(W_noise x) from the model's random
+ *                       stream; predict is noise-free [0]
+ *   gate.balance.importance  weight of the importance term CV(sum of gate
+ *                       weights over the batch)^2 of the auxiliary loss,
+ *                       in [0, 1e6] (mmoe, omoe, stacked_mmoe) [0]
+ *   gate.balance.load   weight of the load term CV(smooth load)^2, in
+ *                       [0, 1e6]; needs gate.noise 1 [0] (Shazeer et al.
+ *                       2017; the auxiliary loss is part of the total loss
+ *                       and its gradient, docs/models.md)
  *   levels              ple: extraction levels; stacked_mmoe: MMoE levels;
  *                       1..16 [2] (cgc is one level)
  *   task.K.product      ESMM: comma-separated indices of binary tower tasks;
@@ -69,6 +80,19 @@
  *                       reaches every factor). Product tasks come after all
  *                       tower tasks. Empty: a task with a tower [] (written
  *                       only when set)
+ *   task.K.gate_bias    gate prior: comma-separated initial biases of task
+ *                       K's gate logits, one per expert the gate mixes
+ *                       (mmoe, stacked_mmoe: experts.count; cgc, ple:
+ *                       task.K.experts own experts, then the shared ones;
+ *                       omoe: task 0 only, for the one gate), each in
+ *                       [-1e6, 1e6]; the biases are trainable parameters
+ *                       (every gate of the model gets one, 0 where not
+ *                       given). Empty: no bias [] (written only when set)
+ *   task.K.gate_mask    gate prior: fixed additive offsets of task K's gate
+ *                       logits, same count and order as gate_bias, each
+ *                       -inf (the expert is never used by this gate) or a
+ *                       number in [-1e6, 1e6]; not trained. A row of -inf
+ *                       only is refused. Empty: none [] (docs/models.md)
  *   task.K.experts      cgc, ple: task K's own experts per level, 0..1024 [1]
  *                       (experts.count is then the shared experts per level;
  *                       levels and task.K.experts are written only when not
@@ -254,7 +278,9 @@ typedef enum mmoe_key_type {
         2, /**< a word of a fixed list (mmoe_config_key_choice); lo 0, hi = words - 1 */
     MMOE_KEY_WIDTHS =
         3, /**< comma-separated list of up to MMOE_MAX_LAYERS integers, each in [lo, hi] */
-    MMOE_KEY_NAME = 4 /**< lo..hi characters of [A-Za-z0-9_.-] */
+    MMOE_KEY_NAME = 4, /**< lo..hi characters of [A-Za-z0-9_.-] */
+    MMOE_KEY_REALS = 5 /**< comma-separated list of up to 128 numbers, each in [lo, hi] (may be
+                          empty); lo = -infinity: the word -inf is a value */
 } mmoe_key_type;
 
 /**

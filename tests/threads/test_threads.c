@@ -75,6 +75,9 @@ static void fill(float *x, size_t n, uint64_t seed, float scale)
     }
 }
 
+/* Extra keys make_model sets after the tasks (key, value, ..., NULL); NULL: none. */
+static const char *const *extra_keys;
+
 static mmoe_model *make_model(const char *arch, int with_input_stage, const char *gate_kind)
 {
     mmoe_config *c;
@@ -98,6 +101,8 @@ static mmoe_model *make_model(const char *arch, int with_input_stage, const char
         mmoe_config_add_task(c, "value", MMOE_TASK_REGRESSION, 1, h, MMOE_ACT_TANH, 1.0f), MMOE_OK);
     assert_int_equal(mmoe_config_add_task(c, "cvr", MMOE_TASK_BINARY, 0, NULL, MMOE_ACT_RELU, 1.0f),
                      MMOE_OK);
+    for (size_t i = 0; extra_keys && extra_keys[i]; i += 2)
+        assert_int_equal(mmoe_config_set(c, extra_keys[i], extra_keys[i + 1]), MMOE_OK);
     mmoe_model *m;
     mmoe_status st = mmoe_model_create(c, &m);
     mmoe_config_free(c);
@@ -339,6 +344,26 @@ static void test_ple_topk(void **state)
     run_threads("ple", 0, "topk");
 }
 
+/* Gate priors (trainable biases, fixed masks with -inf) with top-k gates; noisy top-k. */
+static void test_gate_priors(void **state)
+{
+    (void)state;
+    static const char *const mmoe[] = {"task.0.gate_bias", "1,0,0,-1", "task.1.gate_mask",
+                                       "0,-inf,0,0.5", NULL};
+    static const char *const ple[] = {"task.0.gate_bias", "1,0,0,0,-1", "task.2.gate_mask",
+                                      "-inf,0,0,0.5,0", NULL};
+    extra_keys = mmoe;
+    run_threads("mmoe", 0, "topk");
+    extra_keys = ple;
+    run_threads("ple", 0, "topk");
+    /* Noisy top-k with load balancing: training noise only, predict is deterministic. */
+    static const char *const noisy[] = {
+        "gate.noise", "1", "gate.balance.importance", "0.01", "gate.balance.load", "0.01", NULL};
+    extra_keys = noisy;
+    run_threads("mmoe", 0, "topk");
+    extra_keys = NULL;
+}
+
 int main(void)
 {
     /*
@@ -356,7 +381,7 @@ int main(void)
         cmocka_unit_test(test_omoe),         cmocka_unit_test(test_tensor_factorization),
         cmocka_unit_test(test_mmoe_topk),    cmocka_unit_test(test_omoe_hard),
         cmocka_unit_test(test_cgc),          cmocka_unit_test(test_ple_topk),
-        cmocka_unit_test(test_stacked_mmoe),
+        cmocka_unit_test(test_stacked_mmoe), cmocka_unit_test(test_gate_priors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
