@@ -171,6 +171,51 @@ void mmoe__mix_forward_rows(size_t rows, size_t T, size_t n, size_t h, const flo
     mix_rows_impl(rows, T, n, h, P, ldp, pk, H, ldh, F, ldf);
 }
 
+MMOE__VECTORIZED static void mix_back_rows_impl(size_t rows, size_t T, size_t n, size_t h,
+                                                const float *restrict P, size_t ldp, size_t pk,
+                                                const float *restrict H, size_t ldh,
+                                                const float *restrict dF, size_t lddf,
+                                                float *restrict dH, float *restrict dP)
+{
+    typedef float v16f __attribute__((vector_size(64)));
+    for (size_t r = 0; r < rows; r++) {
+        const float *p = P + r * ldp, *Hr = H + r * ldh, *df = dF + r * lddf;
+        float *dh = dH + r * ldh, *dp = dP + r * ldp;
+        /* dP[k, e] = sum over the tasks sharing gate row k of <dF_k, H_e> (tasks in order) */
+        for (size_t i = 0; i < (pk ? T * n : n); i++)
+            dp[i] = 0.0f;
+        for (size_t k = 0; k < T; k++)
+            for (size_t e = 0; e < n; e++)
+                dp[k * pk + e] += mmoe__dotf(df + k * h, Hr + e * h, h);
+        /* dH_e = sum_k P[k, e] dF_k, sixteen outputs at a time in a register */
+        for (size_t e = 0; e < n; e++) {
+            size_t j = 0;
+            for (; j + 16 <= h; j += 16) {
+                v16f acc = {0};
+                for (size_t k = 0; k < T; k++) {
+                    v16f d;
+                    memcpy(&d, df + k * h + j, sizeof d);
+                    acc += p[k * pk + e] * d;
+                }
+                memcpy(dh + e * h + j, &acc, sizeof acc);
+            }
+            for (; j < h; j++) {
+                float acc = 0.0f;
+                for (size_t k = 0; k < T; k++)
+                    acc += p[k * pk + e] * df[k * h + j];
+                dh[e * h + j] = acc;
+            }
+        }
+    }
+}
+
+void mmoe__mix_backward_rows(size_t rows, size_t T, size_t n, size_t h, const float *P, size_t ldp,
+                             size_t pk, const float *H, size_t ldh, const float *dF, size_t lddf,
+                             float *dH, float *dP)
+{
+    mix_back_rows_impl(rows, T, n, h, P, ldp, pk, H, ldh, dF, lddf, dH, dP);
+}
+
 void mmoe__mix_backward(size_t n, size_t h, const float *p, const float *H, const float *df,
                         float *dH, float *dp)
 {

@@ -47,4 +47,14 @@ void mmoe__mix_forward_rows(size_t rows, size_t T, size_t n, size_t h, const flo
 void mmoe__mix_backward(size_t n, size_t h, const float *p, const float *H, const float *df,
                         float *dH, float *dp);
 
+/*
+ * Backward of mmoe__mix_forward_rows, writing (not adding to) the rows of
+ * dH ([rows, n*h], leading dimension ldh as H) and of dP (the gate rows,
+ * leading dimension ldp as P): the same operations in the same order as
+ * mmoe__mix_backward over the tasks on cleared rows.
+ */
+void mmoe__mix_backward_rows(size_t rows, size_t T, size_t n, size_t h, const float *P, size_t ldp,
+                             size_t pk, const float *H, size_t ldh, const float *dF, size_t lddf,
+                             float *dH, float *dP);
+
 #endif

@@ -222,14 +222,9 @@ static void mix_backward_rows(void *ctx, size_t chunk, size_t r0, size_t r1)
     (void)chunk;
     if (r1 <= r0)
         return;
-    memset(j->dHl + r0 * E * h, 0, (r1 - r0) * E * h * sizeof(float));
-    memset(j->dP + r0 * G * E, 0, (r1 - r0) * G * E * sizeof(float));
-    for (size_t r = r0; r < r1; r++)
-        for (size_t k = 0; k < T; k++) {
-            size_t off = r * G * E + gate_of(m, k) * E;
-            mmoe__mix_backward(E, h, j->P + off, j->Hl + r * E * h, j->dF + r * T * h + k * h,
-                               j->dHl + r * E * h, j->dP + off);
-        }
+    mmoe__mix_backward_rows(r1 - r0, T, E, h, j->P + r0 * G * E, G * E, G == 1 ? 0 : E,
+                            j->Hl + r0 * E * h, E * h, j->dF + r0 * T * h, T * h,
+                            j->dHl + r0 * E * h, j->dP + r0 * G * E);
 }
 
 /* The gate block's buffers in fb / bb. */

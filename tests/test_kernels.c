@@ -429,6 +429,22 @@ static void test_mix_rows(void **state)
             for (size_t k = 0; k < T; k++)
                 mmoe__mix_forward(n, h, P + r * ldp + k * pk, H + r * ldh, R + r * T * h + k * h);
         assert_memory_equal(F, R, rows * T * h * sizeof *F);
+        /* backward: the rows at once against the one-row loop over tasks on cleared rows */
+        float *dH = rand_buf(rows * ldh, 5.0f), *dHR = calloc(rows * ldh, sizeof *dHR);
+        float *dP = rand_buf(rows * ldp, 5.0f), *dPR = calloc(rows * ldp, sizeof *dPR);
+        assert_true(dHR && dPR);
+        mmoe__mix_backward_rows(rows, T, n, h, P, ldp, pk, H, ldh, F, T * h, dH, dP);
+        for (size_t r = 0; r < rows; r++)
+            for (size_t k = 0; k < T; k++)
+                mmoe__mix_backward(n, h, P + r * ldp + k * pk, H + r * ldh, F + r * T * h + k * h,
+                                   dHR + r * ldh, dPR + r * ldp + k * pk);
+        assert_memory_equal(dH, dHR, rows * ldh * sizeof *dH);
+        for (size_t r = 0; r < rows; r++) /* the gate rows' columns (padding untouched) */
+            assert_memory_equal(dP + r * ldp, dPR + r * ldp, (pk ? T : 1) * n * sizeof *dP);
+        free(dH);
+        free(dHR);
+        free(dP);
+        free(dPR);
         free(P);
         free(H);
         free(F);
