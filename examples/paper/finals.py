@@ -9,10 +9,11 @@ tabulates what the curves hold: the final loss of a run is the mean of the
 two tasks' test MSE at the file's last evaluated step (the final step with
 the default --eval-every, so the numbers equal those the program prints; a
 run still in progress has not reached it and is left out). Only seeds whose
-runs are complete for every model of that p are
-used, so the comparisons stay paired. Per p it prints, as the program does,
-each model's mean +- 95 % t-interval over the seeds and the paired
-difference MMoE - model (mean +- 95 % t-interval, seeds where MMoE is lower).
+runs are complete for every model and every p are used, so the
+comparisons stay paired. It prints two Markdown tables, model by p: each
+model's mean +- 95 % t-interval over the seeds, and the paired difference
+MMoE - model (mean +- 95 % t-interval, seeds where MMoE is lower), the
+statistics the program prints.
 Several files may be given (for example one per p from runs split with
 --corr); a (model, p, seed) found twice must have the same numbers.
 """
@@ -57,23 +58,38 @@ def main():
                 sys.exit("%s: %s task %s differs from an earlier file" % (path, key, r["task"]))
             tasks[key][r["task"]] = float(r["test_mse"])
     final = {k: (v["1"] + v["2"]) / 2 for k, v in tasks.items() if len(v) == 2}
-    for p in sorted({k[1] for k in final}, key=float):
-        models = sorted({k[0] for k in final if k[1] == p},
-                        key=lambda m: ORDER.index(m) if m in ORDER else len(ORDER))
-        seeds = sorted({k[2] for k in final if k[1] == p})
-        seeds = [s for s in seeds if all((m, p, s) in final for m in models)]
-        n = len(seeds)
-        print("p = %s: %d complete seeds (%s)" % (p, n, ", ".join(map(str, seeds))))
-        print("  %-22s %-19s %s" % ("model", "final loss", "MMoE - model (MMoE lower)"))
+    ps = sorted({k[1] for k in final}, key=float)
+    models = sorted({k[0] for k in final},
+                    key=lambda m: ORDER.index(m) if m in ORDER else len(ORDER))
+    seeds = [s for s in sorted({k[2] for k in final})
+             if all((m, p, s) in final for m in models for p in ps)]
+    n = len(seeds)
+    print("%d seeds complete for every model and p: %s" % (n, ", ".join(map(str, seeds))))
+    loss, diff = {}, {}
+    for p in ps:
         for m in models:
             v = [final[(m, p, s)] for s in seeds]
-            cell = "%.4f +/- %.4f" % (statistics.mean(v), interval(v)) if n else "-"
-            diff = ""
+            if n:
+                loss[(m, p)] = "%.4f ± %.4f" % (statistics.mean(v), interval(v))
             if m != "mmoe" and "mmoe" in models and n:
                 d = [final[("mmoe", p, s)] - final[(m, p, s)] for s in seeds]
-                diff = "%+.4f +/- %.4f (%d/%d)" % (statistics.mean(d), interval(d),
-                                                  sum(x < 0 for x in d), n)
-            print("  %-22s %-19s %s" % (m, cell, diff))
+                diff[(m, p)] = "%+.4f ± %.4f (%d/%d)" % (statistics.mean(d), interval(d),
+                                                         sum(x < 0 for x in d), n)
+    head = "| model | " + " | ".join("p = %s" % p for p in ps) + " |"
+    rule = "| --- |" + " --- |" * len(ps)
+    print("\nFinal test loss, mean ± 95 %% t-interval over %d seeds:\n" % n)
+    print(head)
+    print(rule)
+    for m in models:
+        print("| %s | %s |" % (m, " | ".join(loss.get((m, p), "-") for p in ps)))
+    if diff:
+        print("\nPaired difference MMoE − model, mean ± 95 % t-interval (seeds where MMoE "
+              "is lower):\n")
+        print(head)
+        print(rule)
+        for m in models:
+            if m != "mmoe":
+                print("| %s | %s |" % (m, " | ".join(diff.get((m, p), "-") for p in ps)))
     return 0
 
 
