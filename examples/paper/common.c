@@ -128,6 +128,18 @@ const paper_arch *paper_arch_at(size_t i)
     return i < n_table ? &arch_table[i] : NULL;
 }
 
+const char *paper_arch_color(const paper_arch *a)
+{
+    static const char *const colors[] = {
+        "#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#7f7f7f", "#e377c2",
+        "#17becf", "#bcbd22", "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#000000"};
+    size_t i = 0;
+    fill_table();
+    if (a >= arch_table && a < arch_table + n_table)
+        i = (size_t)(a - arch_table);
+    return colors[i % (sizeof colors / sizeof colors[0])];
+}
+
 size_t paper_arch_count(void)
 {
     fill_table();

@@ -49,6 +49,9 @@ const paper_arch *paper_arch_get(mmoe_arch arch);
 const paper_arch *paper_arch_at(size_t i);
 size_t paper_arch_count(void);
 
+/** Plot colour ("#rrggbb") of an architecture of the table, one for each; never NULL. */
+const char *paper_arch_color(const paper_arch *a);
+
 /* ------------------------------------------------------------------------ */
 /* options                                                                   */
 /* ------------------------------------------------------------------------ */

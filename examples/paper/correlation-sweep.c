@@ -342,8 +342,6 @@ static int plot(sweep *sw, const paper_stats *st)
     const paper_options *o = &sw->o;
     paper_text t = {0};
     char path[4200];
-    static const char *const colors[PAPER_MAX_ARCHS] = {"#d62728", "#1f77b4", "#2ca02c", "#9467bd",
-                                                        "#ff7f0e", "#8c564b", "#7f7f7f"};
     paper_gp_path(path, sizeof path, o->out_dir, "curves.png");
     paper_text_printf(&t, "# written by " PROG "; data inline\n");
     paper_text_printf(&t,
@@ -373,7 +371,7 @@ static int plot(sweep *sw, const paper_stats *st)
     for (size_t c = 0; c < o->n_corrs; c++) {
         paper_text_printf(&t, "set title 'p = %g'\nplot ", o->corrs[c]);
         for (size_t a = 0; a < o->n_archs; a++) {
-            const char *col = colors[(size_t)(o->archs[a] - paper_arch_at(0))];
+            const char *col = paper_arch_color(o->archs[a]);
             paper_text_printf(&t, "%s$c%zu_%zu using 1:2 with lines lw 2 lc rgb '%s' title '%s'",
                               a ? ", \\\n  " : "", a, c, col, o->archs[a]->label);
         }
@@ -406,7 +404,7 @@ static int plot(sweep *sw, const paper_stats *st)
     }
     paper_text_printf(&t, "plot ");
     for (size_t a = 0; a < o->n_archs; a++) {
-        const char *col = colors[(size_t)(o->archs[a] - paper_arch_at(0))];
+        const char *col = paper_arch_color(o->archs[a]);
         paper_text_printf(&t,
                           "%s$f%zu using 1:2:3 with yerrorlines lw 2 pt 7 lc rgb '%s' "
                           "title '%s'",

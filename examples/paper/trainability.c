@@ -147,8 +147,6 @@ static int write_outputs(study *s, paper_stats *stats, double wall)
     paper_text t = {0};
     int rc = -1;
     FILE *f = NULL;
-    static const char *const colors[PAPER_MAX_ARCHS] = {"#d62728", "#1f77b4", "#2ca02c", "#9467bd",
-                                                        "#ff7f0e", "#8c564b", "#7f7f7f"};
     if (!v || !counts) {
         fprintf(stderr, PROG ": out of memory\n");
         goto done;
@@ -249,7 +247,7 @@ static int write_outputs(study *s, paper_stats *stats, double wall)
     for (size_t c = 0; c < o->n_corrs; c++) {
         paper_text_printf(&t, "set title 'p = %g'\nplot ", o->corrs[c]);
         for (size_t a = 0; a < o->n_archs; a++) {
-            const char *col = colors[(size_t)(o->archs[a] - paper_arch_at(0))];
+            const char *col = paper_arch_color(o->archs[a]);
             paper_text_printf(&t,
                               "%s$h%zu_%zu using (sqrt($1*$2)):($3/2):1:2:(0):3 with boxxyerror "
                               "lc rgb '%s' title '%s'",
