@@ -6,6 +6,15 @@
 #include "mix.h"
 #include "reduce.h"
 
+/* The row's largest value (the softmax's stabiliser; NaN ignored unless first). */
+static inline float row_max(const float *p, size_t n)
+{
+    float mx = p[0];
+    for (size_t e = 1; e < n; e++)
+        mx = p[e] > mx ? p[e] : mx;
+    return mx;
+}
+
 #if defined(__GNUC__)
 typedef float v8f __attribute__((vector_size(32)));
 typedef int v8i __attribute__((vector_size(32)));
@@ -55,9 +64,7 @@ MMOE__VECTORIZED static void softmax_rows_impl(size_t rows, size_t n, float *P, 
 {
     for (size_t r = 0; r < rows; r++) {
         float *p = P + r * ld;
-        float mx = p[0];
-        for (size_t e = 1; e < n; e++)
-            mx = p[e] > mx ? p[e] : mx;
+        float mx = row_max(p, n);
         size_t e = 0;
         for (; e + 8 <= n; e += 8)
             exp8(p + e, mx);
@@ -92,9 +99,7 @@ void mmoe__softmax_rows_ref(size_t rows, size_t n, float *P, size_t ld)
 {
     for (size_t r = 0; r < rows; r++) {
         float *p = P + r * ld;
-        float mx = p[0];
-        for (size_t e = 1; e < n; e++)
-            mx = p[e] > mx ? p[e] : mx;
+        float mx = row_max(p, n);
         float s = 0.0f;
         for (size_t e = 0; e < n; e++) {
             p[e] = expf(p[e] - mx);

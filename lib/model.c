@@ -494,8 +494,8 @@ mmoe_status mmoe_model_zero_grad(mmoe_model *m)
 {
     if (!m)
         return MMOE_FAIL(NULL, MMOE_ERR_NULL, "model is NULL");
-    if (m->reg.total >= 262144)
-        mmoe__parallel_for(m->reg.total, 131072, 16, zero_chunk, m->grads);
+    if (m->reg.total >= MMOE__PAR_ELEMS)
+        mmoe__parallel_for(m->reg.total, MMOE__PAR_ELEMS / 2, 16, zero_chunk, m->grads);
     else
         zero_chunk(m->grads, 0, 0, m->reg.total);
     mmoe__input_zero_fed(&m->input);

@@ -368,9 +368,6 @@ static void update_chunk(void *ctx, size_t chunk, size_t b, size_t e)
     opt->ops->update(e - b, opt->params + off, opt->grads + off, s0, s1, j->c);
 }
 
-/* Parameters from which an update is shared across the pool. */
-#define PAR_UPDATE 65536
-
 /* The kind's update on parameters [off, off + len). */
 static void update_range(step_pass *p, size_t off, size_t len)
 {
@@ -380,8 +377,8 @@ static void update_range(step_pass *p, size_t off, size_t len)
         return;
     if (!p->dry) {
         update_job j = {opt, p->c, off};
-        if (len >= PAR_UPDATE && mmoe__pool_width() > 1)
-            mmoe__parallel_for(len, PAR_UPDATE / 2, 16, update_chunk, &j);
+        if (len >= MMOE__PAR_ELEMS && mmoe__pool_width() > 1)
+            mmoe__parallel_for(len, MMOE__PAR_ELEMS / 2, 16, update_chunk, &j);
         else
             update_chunk(&j, 0, 0, len);
         return;

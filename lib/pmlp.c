@@ -157,8 +157,8 @@ void mmoe__pmlp_backward_report(const mmoe__pmlp *p, const float *params, float 
         copies_job j = {p, params, grads, li, B, ldx, lddx, X, A, dA, dX, shared};
         if (li == 0 && shared) {
             size_t in = layer_in(p, 0), w = p->width[0], ldy = C * w;
-            if (share_copies(p, 0, B) || (C == 1 && mmoe__pool_width() > 1 && B * w >= 262144))
-                mmoe__parallel_for(ldy, 256, 16, act_bias_cols, &j);
+            if (mmoe__pool_width() > 1 && B * ldy >= MMOE__PAR_ELEMS)
+                mmoe__parallel_for(ldy, MMOE__PAR_ELEMS / 2 / B + 1, 16, act_bias_cols, &j);
             else
                 act_bias_cols(&j, 0, 0, ldy);
             mmoe__dense_backward(params + p->w_off[0], in, ldy, B, X, ldx, dA[0], ldy,

@@ -48,6 +48,13 @@ size_t mmoe__parallel_chunks(size_t n, size_t grain, size_t align);
 #define MMOE__PAR_FLOPS 32e6
 #define MMOE__CHUNK_FLOPS 16e6
 
+/*
+ * Element-wise passes (zeroing, the optimizer update, the finiteness
+ * check, activation derivatives) are shared from MMOE__PAR_ELEMS floats
+ * on, in chunks of at least half that.
+ */
+#define MMOE__PAR_ELEMS 262144
+
 /* Items per chunk for n items costing `flops` in all: at least MMOE__CHUNK_FLOPS and min_grain. */
 static inline size_t mmoe__flops_grain(size_t n, double flops, size_t min_grain)
 {

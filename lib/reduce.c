@@ -200,11 +200,11 @@ static void absmax_chunk(void *ctx, size_t chunk, size_t b, size_t e)
 
 int mmoe__absmax_finite(const float *x, size_t n, float *absmax)
 {
-    if (n < 131072 || mmoe__pool_width() < 2)
+    if (n < MMOE__PAR_ELEMS || mmoe__pool_width() < 2)
         return absmax_finite_serial(x, n, absmax);
     absmax_job j;
     j.x = x;
-    size_t chunks = mmoe__parallel_for(n, 65536, 16, absmax_chunk, &j);
+    size_t chunks = mmoe__parallel_for(n, MMOE__PAR_ELEMS / 2, 16, absmax_chunk, &j);
     float mx = 0.0f;
     int ok = 1;
     for (size_t c = 0; c < chunks; c++) {
