@@ -172,6 +172,8 @@ void paper_options_defaults(paper_options *o)
     o->steps = 15000;
     o->batch = 128;
     o->lr = 0.003;
+    o->init = PAPER_INIT_HE;
+    o->online = 0;
     o->eval_every = 250;
     o->seed = 1;
     o->threads = 1;
@@ -323,7 +325,16 @@ int paper_parse_option(const char *prog, const char *a, const char *v, paper_opt
         rc = paper_parse_size(prog, a, v, 1, 1u << 16, &o->batch);
     else if (strcmp(a, "--lr") == 0)
         rc = parse_real(prog, a, v, 1e-9, 10.0, &o->lr);
-    else if (strcmp(a, "--eval-every") == 0)
+    else if (strcmp(a, "--init") == 0) {
+        if (strcmp(v, "he") == 0)
+            o->init = PAPER_INIT_HE;
+        else if (strcmp(v, "glorot") == 0)
+            o->init = PAPER_INIT_GLOROT;
+        else {
+            fprintf(stderr, "%s: --init: '%s' is not he or glorot\n", prog, v);
+            return -1;
+        }
+    } else if (strcmp(a, "--eval-every") == 0)
         rc = paper_parse_size(prog, a, v, 0, 100000000, &o->eval_every);
     else if (strcmp(a, "--seed") == 0) {
         char *end = NULL;
@@ -360,6 +371,8 @@ int paper_parse_flag(const char *a, paper_options *o)
         o->plots = 0;
     else if (strcmp(a, "--quick") == 0)
         o->quick = 1;
+    else if (strcmp(a, "--online") == 0)
+        o->online = 1;
     else
         return 0;
     return 1;
@@ -371,6 +384,8 @@ void paper_print_option_help(FILE *f)
                "  --corr LIST        task correlations p, comma-separated [0.5,0.9,1.0]\n"
                "  --dim D            input width d [100]\n"
                "  --train N          training samples per run [20000]\n"
+               "  --online           no fixed training set: every mini-batch is fresh samples\n"
+               "                     from the generator (the same stream for every model)\n"
                "  --test N           test samples per run [2000]\n"
                "  --scale C          weight-vector norm c [1]\n"
                "  --sin-terms M      number m of sin terms [10]\n"
@@ -393,6 +408,9 @@ void paper_print_option_help(FILE *f)
                "  --steps N          optimizer steps per run [15000; trainability: 6000]\n"
                "  --batch B          mini-batch size [128]\n"
                "  --lr R             Adam learning rate [0.003]\n"
+               "  --init I           weight initialisation: he (the library's: He-normal\n"
+               "                     before relu, Glorot-uniform otherwise) or glorot (every\n"
+               "                     weight matrix Glorot-uniform, Keras's default) [he]\n"
                "  --eval-every K     test-set evaluation interval in steps, 0 = only at the end\n"
                "                     (correlation-sweep only) [250]\n"
                "  --seed S           base seed of data and initialisation [1]\n"
@@ -428,9 +446,13 @@ void paper_finish_arch_list(paper_options *o)
 void paper_print_setup(FILE *f, const char *prog, const paper_options *o)
 {
     fprintf(f,
-            "%s: data: d %zu, c %g, m %zu sin terms, noise sigma %g, %zu train / %zu test "
-            "samples per run, p in {",
-            prog, o->dim, o->scale, o->sin_terms, o->noise, o->n_train, o->n_test);
+            "%s: data: d %zu, c %g, m %zu sin terms, noise sigma %g, ", prog, o->dim, o->scale,
+            o->sin_terms, o->noise);
+    if (o->online)
+        fprintf(f, "fresh training samples every step (online) / %zu test", o->n_test);
+    else
+        fprintf(f, "%zu train / %zu test", o->n_train, o->n_test);
+    fprintf(f, " samples per run, p in {");
     for (size_t i = 0; i < o->n_corrs; i++)
         fprintf(f, "%s%g", i ? ", " : "", o->corrs[i]);
     fprintf(f, "}\n");
@@ -444,10 +466,11 @@ void paper_print_setup(FILE *f, const char *prog, const paper_options *o)
     else
         snprintf(ev, sizeof ev, "after the last step");
     fprintf(f,
-            "%s: training: Adam lr %g, batch %zu, %zu steps, test evaluation %s, base seed "
-            "%llu, BLAS %s (%d thread%s)\n",
-            prog, o->lr, o->batch, o->steps, ev, (unsigned long long)o->seed, mmoe_blas_name(),
-            o->threads, o->threads == 1 ? "" : "s");
+            "%s: training: Adam lr %g, batch %zu, %zu steps, %s initialisation, test evaluation "
+            "%s, base seed %llu, BLAS %s (%d thread%s)\n",
+            prog, o->lr, o->batch, o->steps, o->init == PAPER_INIT_GLOROT ? "Glorot-uniform" : "He",
+            ev, (unsigned long long)o->seed, mmoe_blas_name(), o->threads,
+            o->threads == 1 ? "" : "s");
 }
 
 /* ------------------------------------------------------------------------ */
@@ -485,17 +508,19 @@ int paper_data_make(const paper_options *o, double corr, uint64_t seed, paper_da
     }
     /* sizes are bounded by the option parser (n <= 2^24, d <= 2^16) */
     d->dim = o->dim;
-    d->n_train = o->n_train;
+    d->n_train = o->online ? 0 : o->n_train;
     d->n_test = o->n_test;
-    d->x_train = malloc(o->n_train * o->dim * sizeof(float));
-    d->y_train = malloc(o->n_train * PAPER_TASKS * sizeof(float));
+    if (!o->online) {
+        d->x_train = malloc(o->n_train * o->dim * sizeof(float));
+        d->y_train = malloc(o->n_train * PAPER_TASKS * sizeof(float));
+    }
     d->x_test = malloc(o->n_test * o->dim * sizeof(float));
     d->y_test = malloc(o->n_test * PAPER_TASKS * sizeof(float));
-    if (!d->x_train || !d->y_train || !d->x_test || !d->y_test) {
+    if ((!o->online && (!d->x_train || !d->y_train)) || !d->x_test || !d->y_test) {
         snprintf(err, cap, "out of memory for the data set");
         goto done;
     }
-    if ((st = mmoe_synth_generate(gen, o->n_train, d->x_train, d->y_train)) != MMOE_OK ||
+    if ((st = mmoe_synth_generate(gen, d->n_train, d->x_train, d->y_train)) != MMOE_OK ||
         (st = mmoe_synth_generate(gen, o->n_test, d->x_test, d->y_test)) != MMOE_OK) {
         snprintf(err, cap, "mmoe_synth_generate: %s: %s", mmoe_status_string(st),
                  mmoe_synth_last_error(gen));
@@ -512,6 +537,10 @@ int paper_data_make(const paper_options *o, double corr, uint64_t seed, paper_da
         }
         d->test_var[k] = var / (double)d->n_test;
     }
+    if (o->online) {
+        d->gen = gen; /* paper_train draws the training stream after the test set */
+        gen = NULL;
+    }
     rc = 0;
 done:
     mmoe_synth_free(gen);
@@ -527,6 +556,7 @@ void paper_data_free(paper_data *d)
     free(d->y_train);
     free(d->x_test);
     free(d->y_test);
+    mmoe_synth_free(d->gen);
     memset(d, 0, sizeof *d);
 }
 
@@ -727,6 +757,59 @@ static void shuffle(size_t *idx, size_t n, uint64_t *s)
     }
 }
 
+/* Uniform double in [0, 1) from the top 53 bits. */
+static double unit_uniform(uint64_t *s)
+{
+    return (double)(xorshift(s) >> 11) * (1.0 / 9007199254740992.0);
+}
+
+/*
+ * Redraw every weight matrix (a parameter named *.weight of shape [out, in])
+ * Glorot-uniform. The other parameters (biases, cross-stitch units,
+ * tensor-factorization factors) keep the library's initialisation.
+ */
+static int init_glorot(mmoe_model *m, uint64_t seed, char *err, size_t cap)
+{
+    uint64_t s = paper_mix_seed(seed, 0x474C4F524FULL, 0, 0);
+    if (s == 0)
+        s = 1;
+    for (size_t i = 0; i < mmoe_model_param_count(m); i++) {
+        const char *name = NULL;
+        mmoe_tensor *v = NULL;
+        mmoe_status st = mmoe_model_param(m, i, &name, &v, NULL);
+        if (st != MMOE_OK) {
+            snprintf(err, cap, "mmoe_model_param: %s", mmoe_status_string(st));
+            return -1;
+        }
+        size_t len = strlen(name);
+        if (mmoe_tensor_rank(v) != 2 || len < 7 || strcmp(name + len - 7, ".weight") != 0)
+            continue;
+        double out = (double)mmoe_tensor_dim(v, 0), in = (double)mmoe_tensor_dim(v, 1);
+        double lim = sqrt(6.0 / (in + out));
+        float *w = mmoe_tensor_data(v);
+        for (size_t j = 0; j < mmoe_tensor_numel(v); j++)
+            w[j] = (float)(lim * (2.0 * unit_uniform(&s) - 1.0));
+    }
+    return 0;
+}
+
+/* Online data: rewind the stream and skip the test samples drawn first. */
+static int online_start(const paper_data *d, size_t batch, float *xb, float *yb, char *err,
+                        size_t cap)
+{
+    mmoe_status st = mmoe_synth_reset(d->gen);
+    for (size_t done = 0; st == MMOE_OK && done < d->n_test; done += batch) {
+        size_t n = d->n_test - done < batch ? d->n_test - done : batch;
+        st = mmoe_synth_generate(d->gen, n, xb, yb);
+    }
+    if (st != MMOE_OK) {
+        snprintf(err, cap, "mmoe_synth_generate: %s: %s", mmoe_status_string(st),
+                 mmoe_synth_last_error(d->gen));
+        return -1;
+    }
+    return 0;
+}
+
 static int evaluate(mmoe_model *m, mmoe_workspace *ws, const paper_data *d, float *pred,
                     double *mse, char *err, size_t cap)
 {
@@ -801,6 +884,12 @@ int paper_train(const paper_options *o, const paper_data *d, const paper_arch *a
 
     if (create_model(o, a, width, init_seed, &m, err, cap) != MMOE_OK)
         return -1;
+    if (o->init == PAPER_INIT_GLOROT && init_glorot(m, init_seed, err, cap) != 0)
+        goto done;
+    if (o->online && !d->gen) {
+        snprintf(err, cap, "online training needs a data set made with online set");
+        goto done;
+    }
     if ((st = mmoe_optimizer_create(m, MMOE_OPTIMIZER_ADAM, &opt)) != MMOE_OK ||
         (st = mmoe_optimizer_set(opt, MMOE_OPT_LEARNING_RATE, o->lr)) != MMOE_OK) {
         snprintf(err, cap, "creating the Adam optimizer: %s: %s", mmoe_status_string(st),
@@ -815,7 +904,7 @@ int paper_train(const paper_options *o, const paper_data *d, const paper_arch *a
     xb = malloc(o->batch * d->dim * sizeof(float));
     yb = malloc(o->batch * PAPER_TASKS * sizeof(float));
     pred = malloc(d->n_test * PAPER_TASKS * sizeof(float));
-    idx = malloc(d->n_train * sizeof(size_t));
+    idx = malloc((d->n_train ? d->n_train : 1) * sizeof(size_t));
     if (!xb || !yb || !pred || !idx) {
         snprintf(err, cap, "out of memory for training buffers");
         goto done;
@@ -831,9 +920,19 @@ int paper_train(const paper_options *o, const paper_data *d, const paper_arch *a
             goto done;
         fn(ctx, 0, mse);
     }
+    if (o->online && online_start(d, o->batch, xb, yb, err, cap) != 0)
+        goto done;
     size_t pos = d->n_train; /* forces a shuffle before the first batch */
     for (size_t step = 1; step <= o->steps; step++) {
-        for (size_t r = 0; r < o->batch; r++) {
+        if (o->online) {
+            st = mmoe_synth_generate(d->gen, o->batch, xb, yb);
+            if (st != MMOE_OK) {
+                snprintf(err, cap, "mmoe_synth_generate: %s: %s", mmoe_status_string(st),
+                         mmoe_synth_last_error(d->gen));
+                goto done;
+            }
+        }
+        for (size_t r = 0; !o->online && r < o->batch; r++) {
             if (pos == d->n_train) {
                 shuffle(idx, d->n_train, &sh);
                 pos = 0;
@@ -909,6 +1008,30 @@ double paper_t975(size_t df)
     const double g3 = (3.0 * z7 + 19.0 * z5 + 17.0 * z3 - 15.0 * z) / 384.0;
     const double g4 = (79.0 * z9 + 776.0 * z7 + 1482.0 * z5 - 1920.0 * z3 - 945.0 * z) / 92160.0;
     return z + g1 / v + g2 / (v * v) + g3 / (v * v * v) + g4 / (v * v * v * v);
+}
+
+void paper_paired(const double *a, const double *b, size_t n, double *d, paper_stats *s,
+                  size_t *a_lower, size_t *a_higher)
+{
+    size_t lo = 0, hi = 0;
+    for (size_t i = 0; i < n; i++) {
+        d[i] = a[i] - b[i];
+        lo += a[i] < b[i];
+        hi += a[i] > b[i];
+    }
+    paper_stats_compute(d, n, s);
+    if (a_lower)
+        *a_lower = lo;
+    if (a_higher)
+        *a_higher = hi;
+}
+
+void paper_format_diff(char *buf, size_t cap, const paper_stats *s, size_t count, size_t n)
+{
+    if (isnan(s->ci_half))
+        snprintf(buf, cap, "%+.4f (%zu/%zu)", s->mean, count, n);
+    else
+        snprintf(buf, cap, "%+.4f +/- %.4f (%zu/%zu)", s->mean, s->ci_half, count, n);
 }
 
 static int cmp_double(const void *a, const void *b)

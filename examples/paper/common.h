@@ -28,6 +28,12 @@
 /** Error message buffer size. */
 #define PAPER_ERRLEN 512
 
+/** Weight initialisation of the paper programs (--init). */
+typedef enum paper_init {
+    PAPER_INIT_HE = 0,    /* the library's: He-normal before relu, Glorot-uniform otherwise */
+    PAPER_INIT_GLOROT = 1 /* every weight matrix Glorot-uniform (Keras's Dense default) */
+} paper_init;
+
 /* ------------------------------------------------------------------------ */
 /* architectures                                                             */
 /* ------------------------------------------------------------------------ */
@@ -59,11 +65,12 @@ const char *paper_arch_color(const paper_arch *a);
 typedef struct paper_options {
     /* data */
     size_t dim;       /* input width d */
-    size_t n_train;   /* training samples per run */
+    size_t n_train;   /* training samples per run (ignored with online) */
     size_t n_test;    /* test samples per run, drawn after the training ones */
     double scale;     /* c */
     size_t sin_terms; /* m */
     double noise;     /* sigma */
+    int online;       /* --online: fresh samples from the generator every step */
     double corrs[PAPER_MAX_CORRS];
     size_t n_corrs;
     /* models */
@@ -80,6 +87,7 @@ typedef struct paper_options {
     size_t steps;
     size_t batch;
     double lr;
+    paper_init init;
     size_t eval_every; /* 0: only at the end */
     uint64_t seed;     /* base seed */
     int threads;
@@ -141,14 +149,19 @@ void paper_print_setup(FILE *f, const char *prog, const paper_options *o);
 
 typedef struct paper_data {
     size_t dim, n_train, n_test;
-    float *x_train, *y_train; /* [n_train, dim], [n_train, 2] */
+    float *x_train, *y_train; /* [n_train, dim], [n_train, 2]; NULL when online */
     float *x_test, *y_test;   /* [n_test, dim], [n_test, 2] */
     double test_var[PAPER_TASKS];
+    mmoe_synth *gen; /* online: the generator, whose stream after the test set trains */
 } paper_data;
 
 /**
  * Draw a fresh data set: training then test samples of one generator with
- * the given correlation and seed. @return 0, or -1 with a message in err.
+ * the given correlation and seed. With o->online there is no training set:
+ * the test samples are drawn first, and paper_train draws every mini-batch
+ * from the rest of the same stream (rewound for each model, so all models
+ * of a seed see the same samples in the same order).
+ * @return 0, or -1 with a message in err.
  */
 int paper_data_make(const paper_options *o, double corr, uint64_t seed, paper_data *d, char *err,
                     size_t cap);
@@ -204,7 +217,10 @@ typedef struct paper_run_result {
 
 /**
  * Train one model (Adam, o->steps mini-batches of o->batch from shuffled
- * passes over the training set) and evaluate on the test set.
+ * passes over the training set, or fresh ones with o->online) and evaluate
+ * on the test set. With o->init == PAPER_INIT_GLOROT every weight matrix
+ * [out, in] is redrawn Glorot-uniform (limit sqrt(6 / (in + out))) from
+ * init_seed before training; biases stay 0.
  * With want_gates and a gated model, res->gate_mean is allocated (free with
  * paper_run_result_free).
  * @return 0, or -1 with a message in err.
@@ -234,6 +250,17 @@ void paper_stats_compute(double *v, size_t n, paper_stats *s);
 
 /** Two-sided 97.5 % quantile of Student's t with df degrees of freedom. */
 double paper_t975(size_t df);
+
+/**
+ * Paired comparison of a[i] - b[i] over n pairs: statistics of the
+ * differences (d is scratch of n values) and the number of pairs with
+ * a[i] < b[i] (*a_lower) and a[i] > b[i] (*a_higher); either may be NULL.
+ */
+void paper_paired(const double *a, const double *b, size_t n, double *d, paper_stats *s,
+                  size_t *a_lower, size_t *a_higher);
+
+/** "+0.0012 +/- 0.0008 (7/10)" into buf: mean difference, interval, count of n. */
+void paper_format_diff(char *buf, size_t cap, const paper_stats *s, size_t count, size_t n);
 
 /* ------------------------------------------------------------------------ */
 /* progress, files, plots                                                    */

@@ -17,9 +17,14 @@
  *   curves.csv       model,p,seed,step,task,test_mse   (every evaluation)
  *   curves_mean.csv  model,p,step,n,mean,ci95_lo,ci95_hi (loss over seeds)
  *   summary.csv      final loss per model and p: mean, sd, 95 % t interval, ...
- *   paired.csv       MMoE minus each other model, per p, paired over seeds
+ *   paired.csv       paired over seeds, at the final step and at --at-steps:
+ *                    MMoE minus each other model per p ("mmoe_minus"), and each
+ *                    model's loss at p minus at p = 1 ("p_minus_ref"; the
+ *                    largest p when 1 is not swept)
+ *   paired_curves.csv the same two comparisons at every evaluation step
  *   gates.csv        (--gates) model,p,seed,task,expert,mean_gate_weight
- *   curves.gp, final_loss.gp and, with gnuplot on PATH, curves.png, final_loss.png
+ *   plots.gp and, with gnuplot on PATH, curves.png, final_loss.png,
+ *   paired_p.png and paired_models.png (the paired differences over training)
  *
  * Exit status: 0 success; 1 library or I/O error; 2 bad command line;
  * 3 --quick check failed (MMoE's mean final loss not below Shared-Bottom's
@@ -43,7 +48,9 @@ static void usage(FILE *f)
                "correlations p, several seeds each, and report the test loss (mean of the\n"
                "two tasks' test MSE) along training and at the end.\n"
                "\n"
-               "  --seeds N          data/initialisation seeds per (model, p) cell [20]\n");
+               "  --seeds N          data/initialisation seeds per (model, p) cell [20]\n"
+               "  --at-steps LIST    also print and save the paired tables at these evaluation\n"
+               "                     steps (comma-separated; the final step always) []\n");
     paper_print_option_help(f);
     fprintf(f, "\n"
                "--quick runs 6 seeds x 2500 steps on 20000 samples at p = 0.5 and 1 (unless\n"
@@ -62,6 +69,8 @@ typedef struct sweep {
     size_t widths[PAPER_MAX_ARCHS], params[PAPER_MAX_ARCHS];
     size_t n_evals;
     size_t *eval_steps; /* [n_evals] */
+    size_t at_steps[PAPER_MAX_CORRS]; /* --at-steps: extra steps for the paired tables */
+    size_t n_at;
     double *curve;      /* [arch][corr][seed][eval]: mean-of-tasks test MSE */
     double *final_task; /* [arch][corr][seed][task] */
     double *gates;      /* [arch][corr][seed][task][expert] or NULL */
@@ -98,6 +107,26 @@ static int extra_option(const char *a, const char *v, void *ctx)
     sweep *sw = ctx;
     if (strcmp(a, "--seeds") == 0)
         return paper_parse_size(PROG, a, v, 1, 100000, &sw->seeds) == 0 ? 1 : -1;
+    if (strcmp(a, "--at-steps") == 0) {
+        sw->n_at = 0;
+        const char *q = v;
+        char buf[32];
+        while (*q) {
+            size_t len = strcspn(q, ",");
+            if (len == 0 || len >= sizeof buf || sw->n_at == PAPER_MAX_CORRS) {
+                fprintf(stderr, PROG ": --at-steps: bad list '%s' (at most %d steps)\n", v,
+                        PAPER_MAX_CORRS);
+                return -1;
+            }
+            memcpy(buf, q, len);
+            buf[len] = 0;
+            if (paper_parse_size(PROG, a, buf, 1, 100000000, &sw->at_steps[sw->n_at]) != 0)
+                return -1;
+            sw->n_at++;
+            q += len + (q[len] == ',');
+        }
+        return 1;
+    }
     return 0;
 }
 
@@ -210,65 +239,213 @@ static void print_summary(const sweep *sw, const paper_stats *st)
     }
 }
 
-/* Paired differences MMoE - other model per p (over seeds). */
+/* Index of the reference correlation of the paired p tables: p = 1 when
+ * swept, else the largest p. */
+static size_t ref_corr(const sweep *sw)
+{
+    size_t r = 0;
+    for (size_t c = 0; c < sw->o.n_corrs; c++) {
+        if (sw->o.corrs[c] == 1.0)
+            return c;
+        if (sw->o.corrs[c] > sw->o.corrs[r])
+            r = c;
+    }
+    return r;
+}
+
+/* Loss (mean of tasks) of every seed of a cell at evaluation e into v[seeds]. */
+static void cell_at(const sweep *sw, size_t a, size_t c, size_t e, double *v)
+{
+    for (size_t s = 0; s < sw->seeds; s++)
+        v[s] = sw->curve[cell(sw, a, c, s) * sw->n_evals + e];
+}
+
+/* Evaluation index of a step, or SIZE_MAX. */
+static size_t eval_index(const sweep *sw, size_t step)
+{
+    for (size_t e = 0; e < sw->n_evals; e++)
+        if (sw->eval_steps[e] == step)
+            return e;
+    return SIZE_MAX;
+}
+
+/*
+ * The two paired comparisons at evaluation e, for every model or p:
+ * kind 0: MMoE - model at each p (x = MMoE, y = model);
+ * kind 1: loss at p - loss at the reference p, per model (x = at p).
+ * fn receives the statistics and the counts of seeds with x < y and x > y.
+ */
+typedef void (*paired_fn)(void *ctx, int kind, size_t a, size_t c, size_t e, const paper_stats *st,
+                          size_t lower, size_t higher);
+
+static int for_each_paired(const sweep *sw, size_t e, paired_fn fn, void *ctx)
+{
+    const paper_options *o = &sw->o;
+    size_t im = arch_index(sw, MMOE_ARCH_MMOE), ir = ref_corr(sw);
+    double *x = malloc(sw->seeds * sizeof *x), *y = malloc(sw->seeds * sizeof *y);
+    double *d = malloc(sw->seeds * sizeof *d);
+    if (!x || !y || !d) {
+        free(x);
+        free(y);
+        free(d);
+        fprintf(stderr, PROG ": out of memory\n");
+        return -1;
+    }
+    for (size_t a = 0; a < o->n_archs; a++)
+        for (size_t c = 0; c < o->n_corrs; c++) {
+            paper_stats st;
+            size_t lo, hi;
+            if (im != SIZE_MAX && a != im) {
+                cell_at(sw, im, c, e, x);
+                cell_at(sw, a, c, e, y);
+                paper_paired(x, y, sw->seeds, d, &st, &lo, &hi);
+                fn(ctx, 0, a, c, e, &st, lo, hi);
+            }
+            if (c != ir) {
+                cell_at(sw, a, c, e, x);
+                cell_at(sw, a, ir, e, y);
+                paper_paired(x, y, sw->seeds, d, &st, &lo, &hi);
+                fn(ctx, 1, a, c, e, &st, lo, hi);
+            }
+        }
+    free(x);
+    free(y);
+    free(d);
+    return 0;
+}
+
+typedef struct paired_print {
+    const sweep *sw;
+    int kind;
+    char cells[PAPER_MAX_ARCHS][PAPER_MAX_CORRS][64];
+    int have[PAPER_MAX_ARCHS][PAPER_MAX_CORRS];
+    FILE *csv;
+} paired_print;
+
+static void collect_paired(void *vctx, int kind, size_t a, size_t c, size_t e,
+                           const paper_stats *st, size_t lower, size_t higher)
+{
+    paired_print *pp = vctx;
+    const sweep *sw = pp->sw;
+    if (pp->csv)
+        fprintf(pp->csv, "%s,%s,%g,%zu,%zu,%.6g,%.6g,%.6g,%zu,%zu\n",
+                kind ? "p_minus_ref" : "mmoe_minus", sw->o.archs[a]->name, sw->o.corrs[c],
+                sw->eval_steps[e], st->n, st->mean, st->mean - st->ci_half, st->mean + st->ci_half,
+                higher, lower);
+    if (kind != pp->kind)
+        return;
+    /* MMoE - model: count the seeds where MMoE is lower; p change: where the loss is higher */
+    paper_format_diff(pp->cells[a][c], sizeof pp->cells[a][c], st, kind ? higher : lower,
+                      sw->seeds);
+    pp->have[a][c] = 1;
+}
+
+/* Print both paired tables at evaluation e and append their rows to csv (may be NULL). */
+static int print_paired(const sweep *sw, size_t e, FILE *csv)
+{
+    const paper_options *o = &sw->o;
+    size_t ir = ref_corr(sw);
+    for (int kind = 0; kind < 2; kind++) {
+        paired_print *pp = calloc(1, sizeof *pp);
+        if (!pp)
+            return -1;
+        pp->sw = sw;
+        pp->kind = kind;
+        pp->csv = kind == 0 ? csv : NULL; /* every row once */
+        if (for_each_paired(sw, e, collect_paired, pp) != 0) {
+            free(pp);
+            return -1;
+        }
+        int any = 0;
+        for (size_t a = 0; a < o->n_archs; a++)
+            for (size_t c = 0; c < o->n_corrs; c++)
+                any |= pp->have[a][c];
+        if (any) {
+            if (kind == 0)
+                printf("\nPaired difference MMoE - model at step %zu (same data and init seed), "
+                       "mean +/- 95%% t-interval (seeds where MMoE is lower):\n\n",
+                       sw->eval_steps[e]);
+            else
+                printf("\nPaired change with p at step %zu: loss at p - loss at p = %g, "
+                       "mean +/- 95%% t-interval (seeds where the loss is higher at p):\n\n",
+                       sw->eval_steps[e], o->corrs[ir]);
+            printf("%-22s", "model");
+            for (size_t c = 0; c < o->n_corrs; c++) {
+                char h[32];
+                snprintf(h, sizeof h, "p = %g", o->corrs[c]);
+                if (kind == 0 || c != ir)
+                    printf("  %-27s", h);
+            }
+            printf("\n");
+            for (size_t a = 0; a < o->n_archs; a++) {
+                int row = 0;
+                for (size_t c = 0; c < o->n_corrs; c++)
+                    row |= pp->have[a][c];
+                if (!row)
+                    continue;
+                printf("%-22s", o->archs[a]->label);
+                for (size_t c = 0; c < o->n_corrs; c++)
+                    if (kind == 0 || c != ir)
+                        printf("  %-27s", pp->have[a][c] ? pp->cells[a][c] : "");
+                printf("\n");
+            }
+        }
+        free(pp);
+    }
+    return 0;
+}
+
+/* paired.csv: both comparisons at the final step and at every --at-steps step, printed too. */
 static int write_paired(sweep *sw)
 {
     const paper_options *o = &sw->o;
-    size_t im = arch_index(sw, MMOE_ARCH_MMOE);
-    if (im == SIZE_MAX || o->n_archs < 2)
+    if (o->n_archs < 2 && o->n_corrs < 2)
         return 0;
     FILE *f = paper_open_out(PROG, o->out_dir, "paired.csv");
     if (!f)
         return -1;
-    double *vm = malloc(sw->seeds * sizeof *vm), *vo = malloc(sw->seeds * sizeof *vo);
-    double *d = malloc(sw->seeds * sizeof *d);
-    if (!vm || !vo || !d) {
-        free(vm);
-        free(vo);
-        free(d);
-        fclose(f);
-        return -1;
-    }
-    fprintf(f, "other,p,n,mean_diff,ci95_lo,ci95_hi,mmoe_wins\n");
-    printf("\nPaired difference MMoE - other (same data and init seed), mean +/- 95%% "
-           "t-interval; wins = seeds where MMoE is lower:\n\n");
-    printf("%-22s", "other");
-    for (size_t c = 0; c < o->n_corrs; c++) {
-        char h[32];
-        snprintf(h, sizeof h, "p = %g", o->corrs[c]);
-        printf("  %-27s", h);
-    }
-    printf("\n");
-    for (size_t a = 0; a < o->n_archs; a++) {
-        if (a == im)
-            continue;
-        printf("%-22s", o->archs[a]->label);
-        for (size_t c = 0; c < o->n_corrs; c++) {
-            cell_finals(sw, im, c, vm);
-            cell_finals(sw, a, c, vo);
-            size_t wins = 0;
-            for (size_t s = 0; s < sw->seeds; s++) {
-                d[s] = vm[s] - vo[s];
-                wins += d[s] < 0.0;
-            }
-            paper_stats st;
-            paper_stats_compute(d, sw->seeds, &st);
-            fprintf(f, "%s,%g,%zu,%.6g,%.6g,%.6g,%zu\n", o->archs[a]->name, o->corrs[c], st.n,
-                    st.mean, st.mean - st.ci_half, st.mean + st.ci_half, wins);
-            char t[64];
-            if (isnan(st.ci_half))
-                snprintf(t, sizeof t, "%+.4f (%zu/%zu)", st.mean, wins, sw->seeds);
-            else
-                snprintf(t, sizeof t, "%+.4f +/- %.4f (%zu/%zu)", st.mean, st.ci_half, wins,
-                         sw->seeds);
-            printf("  %-27s", t);
+    fprintf(f, "comparison,model,p,step,n,mean_diff,ci95_lo,ci95_hi,n_positive,n_negative\n");
+    for (size_t i = 0; i <= sw->n_at; i++) {
+        size_t e = i < sw->n_at ? eval_index(sw, sw->at_steps[i]) : sw->n_evals - 1;
+        if (e == SIZE_MAX)
+            continue; /* checked before the runs */
+        if (print_paired(sw, e, f) != 0) {
+            fclose(f);
+            return -1;
         }
-        printf("\n");
     }
-    free(vm);
-    free(vo);
-    free(d);
     return paper_close_out(PROG, f, "paired.csv");
+}
+
+static void row_paired_curve(void *vctx, int kind, size_t a, size_t c, size_t e,
+                             const paper_stats *st, size_t lower, size_t higher)
+{
+    paired_print *pp = vctx;
+    const sweep *sw = pp->sw;
+    fprintf(pp->csv, "%s,%s,%g,%zu,%zu,%.6g,%.6g,%.6g,%zu,%zu\n",
+            kind ? "p_minus_ref" : "mmoe_minus", sw->o.archs[a]->name, sw->o.corrs[c],
+            sw->eval_steps[e], st->n, st->mean, st->mean - st->ci_half, st->mean + st->ci_half,
+            higher, lower);
+}
+
+/* paired_curves.csv: both comparisons at every evaluation step. */
+static int write_paired_curves(sweep *sw)
+{
+    const paper_options *o = &sw->o;
+    FILE *f = paper_open_out(PROG, o->out_dir, "paired_curves.csv");
+    if (!f)
+        return -1;
+    paired_print pp;
+    memset(&pp, 0, sizeof pp);
+    pp.sw = sw;
+    pp.csv = f;
+    fprintf(f, "comparison,model,p,step,n,mean_diff,ci95_lo,ci95_hi,n_positive,n_negative\n");
+    for (size_t e = 0; e < sw->n_evals; e++)
+        if (for_each_paired(sw, e, row_paired_curve, &pp) != 0) {
+            fclose(f);
+            return -1;
+        }
+    return paper_close_out(PROG, f, "paired_curves.csv");
 }
 
 static int write_curves_mean(sweep *sw)
@@ -333,6 +510,124 @@ static void print_gates(const sweep *sw)
             }
         }
     }
+}
+
+typedef struct paired_grid {
+    const sweep *sw;
+    double *v; /* [kind][arch][corr][eval][3]: mean, lo, hi; NaN where absent */
+} paired_grid;
+
+static void grid_paired(void *vctx, int kind, size_t a, size_t c, size_t e, const paper_stats *st,
+                        size_t lower, size_t higher)
+{
+    (void)lower;
+    (void)higher;
+    paired_grid *g = vctx;
+    const sweep *sw = g->sw;
+    double *p = g->v + ((((size_t)kind * sw->o.n_archs + a) * sw->o.n_corrs + c) * sw->n_evals + e) * 3;
+    p[0] = st->mean;
+    p[1] = st->mean - st->ci_half;
+    p[2] = st->mean + st->ci_half;
+}
+
+/*
+ * Curves of the paired differences over training (log step axis, so the
+ * early steps where effects appear are visible), each with its 95 % band:
+ * paired_p.png, one panel per model with loss(p) - loss(reference p);
+ * paired_models.png, one panel per p with MMoE - model.
+ */
+static int plot_paired(const sweep *sw, paper_text *t)
+{
+    const paper_options *o = &sw->o;
+    size_t im = arch_index(sw, MMOE_ARCH_MMOE), ir = ref_corr(sw);
+    size_t n = 2 * o->n_archs * o->n_corrs * sw->n_evals * 3;
+    paired_grid g = {sw, malloc(n * sizeof(double))};
+    if (!g.v)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        g.v[i] = NAN;
+    for (size_t e = 0; e < sw->n_evals; e++)
+        if (for_each_paired(sw, e, grid_paired, &g) != 0) {
+            free(g.v);
+            return -1;
+        }
+    for (int kind = 0; kind < 2; kind++)
+        for (size_t a = 0; a < o->n_archs; a++)
+            for (size_t c = 0; c < o->n_corrs; c++) {
+                const double *p =
+                    g.v + (((size_t)kind * o->n_archs + a) * o->n_corrs + c) * sw->n_evals * 3;
+                if (isnan(p[3 * (sw->n_evals - 1)]))
+                    continue;
+                paper_text_printf(t, "$d%d_%zu_%zu << EOD\n", kind, a, c);
+                for (size_t e = 0; e < sw->n_evals; e++)
+                    if (sw->eval_steps[e] > 0 && !isnan(p[3 * e]))
+                        paper_text_printf(t, "%zu %.6g %.6g %.6g\n", sw->eval_steps[e], p[3 * e],
+                                          isnan(p[3 * e + 1]) ? p[3 * e] : p[3 * e + 1],
+                                          isnan(p[3 * e + 2]) ? p[3 * e] : p[3 * e + 2]);
+                paper_text_printf(t, "EOD\n");
+            }
+    static const char *const pcol[] = {"#d62728", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2",
+                                       "#17becf", "#bcbd22", "#7f7f7f"};
+    for (int kind = 0; kind < 2; kind++) {
+        size_t panels = kind == 1 ? o->n_archs : o->n_corrs;
+        if (kind == 0 && (im == SIZE_MAX || o->n_archs < 2))
+            continue;
+        if (kind == 1 && o->n_corrs < 2)
+            continue;
+        size_t cols = panels < 3 ? panels : 3, rows = (panels + cols - 1) / cols;
+        char path[4200];
+        paper_gp_path(path, sizeof path, o->out_dir,
+                      kind ? "paired_p.png" : "paired_models.png");
+        paper_text_printf(t, "reset\n"
+                             "if (strstrt(GPVAL_TERMINALS, 'pngcairo') > 0) {\n"
+                             "  set terminal pngcairo size %zu,%zu font 'sans,10'\n"
+                             "} else {\n  set terminal png size %zu,%zu\n}\n",
+                          400 * cols + 60, 330 * rows + 40, 400 * cols + 60, 330 * rows + 40);
+        paper_text_printf(t, "set output %s\n", path);
+        if (kind)
+            paper_text_printf(t,
+                              "set multiplot layout %zu,%zu title 'Paired change with p: loss at "
+                              "p minus loss at p = %g (mean over %zu seeds, 95%% band)'\n",
+                              rows, cols, o->corrs[ir], sw->seeds);
+        else
+            paper_text_printf(t,
+                              "set multiplot layout %zu,%zu title 'Paired difference MMoE minus "
+                              "model (mean over %zu seeds, 95%% band)'\n",
+                              rows, cols, sw->seeds);
+        paper_text_printf(t, "set logscale x\nset grid\nset xlabel 'training step (log scale)'\n"
+                             "set ylabel 'test MSE difference'\nset key top right\n"
+                             "set style fill transparent solid 0.2 noborder\n");
+        for (size_t i = 0; i < panels; i++) {
+            if (kind)
+                paper_text_printf(t, "set title '%s'\n", o->archs[i]->label);
+            else
+                paper_text_printf(t, "set title 'p = %g'\n", o->corrs[i]);
+            paper_text_printf(t, "plot 0 with lines lc rgb '#000000' dt 2 notitle");
+            size_t k = 0;
+            for (size_t j = 0; j < (kind ? o->n_corrs : o->n_archs); j++) {
+                size_t a = kind ? i : j, c = kind ? j : i;
+                if ((kind && c == ir) || (!kind && a == im))
+                    continue;
+                const char *col =
+                    kind ? pcol[k % (sizeof pcol / sizeof pcol[0])] : paper_arch_color(o->archs[a]);
+                k++;
+                char title[64];
+                if (kind)
+                    snprintf(title, sizeof title, "p = %g", o->corrs[c]);
+                else
+                    snprintf(title, sizeof title, "MMoE - %s", o->archs[a]->label);
+                paper_text_printf(t,
+                                  ", \\\n  $d%d_%zu_%zu using 1:3:4 with filledcurves lc rgb "
+                                  "'%s' notitle, \\\n  $d%d_%zu_%zu using 1:2 with lines lw 2 "
+                                  "lc rgb '%s' title '%s'",
+                                  kind, a, c, col, kind, a, c, col, title);
+            }
+            paper_text_printf(t, "\n");
+        }
+        paper_text_printf(t, "unset multiplot\nunset output\n");
+    }
+    free(g.v);
+    return 0;
 }
 
 /* gnuplot: one panel per p with the mean test-loss curve of every model and
@@ -411,6 +706,11 @@ static int plot(sweep *sw, const paper_stats *st)
                           a ? ", \\\n  " : "", a, col, o->archs[a]->label);
     }
     paper_text_printf(&t, "\nunset output\n");
+    if (plot_paired(sw, &t) != 0) {
+        paper_text_free(&t);
+        fprintf(stderr, PROG ": out of memory for the plot script\n");
+        return -1;
+    }
     if (t.failed) {
         paper_text_free(&t);
         fprintf(stderr, PROG ": out of memory for the plot script\n");
@@ -429,7 +729,9 @@ static int plot(sweep *sw, const paper_stats *st)
     }
     paper_text_free(&t);
     if (rc == 0)
-        printf("\nplots: %s/curves.png, %s/final_loss.png\n", o->out_dir, o->out_dir);
+        printf("\nplots: %s/curves.png, %s/final_loss.png, %s/paired_p.png, "
+               "%s/paired_models.png\n",
+               o->out_dir, o->out_dir, o->out_dir, o->out_dir);
     else if (rc == 1)
         printf("\nplots: gnuplot is not on PATH; no PNGs drawn (script saved as %s/plots.gp)\n",
                o->out_dir);
@@ -481,6 +783,15 @@ int main(int argc, char **argv)
     }
     for (size_t e = 0, s = 0; e < ne; e++, s += o->eval_every)
         sw.eval_steps[e] = e + 1 == ne ? o->steps : s;
+    for (size_t i = 0; i < sw.n_at; i++)
+        if (eval_index(&sw, sw.at_steps[i]) == SIZE_MAX) {
+            fprintf(stderr,
+                    PROG ": --at-steps: step %zu is not an evaluation step (0, %zu, %zu, ..., "
+                         "%zu)\n",
+                    sw.at_steps[i], o->eval_every, 2 * o->eval_every, o->steps);
+            rc = 2;
+            goto done;
+        }
 
     sw.curves_csv = paper_open_out(PROG, o->out_dir, "curves.csv");
     if (!sw.curves_csv)
@@ -545,7 +856,8 @@ int main(int argc, char **argv)
         bad |= paper_close_out(PROG, sw.gates_csv, "gates.csv");
         sw.gates_csv = NULL;
     }
-    if (bad || write_summary(&sw, stats) != 0 || write_curves_mean(&sw) != 0)
+    if (bad || write_summary(&sw, stats) != 0 || write_curves_mean(&sw) != 0 ||
+        write_paired_curves(&sw) != 0)
         goto done;
     print_summary(&sw, stats);
     if (write_paired(&sw) != 0)
