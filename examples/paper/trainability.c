@@ -19,6 +19,9 @@
  *                  median, p95 (best of the worst 5 %), mean of the worst 5 %, max
  *   histogram.csv  model,p,bin_lo,bin_hi,count (log-spaced bins shared by the
  *                  models of one p)
+ *   paired.csv     paired over runs: MMoE minus each model per p, sd(MMoE) /
+ *                  sd(model) with a bootstrap interval, and each model's loss
+ *                  at p minus at p = 1 (the largest p when 1 is not run)
  *   gates.csv      (--gates) model,p,run,task,expert,mean_gate_weight
  *   histograms.gp and, with gnuplot on PATH, histograms.png
  *
@@ -291,6 +294,163 @@ done:
     return rc;
 }
 
+/* Reference correlation of the paired p comparison: p = 1 when run, else the largest p. */
+static size_t ref_corr(const study *s)
+{
+    size_t r = 0;
+    for (size_t c = 0; c < s->o.n_corrs; c++) {
+        if (s->o.corrs[c] == 1.0)
+            return c;
+        if (s->o.corrs[c] > s->o.corrs[r])
+            r = c;
+    }
+    return r;
+}
+
+static double sample_sd(const double *v, const size_t *idx, size_t n)
+{
+    double m = 0.0, ss = 0.0;
+    for (size_t i = 0; i < n; i++)
+        m += v[idx ? idx[i] : i];
+    m /= (double)n;
+    for (size_t i = 0; i < n; i++) {
+        double e = v[idx ? idx[i] : i] - m;
+        ss += e * e;
+    }
+    return n > 1 ? sqrt(ss / (double)(n - 1)) : NAN;
+}
+
+static int cmp_dbl(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+#define BOOT_RESAMPLES 2000
+
+/*
+ * sd(x) / sd(y) over paired runs and its 95 % percentile-bootstrap interval
+ * (BOOT_RESAMPLES resamples of the runs, the same runs for x and y; fixed
+ * seed, so the interval is reproducible).
+ */
+static int sd_ratio(const double *x, const double *y, size_t n, double *ratio, double *lo,
+                    double *hi)
+{
+    size_t *idx = malloc(n * sizeof *idx);
+    double *r = malloc(BOOT_RESAMPLES * sizeof *r);
+    if (!idx || !r) {
+        free(idx);
+        free(r);
+        return -1;
+    }
+    *ratio = sample_sd(x, NULL, n) / sample_sd(y, NULL, n);
+    uint64_t st = 0x9E3779B97F4A7C15ULL;
+    for (size_t b = 0; b < BOOT_RESAMPLES; b++) {
+        for (size_t i = 0; i < n; i++) {
+            st ^= st << 13;
+            st ^= st >> 7;
+            st ^= st << 17;
+            idx[i] = (size_t)(st % n);
+        }
+        r[b] = sample_sd(x, idx, n) / sample_sd(y, idx, n);
+    }
+    qsort(r, BOOT_RESAMPLES, sizeof *r, cmp_dbl);
+    *lo = r[(size_t)(0.025 * BOOT_RESAMPLES)];
+    *hi = r[(size_t)(0.975 * BOOT_RESAMPLES) - 1];
+    free(idx);
+    free(r);
+    return 0;
+}
+
+/*
+ * paired.csv and the paired tables: MMoE - model per p (runs MMoE lower),
+ * sd(MMoE) / sd(model) with its bootstrap interval, and each model's loss at
+ * p minus at the reference p (runs where it is higher at p).
+ */
+static int write_paired(const study *s)
+{
+    const paper_options *o = &s->o;
+    size_t im = arch_index(s, MMOE_ARCH_MMOE), ir = ref_corr(s);
+    double *x = malloc(s->runs * sizeof *x), *y = malloc(s->runs * sizeof *y);
+    double *d = malloc(s->runs * sizeof *d);
+    FILE *f = NULL;
+    int rc = -1;
+    if (!x || !y || !d) {
+        fprintf(stderr, PROG ": out of memory\n");
+        goto done;
+    }
+    if (!(f = paper_open_out(PROG, o->out_dir, "paired.csv")))
+        goto done;
+    fprintf(f, "comparison,model,p,n,value,ci95_lo,ci95_hi,n_positive,n_negative\n");
+    for (int kind = 0; kind < 3; kind++) {
+        if (kind < 2 && (im == SIZE_MAX || o->n_archs < 2))
+            continue;
+        if (kind == 2 && o->n_corrs < 2)
+            continue;
+        if (kind == 0)
+            printf("\nPaired difference MMoE - model (same data and init seed per run), mean "
+                   "+/- 95%% t-interval (runs where MMoE is lower):\n\n");
+        else if (kind == 1)
+            printf("\nSpread: sd(MMoE) / sd(model) over the runs, with a 95%% percentile "
+                   "bootstrap interval (%d resamples of the runs):\n\n",
+                   BOOT_RESAMPLES);
+        else
+            printf("\nPaired change with p: loss at p - loss at p = %g, mean +/- 95%% "
+                   "t-interval (runs where the loss is higher at p):\n\n",
+                   o->corrs[ir]);
+        printf("%-22s", "model");
+        for (size_t c = 0; c < o->n_corrs; c++) {
+            char h[32];
+            snprintf(h, sizeof h, "p = %g", o->corrs[c]);
+            if (kind < 2 || c != ir)
+                printf("  %-29s", h);
+        }
+        printf("\n");
+        for (size_t a = 0; a < o->n_archs; a++) {
+            if (kind < 2 && a == im)
+                continue;
+            printf("%-22s", o->archs[a]->label);
+            for (size_t c = 0; c < o->n_corrs; c++) {
+                char t[64];
+                if (kind == 2 && c == ir)
+                    continue;
+                cell_losses(s, kind < 2 ? im : a, c, x);
+                cell_losses(s, a, kind < 2 ? c : ir, y);
+                if (kind == 1) {
+                    double r, lo, hi;
+                    if (sd_ratio(x, y, s->runs, &r, &lo, &hi) != 0) {
+                        fprintf(stderr, PROG ": out of memory\n");
+                        goto done;
+                    }
+                    snprintf(t, sizeof t, "%.2f [%.2f, %.2f]", r, lo, hi);
+                    fprintf(f, "sd_ratio_mmoe,%s,%g,%zu,%.6g,%.6g,%.6g,,\n", o->archs[a]->name,
+                            o->corrs[c], s->runs, r, lo, hi);
+                } else {
+                    paper_stats st;
+                    size_t lower, higher;
+                    paper_paired(x, y, s->runs, d, &st, &lower, &higher);
+                    paper_format_diff(t, sizeof t, &st, kind == 0 ? lower : higher, s->runs);
+                    fprintf(f, "%s,%s,%g,%zu,%.6g,%.6g,%.6g,%zu,%zu\n",
+                            kind == 0 ? "mmoe_minus" : "p_minus_ref", o->archs[a]->name,
+                            o->corrs[c], st.n, st.mean, st.mean - st.ci_half,
+                            st.mean + st.ci_half, higher, lower);
+                }
+                printf("  %-29s", t);
+            }
+            printf("\n");
+        }
+    }
+    rc = paper_close_out(PROG, f, "paired.csv");
+    f = NULL;
+done:
+    if (f)
+        fclose(f);
+    free(x);
+    free(y);
+    free(d);
+    return rc;
+}
+
 static void print_gates(const study *s)
 {
     const paper_options *o = &s->o;
@@ -414,7 +574,7 @@ int main(int argc, char **argv)
         bad |= paper_close_out(PROG, gates_csv, "gates.csv");
         gates_csv = NULL;
     }
-    if (bad || write_outputs(&s, stats, wall) != 0)
+    if (bad || write_outputs(&s, stats, wall) != 0 || write_paired(&s) != 0)
         goto done;
     if (o->gates)
         print_gates(&s);
