@@ -443,10 +443,21 @@ void paper_finish_arch_list(paper_options *o)
     }
 }
 
+size_t paper_ref_corr(const paper_options *o)
+{
+    size_t r = 0;
+    for (size_t c = 0; c < o->n_corrs; c++) {
+        if (o->corrs[c] == 1.0)
+            return c;
+        if (o->corrs[c] > o->corrs[r])
+            r = c;
+    }
+    return r;
+}
+
 void paper_print_setup(FILE *f, const char *prog, const paper_options *o)
 {
-    fprintf(f,
-            "%s: data: d %zu, c %g, m %zu sin terms, noise sigma %g, ", prog, o->dim, o->scale,
+    fprintf(f, "%s: data: d %zu, c %g, m %zu sin terms, noise sigma %g, ", prog, o->dim, o->scale,
             o->sin_terms, o->noise);
     if (o->online)
         fprintf(f, "fresh training samples every step (online) / %zu test", o->n_test);

@@ -140,6 +140,12 @@ int paper_parse_size(const char *prog, const char *flag, const char *s, size_t l
 /** Expand --all and default the architecture list when none was given. */
 void paper_finish_arch_list(paper_options *o);
 
+/**
+ * Index in o->corrs of the reference correlation of the paired "change with
+ * p" comparisons: p = 1 when it is in the list, else the largest p.
+ */
+size_t paper_ref_corr(const paper_options *o);
+
 /** Print the constants of a run (data, models, training) to f. */
 void paper_print_setup(FILE *f, const char *prog, const paper_options *o);
 

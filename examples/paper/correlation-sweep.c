@@ -68,7 +68,7 @@ typedef struct sweep {
     size_t seeds;
     size_t widths[PAPER_MAX_ARCHS], params[PAPER_MAX_ARCHS];
     size_t n_evals;
-    size_t *eval_steps; /* [n_evals] */
+    size_t *eval_steps;               /* [n_evals] */
     size_t at_steps[PAPER_MAX_CORRS]; /* --at-steps: extra steps for the paired tables */
     size_t n_at;
     double *curve;      /* [arch][corr][seed][eval]: mean-of-tasks test MSE */
@@ -239,20 +239,6 @@ static void print_summary(const sweep *sw, const paper_stats *st)
     }
 }
 
-/* Index of the reference correlation of the paired p tables: p = 1 when
- * swept, else the largest p. */
-static size_t ref_corr(const sweep *sw)
-{
-    size_t r = 0;
-    for (size_t c = 0; c < sw->o.n_corrs; c++) {
-        if (sw->o.corrs[c] == 1.0)
-            return c;
-        if (sw->o.corrs[c] > sw->o.corrs[r])
-            r = c;
-    }
-    return r;
-}
-
 /* Loss (mean of tasks) of every seed of a cell at evaluation e into v[seeds]. */
 static void cell_at(const sweep *sw, size_t a, size_t c, size_t e, double *v)
 {
@@ -281,7 +267,7 @@ typedef void (*paired_fn)(void *ctx, int kind, size_t a, size_t c, size_t e, con
 static int for_each_paired(const sweep *sw, size_t e, paired_fn fn, void *ctx)
 {
     const paper_options *o = &sw->o;
-    size_t im = arch_index(sw, MMOE_ARCH_MMOE), ir = ref_corr(sw);
+    size_t im = arch_index(sw, MMOE_ARCH_MMOE), ir = paper_ref_corr(&sw->o);
     double *x = malloc(sw->seeds * sizeof *x), *y = malloc(sw->seeds * sizeof *y);
     double *d = malloc(sw->seeds * sizeof *d);
     if (!x || !y || !d) {
@@ -344,7 +330,7 @@ static void collect_paired(void *vctx, int kind, size_t a, size_t c, size_t e,
 static int print_paired(const sweep *sw, size_t e, FILE *csv)
 {
     const paper_options *o = &sw->o;
-    size_t ir = ref_corr(sw);
+    size_t ir = paper_ref_corr(&sw->o);
     for (int kind = 0; kind < 2; kind++) {
         paired_print *pp = calloc(1, sizeof *pp);
         if (!pp)
@@ -524,7 +510,8 @@ static void grid_paired(void *vctx, int kind, size_t a, size_t c, size_t e, cons
     (void)higher;
     paired_grid *g = vctx;
     const sweep *sw = g->sw;
-    double *p = g->v + ((((size_t)kind * sw->o.n_archs + a) * sw->o.n_corrs + c) * sw->n_evals + e) * 3;
+    double *p =
+        g->v + ((((size_t)kind * sw->o.n_archs + a) * sw->o.n_corrs + c) * sw->n_evals + e) * 3;
     p[0] = st->mean;
     p[1] = st->mean - st->ci_half;
     p[2] = st->mean + st->ci_half;
@@ -539,7 +526,7 @@ static void grid_paired(void *vctx, int kind, size_t a, size_t c, size_t e, cons
 static int plot_paired(const sweep *sw, paper_text *t)
 {
     const paper_options *o = &sw->o;
-    size_t im = arch_index(sw, MMOE_ARCH_MMOE), ir = ref_corr(sw);
+    size_t im = arch_index(sw, MMOE_ARCH_MMOE), ir = paper_ref_corr(&sw->o);
     size_t n = 2 * o->n_archs * o->n_corrs * sw->n_evals * 3;
     paired_grid g = {sw, malloc(n * sizeof(double))};
     if (!g.v)
@@ -566,8 +553,8 @@ static int plot_paired(const sweep *sw, paper_text *t)
                                           isnan(p[3 * e + 2]) ? p[3 * e] : p[3 * e + 2]);
                 paper_text_printf(t, "EOD\n");
             }
-    static const char *const pcol[] = {"#d62728", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2",
-                                       "#17becf", "#bcbd22", "#7f7f7f"};
+    static const char *const pcol[] = {"#d62728", "#ff7f0e", "#9467bd", "#8c564b",
+                                       "#e377c2", "#17becf", "#bcbd22", "#7f7f7f"};
     for (int kind = 0; kind < 2; kind++) {
         size_t panels = kind == 1 ? o->n_archs : o->n_corrs;
         if (kind == 0 && (im == SIZE_MAX || o->n_archs < 2))
@@ -576,12 +563,12 @@ static int plot_paired(const sweep *sw, paper_text *t)
             continue;
         size_t cols = panels < 3 ? panels : 3, rows = (panels + cols - 1) / cols;
         char path[4200];
-        paper_gp_path(path, sizeof path, o->out_dir,
-                      kind ? "paired_p.png" : "paired_models.png");
-        paper_text_printf(t, "reset\n"
-                             "if (strstrt(GPVAL_TERMINALS, 'pngcairo') > 0) {\n"
-                             "  set terminal pngcairo size %zu,%zu font 'sans,10'\n"
-                             "} else {\n  set terminal png size %zu,%zu\n}\n",
+        paper_gp_path(path, sizeof path, o->out_dir, kind ? "paired_p.png" : "paired_models.png");
+        paper_text_printf(t,
+                          "reset\n"
+                          "if (strstrt(GPVAL_TERMINALS, 'pngcairo') > 0) {\n"
+                          "  set terminal pngcairo size %zu,%zu font 'sans,10'\n"
+                          "} else {\n  set terminal png size %zu,%zu\n}\n",
                           400 * cols + 60, 330 * rows + 40, 400 * cols + 60, 330 * rows + 40);
         paper_text_printf(t, "set output %s\n", path);
         if (kind)

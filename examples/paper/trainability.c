@@ -294,19 +294,6 @@ done:
     return rc;
 }
 
-/* Reference correlation of the paired p comparison: p = 1 when run, else the largest p. */
-static size_t ref_corr(const study *s)
-{
-    size_t r = 0;
-    for (size_t c = 0; c < s->o.n_corrs; c++) {
-        if (s->o.corrs[c] == 1.0)
-            return c;
-        if (s->o.corrs[c] > s->o.corrs[r])
-            r = c;
-    }
-    return r;
-}
-
 static double sample_sd(const double *v, const size_t *idx, size_t n)
 {
     double m = 0.0, ss = 0.0;
@@ -370,7 +357,7 @@ static int sd_ratio(const double *x, const double *y, size_t n, double *ratio, d
 static int write_paired(const study *s)
 {
     const paper_options *o = &s->o;
-    size_t im = arch_index(s, MMOE_ARCH_MMOE), ir = ref_corr(s);
+    size_t im = arch_index(s, MMOE_ARCH_MMOE), ir = paper_ref_corr(&s->o);
     double *x = malloc(s->runs * sizeof *x), *y = malloc(s->runs * sizeof *y);
     double *d = malloc(s->runs * sizeof *d);
     FILE *f = NULL;
@@ -432,8 +419,8 @@ static int write_paired(const study *s)
                     paper_format_diff(t, sizeof t, &st, kind == 0 ? lower : higher, s->runs);
                     fprintf(f, "%s,%s,%g,%zu,%.6g,%.6g,%.6g,%zu,%zu\n",
                             kind == 0 ? "mmoe_minus" : "p_minus_ref", o->archs[a]->name,
-                            o->corrs[c], st.n, st.mean, st.mean - st.ci_half,
-                            st.mean + st.ci_half, higher, lower);
+                            o->corrs[c], st.n, st.mean, st.mean - st.ci_half, st.mean + st.ci_half,
+                            higher, lower);
                 }
                 printf("  %-29s", t);
             }
