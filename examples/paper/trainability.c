@@ -29,7 +29,11 @@
  * 3 --quick check failed (MMoE's mean final loss not below Shared-Bottom's
  * at p = 0.5).
  */
+#if !defined(_POSIX_C_SOURCE)
+#    define _POSIX_C_SOURCE 200809L
+#endif
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,6 +52,8 @@ static void usage(FILE *f)
                "loss (mean of the two tasks' test MSE).\n"
                "\n"
                "  --runs N           runs per (model, p) [200]\n"
+               "  --jobs J           runs trained at once, in J threads (results do not depend\n"
+               "                     on J; use one BLAS thread per job) [1]\n"
                "  --bins N           histogram bins [30]\n");
     paper_print_option_help(f);
     fprintf(f, "\n"
@@ -62,10 +68,17 @@ static void usage(FILE *f)
 
 typedef struct study {
     paper_options o;
-    size_t runs, bins;
+    size_t runs, bins, jobs;
     size_t widths[PAPER_MAX_ARCHS], params[PAPER_MAX_ARCHS];
     double *finals; /* [arch][corr][run][task] */
     double *tv;     /* [arch][corr][run] gate TV distance, or NULL */
+    double *gm;     /* [arch][corr][run][task][expert] mean gate weights, or NULL */
+    size_t *gn;     /* [arch][corr][run] experts in gm (0: no gates) */
+    /* the workers' shared state */
+    pthread_mutex_t lock;
+    size_t next_run;
+    int failed;
+    paper_progress prog;
 } study;
 
 static size_t cell(const study *s, size_t a, size_t c, size_t r)
@@ -80,6 +93,8 @@ static int extra_option(const char *a, const char *v, void *ctx)
         return paper_parse_size(PROG, a, v, 1, 1000000, &s->runs) == 0 ? 1 : -1;
     if (strcmp(a, "--bins") == 0)
         return paper_parse_size(PROG, a, v, 1, 1000, &s->bins) == 0 ? 1 : -1;
+    if (strcmp(a, "--jobs") == 0)
+        return paper_parse_size(PROG, a, v, 1, 256, &s->jobs) == 0 ? 1 : -1;
     return 0;
 }
 
@@ -462,6 +477,101 @@ static void print_gates(const study *s)
     }
 }
 
+/* Every model at every p for run r (its own data and init seed). 0 or -1 (message printed). */
+static int train_run(study *s, size_t r)
+{
+    const paper_options *o = &s->o;
+    char err[PAPER_ERRLEN];
+    paper_data data;
+    uint64_t data_seed = paper_mix_seed(o->seed, r, 0x5452444154ULL, 0);
+    uint64_t init_seed = paper_mix_seed(o->seed, r, 0x5452494E49ULL, 0);
+    for (size_t c = 0; c < o->n_corrs; c++) {
+        if (paper_data_make(o, o->corrs[c], data_seed, &data, err, sizeof err) != 0) {
+            fprintf(stderr, "\n" PROG ": %s\n", err);
+            return -1;
+        }
+        for (size_t a = 0; a < o->n_archs; a++) {
+            const paper_arch *ar = o->archs[a];
+            paper_run_result res;
+            if (paper_train(o, &data, ar, s->widths[a], init_seed, o->gates, NULL, NULL, &res, err,
+                            sizeof err) != 0) {
+                fprintf(stderr, "\n" PROG ": %s\n", err);
+                paper_data_free(&data);
+                return -1;
+            }
+            size_t ci = cell(s, a, c, r);
+            for (size_t k = 0; k < PAPER_TASKS; k++)
+                s->finals[ci * PAPER_TASKS + k] = res.final_mse[k];
+            if (res.has_gates) {
+                double tv = 0.0;
+                size_t ne = res.n_experts < o->experts ? res.n_experts : o->experts;
+                for (size_t e = 0; e < ne; e++) {
+                    tv += fabs(res.gate_mean[e] - res.gate_mean[res.n_experts + e]);
+                    for (size_t k = 0; k < PAPER_TASKS; k++)
+                        s->gm[(ci * PAPER_TASKS + k) * o->experts + e] =
+                            res.gate_mean[k * res.n_experts + e];
+                }
+                s->gn[ci] = ne;
+                s->tv[ci] = 0.5 * tv;
+            }
+            paper_run_result_free(&res);
+            char what[96];
+            snprintf(what, sizeof what, "run %zu, p %g, %s: %.4f", r, o->corrs[c], ar->name,
+                     res.final_loss);
+            pthread_mutex_lock(&s->lock);
+            paper_progress_step(&s->prog, what);
+            pthread_mutex_unlock(&s->lock);
+        }
+        paper_data_free(&data);
+    }
+    return 0;
+}
+
+/* A worker: takes the next run index until none is left or one failed. */
+static void *worker(void *arg)
+{
+    study *s = arg;
+    for (;;) {
+        pthread_mutex_lock(&s->lock);
+        size_t r = s->next_run;
+        int stop = s->failed || r >= s->runs;
+        if (!stop)
+            s->next_run++;
+        pthread_mutex_unlock(&s->lock);
+        if (stop)
+            return NULL;
+        if (train_run(s, r) != 0) {
+            pthread_mutex_lock(&s->lock);
+            s->failed = 1;
+            pthread_mutex_unlock(&s->lock);
+            return NULL;
+        }
+    }
+}
+
+/* Every run, in s->jobs threads (the calling thread is one of them). 0 or -1. */
+static int run_all(study *s)
+{
+    pthread_t thr[256];
+    size_t started = 0;
+    if (pthread_mutex_init(&s->lock, NULL) != 0) {
+        fprintf(stderr, PROG ": cannot create a mutex\n");
+        return -1;
+    }
+    for (size_t j = 1; j < s->jobs && j < s->runs; j++) {
+        if (pthread_create(&thr[started], NULL, worker, s) != 0) {
+            fprintf(stderr, PROG ": cannot start thread %zu; going on with %zu\n", j, started + 1);
+            break;
+        }
+        started++;
+    }
+    worker(s);
+    for (size_t j = 0; j < started; j++)
+        pthread_join(thr[j], NULL);
+    pthread_mutex_destroy(&s->lock);
+    return s->failed ? -1 : 0;
+}
+
 int main(int argc, char **argv)
 {
     study s;
@@ -471,6 +581,7 @@ int main(int argc, char **argv)
     s.o.steps = 6000;
     s.runs = 200;
     s.bins = 30;
+    s.jobs = 1;
     int help = 0;
     if (parse_args(argc, argv, &s, &help) != 0)
         return 2;
@@ -483,9 +594,6 @@ int main(int argc, char **argv)
     int rc = 1;
     paper_stats *stats = NULL;
     FILE *finals_csv = NULL, *gates_csv = NULL;
-    paper_data data;
-    memset(&data, 0, sizeof data);
-    char err[PAPER_ERRLEN];
 
     if (paper_prepare(PROG, o, s.widths, s.params, s.runs, "runs per (model, p)") != 0)
         return 1;
@@ -493,9 +601,12 @@ int main(int argc, char **argv)
     size_t ncells = o->n_archs * o->n_corrs * s.runs;
     s.finals = calloc(ncells * PAPER_TASKS, sizeof *s.finals);
     stats = calloc(o->n_archs * o->n_corrs, sizeof *stats);
-    if (o->gates)
+    if (o->gates) {
         s.tv = calloc(ncells, sizeof *s.tv);
-    if (!s.finals || !stats || (o->gates && !s.tv)) {
+        s.gm = calloc(ncells * PAPER_TASKS * o->experts, sizeof *s.gm);
+        s.gn = calloc(ncells, sizeof *s.gn);
+    }
+    if (!s.finals || !stats || (o->gates && (!s.tv || !s.gm || !s.gn))) {
         fprintf(stderr, PROG ": out of memory\n");
         goto done;
     }
@@ -508,52 +619,24 @@ int main(int argc, char **argv)
         fprintf(gates_csv, "model,p,run,task,expert,mean_gate_weight\n");
     }
 
-    paper_progress prog;
-    paper_progress_start(&prog, PROG, ncells);
-    for (size_t r = 0; r < s.runs; r++) {
-        uint64_t data_seed = paper_mix_seed(o->seed, r, 0x5452444154ULL, 0);
-        uint64_t init_seed = paper_mix_seed(o->seed, r, 0x5452494E49ULL, 0);
-        for (size_t c = 0; c < o->n_corrs; c++) {
-            if (paper_data_make(o, o->corrs[c], data_seed, &data, err, sizeof err) != 0) {
-                fprintf(stderr, "\n" PROG ": %s\n", err);
-                goto done;
-            }
+    paper_progress_start(&s.prog, PROG, ncells);
+    if (run_all(&s) != 0)
+        goto done;
+    for (size_t r = 0; r < s.runs; r++)
+        for (size_t c = 0; c < o->n_corrs; c++)
             for (size_t a = 0; a < o->n_archs; a++) {
-                const paper_arch *ar = o->archs[a];
-                paper_run_result res;
-                if (paper_train(o, &data, ar, s.widths[a], init_seed, o->gates, NULL, NULL, &res,
-                                err, sizeof err) != 0) {
-                    fprintf(stderr, "\n" PROG ": %s\n", err);
-                    goto done;
-                }
                 size_t ci = cell(&s, a, c, r);
-                for (size_t k = 0; k < PAPER_TASKS; k++)
-                    s.finals[ci * PAPER_TASKS + k] = res.final_mse[k];
-                fprintf(finals_csv, "%s,%g,%zu,%.6g,%.6g,%.6g\n", ar->name, o->corrs[c], r,
-                        res.final_mse[0], res.final_mse[1], res.final_loss);
-                if (res.has_gates) {
-                    double tv = 0.0;
-                    size_t ne = res.n_experts;
-                    for (size_t e = 0; e < ne; e++) {
-                        tv += fabs(res.gate_mean[e] - res.gate_mean[ne + e]);
-                        for (size_t k = 0; k < PAPER_TASKS; k++)
-                            fprintf(gates_csv, "%s,%g,%zu,%zu,%zu,%.6g\n", ar->name, o->corrs[c], r,
-                                    k + 1, e, res.gate_mean[k * ne + e]);
-                    }
-                    s.tv[ci] = 0.5 * tv;
-                }
-                paper_run_result_free(&res);
-                char what[96];
-                snprintf(what, sizeof what, "run %zu, p %g, %s: %.4f", r, o->corrs[c], ar->name,
-                         res.final_loss);
-                paper_progress_step(&prog, what);
+                const double *t = s.finals + ci * PAPER_TASKS;
+                fprintf(finals_csv, "%s,%g,%zu,%.6g,%.6g,%.6g\n", o->archs[a]->name, o->corrs[c], r,
+                        t[0], t[1], 0.5 * (t[0] + t[1]));
+                for (size_t e = 0; gates_csv && e < s.gn[ci]; e++)
+                    for (size_t k = 0; k < PAPER_TASKS; k++)
+                        fprintf(gates_csv, "%s,%g,%zu,%zu,%zu,%.6g\n", o->archs[a]->name,
+                                o->corrs[c], r, k + 1, e,
+                                s.gm[(ci * PAPER_TASKS + k) * o->experts + e]);
             }
-            paper_data_free(&data);
-        }
-        fflush(finals_csv);
-    }
-    paper_progress_end(&prog);
-    double wall = paper_now() - prog.t0;
+    paper_progress_end(&s.prog);
+    double wall = paper_now() - s.prog.t0;
 
     int bad = paper_close_out(PROG, finals_csv, "finals.csv");
     finals_csv = NULL;
@@ -593,9 +676,10 @@ done:
         fclose(finals_csv);
     if (gates_csv)
         fclose(gates_csv);
-    paper_data_free(&data);
     free(s.finals);
     free(s.tv);
+    free(s.gm);
+    free(s.gn);
     free(stats);
     return rc;
 }
