@@ -51,6 +51,10 @@ def interval(xs):
 CLAIMS = [
     ("1", "Shared-Bottom's loss rises as p falls: SB(0.5) - SB(1)", +1,
      [(1, "shared_bottom", LO), (-1, "shared_bottom", HI)]),
+    ("1b", "OMoE's loss rises as p falls: OMoE(0.5) - OMoE(1)", +1,
+     [(1, "omoe", LO), (-1, "omoe", HI)]),
+    ("1c", "MMoE's loss rises as p falls: MMoE(0.5) - MMoE(1)", +1,
+     [(1, "mmoe", LO), (-1, "mmoe", HI)]),
     ("2", "MMoE ~ OMoE at p = 1: MMoE(1) - OMoE(1)", 0,
      [(1, "mmoe", HI), (-1, "omoe", HI)]),
     ("3a", "MMoE beats Shared-Bottom at p = 0.5: MMoE(0.5) - SB(0.5)", -1,
@@ -63,8 +67,6 @@ CLAIMS = [
     ("6", "MMoE is hurt less than OMoE by low p: "
      "[MMoE(0.5) - MMoE(1)] - [OMoE(0.5) - OMoE(1)]", -1,
      [(1, "mmoe", LO), (-1, "mmoe", HI), (-1, "omoe", LO), (1, "omoe", HI)]),
-    ("A", "(not the paper's) MMoE's loss rises as p falls: MMoE(0.5) - MMoE(1)", +1,
-     [(1, "mmoe", LO), (-1, "mmoe", HI)]),
     ("B", "(CGC) CGC beats MMoE at p = 0.5: CGC(0.5) - MMoE(0.5)", -1,
      [(1, "cgc", LO), (-1, "mmoe", LO)]),
     ("C", "(PLE) PLE beats MMoE at p = 0.5: PLE(0.5) - MMoE(0.5)", -1,
