@@ -581,6 +581,8 @@ static int plot_paired(const sweep *sw, paper_text *t)
                               "set multiplot layout %zu,%zu title 'Paired difference MMoE minus "
                               "model (mean over %zu seeds, 95%% band)'\n",
                               rows, cols, sw->seeds);
+        paper_text_printf(t, "set xrange [%zu:%zu]\n", sw->n_evals > 1 ? sw->eval_steps[1] : 1,
+                          o->steps > 1 ? o->steps : 2);
         paper_text_printf(t, "set logscale x\nset grid\nset xlabel 'training step (log scale)'\n"
                              "set ylabel 'test MSE difference'\nset key top right\n"
                              "set style fill transparent solid 0.2 noborder\n");
@@ -589,6 +591,21 @@ static int plot_paired(const sweep *sw, paper_text *t)
                 paper_text_printf(t, "set title '%s'\n", o->archs[i]->label);
             else
                 paper_text_printf(t, "set title 'p = %g'\n", o->corrs[i]);
+            /* y range from the means after the first 1/30 of training: the
+             * bands of the first evaluations are often ten times wider */
+            double ymax = 0.0;
+            for (size_t j = 0; j < (kind ? o->n_corrs : o->n_archs); j++) {
+                size_t a = kind ? i : j, c = kind ? j : i;
+                const double *p =
+                    g.v + (((size_t)kind * o->n_archs + a) * o->n_corrs + c) * sw->n_evals * 3;
+                for (size_t e = 0; e < sw->n_evals; e++)
+                    if (30 * sw->eval_steps[e] >= o->steps && fabs(p[3 * e]) > ymax)
+                        ymax = fabs(p[3 * e]);
+            }
+            if (ymax > 0.0)
+                paper_text_printf(t, "set yrange [%.6g:%.6g]\n", -1.5 * ymax, 1.5 * ymax);
+            else
+                paper_text_printf(t, "set autoscale y\n");
             paper_text_printf(t, "plot 0 with lines lc rgb '#000000' dt 2 notitle");
             size_t k = 0;
             for (size_t j = 0; j < (kind ? o->n_corrs : o->n_archs); j++) {
