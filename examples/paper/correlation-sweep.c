@@ -50,7 +50,10 @@ static void usage(FILE *f)
                "\n"
                "  --seeds N          data/initialisation seeds per (model, p) cell [20]\n"
                "  --at-steps LIST    also print and save the paired tables at these evaluation\n"
-               "                     steps (comma-separated; the final step always) []\n");
+               "                     steps (comma-separated; the final step always) []\n"
+               "  --from-curves F    train nothing: read the curves.csv F of an earlier run\n"
+               "                     (given the same --models, --corr, --seeds, --steps and\n"
+               "                     --eval-every) and write its tables and plots to --out\n");
     paper_print_option_help(f);
     fprintf(f, "\n"
                "--quick runs 6 seeds x 2500 steps on 20000 samples at p = 0.5 and 1 (unless\n"
@@ -71,9 +74,10 @@ typedef struct sweep {
     size_t *eval_steps;               /* [n_evals] */
     size_t at_steps[PAPER_MAX_CORRS]; /* --at-steps: extra steps for the paired tables */
     size_t n_at;
-    double *curve;      /* [arch][corr][seed][eval]: mean-of-tasks test MSE */
-    double *final_task; /* [arch][corr][seed][task] */
-    double *gates;      /* [arch][corr][seed][task][expert] or NULL */
+    const char *from_curves; /* --from-curves: tables and plots of an earlier run */
+    double *curve;           /* [arch][corr][seed][eval]: mean-of-tasks test MSE */
+    double *final_task;      /* [arch][corr][seed][task] */
+    double *gates;           /* [arch][corr][seed][task][expert] or NULL */
     FILE *curves_csv;
     FILE *gates_csv;
 } sweep;
@@ -107,6 +111,14 @@ static int extra_option(const char *a, const char *v, void *ctx)
     sweep *sw = ctx;
     if (strcmp(a, "--seeds") == 0)
         return paper_parse_size(PROG, a, v, 1, 100000, &sw->seeds) == 0 ? 1 : -1;
+    if (strcmp(a, "--from-curves") == 0) {
+        if (!*v) {
+            fprintf(stderr, PROG ": --from-curves needs a file\n");
+            return -1;
+        }
+        sw->from_curves = v;
+        return 1;
+    }
     if (strcmp(a, "--at-steps") == 0) {
         sw->n_at = 0;
         const char *q = v;
@@ -746,6 +758,71 @@ static int plot(sweep *sw, const paper_stats *st)
 
 /* ------------------------------------------------------------------------ */
 
+/*
+ * --from-curves: fill the curves and final losses from an earlier run's
+ * curves.csv (values as printed there, 6 significant digits). Every model,
+ * p, seed, evaluation step and task of this run's options must be in it.
+ */
+static int read_curves(sweep *sw, const char *path)
+{
+    const paper_options *o = &sw->o;
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, PROG ": %s: cannot open\n", path);
+        return -1;
+    }
+    size_t ncells = o->n_archs * o->n_corrs * sw->seeds;
+    unsigned char *have = calloc(ncells * sw->n_evals, 1);
+    char line[512];
+    size_t lineno = 0;
+    int rc = -1;
+    if (!have) {
+        fprintf(stderr, PROG ": out of memory\n");
+        goto done;
+    }
+    while (fgets(line, sizeof line, f)) {
+        lineno++;
+        if (lineno == 1 && strncmp(line, "model,", 6) == 0)
+            continue;
+        char model[64];
+        double p, mse;
+        size_t seed, step, task;
+        if (sscanf(line, "%63[^,],%lf,%zu,%zu,%zu,%lf", model, &p, &seed, &step, &task, &mse) !=
+            6) {
+            fprintf(stderr, PROG ": %s:%zu: not a curves.csv row\n", path, lineno);
+            goto done;
+        }
+        const paper_arch *ar = paper_arch_find(model);
+        size_t a = ar ? arch_index(sw, ar->arch) : SIZE_MAX, c = corr_index(sw, p);
+        size_t e = eval_index(sw, step);
+        if (a == SIZE_MAX || c == SIZE_MAX || seed >= sw->seeds || e == SIZE_MAX || task < 1 ||
+            task > PAPER_TASKS)
+            continue; /* a row of a model, p, seed or step this run does not use */
+        size_t ci = cell(sw, a, c, seed);
+        unsigned char bit = (unsigned char)(1u << (task - 1));
+        if (!(have[ci * sw->n_evals + e] & bit)) {
+            have[ci * sw->n_evals + e] |= bit;
+            sw->curve[ci * sw->n_evals + e] += mse / PAPER_TASKS;
+            if (step == o->steps)
+                sw->final_task[ci * PAPER_TASKS + task - 1] = mse;
+        }
+    }
+    for (size_t i = 0; i < ncells * sw->n_evals; i++)
+        if (have[i] != (1u << PAPER_TASKS) - 1) {
+            size_t ci = i / sw->n_evals, e = i % sw->n_evals;
+            size_t s = ci % sw->seeds, c = ci / sw->seeds % o->n_corrs;
+            size_t a = ci / sw->seeds / o->n_corrs;
+            fprintf(stderr, PROG ": %s: no row for %s, p %g, seed %zu, step %zu\n", path,
+                    o->archs[a]->name, o->corrs[c], s, sw->eval_steps[e]);
+            goto done;
+        }
+    rc = 0;
+done:
+    free(have);
+    fclose(f);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     sweep sw;
@@ -797,6 +874,22 @@ int main(int argc, char **argv)
             goto done;
         }
 
+    if (sw.from_curves) {
+        if (o->gates)
+            printf("(--gates: no gate weights with --from-curves; the run's gates.csv has them)\n");
+        o->gates = 0;
+        if (read_curves(&sw, sw.from_curves) != 0)
+            goto done;
+        if (write_summary(&sw, stats) != 0 || write_curves_mean(&sw) != 0 ||
+            write_paired_curves(&sw) != 0)
+            goto done;
+        print_summary(&sw, stats);
+        if (write_paired(&sw) != 0 || plot(&sw, stats) != 0)
+            goto done;
+        printf("\ntables and plots of %s in %s/\n", sw.from_curves, o->out_dir);
+        rc = 0;
+        goto done;
+    }
     sw.curves_csv = paper_open_out(PROG, o->out_dir, "curves.csv");
     if (!sw.curves_csv)
         goto done;
