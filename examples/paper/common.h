@@ -265,6 +265,20 @@ double paper_t975(size_t df);
 void paper_paired(const double *a, const double *b, size_t n, double *d, paper_stats *s,
                   size_t *a_lower, size_t *a_higher);
 
+/*
+ * The --quick check of both programs, a claim that holds early in training
+ * whatever the seed: every model learns two related tasks faster than two
+ * less related ones. loss(a, c, i) gives the final loss of architecture a
+ * at correlation index c for seed or run i (n of them). Over the pairs
+ * (Shared-Bottom, OMoE, MMoE that were run) x i, counts those whose loss
+ * at p = 0.5 is above the loss at p = 1 and passes when they are at least
+ * two thirds of the pairs and the mean difference is positive. Prints the
+ * result; returns 1 pass, 0 fail, -1 when the run lacks what it needs
+ * (p = 0.5, p = 1 or the three models).
+ */
+typedef double (*paper_loss_fn)(const void *ctx, size_t a, size_t c, size_t i);
+int paper_quick_check(const paper_options *o, paper_loss_fn loss, const void *ctx, size_t n);
+
 /** "+0.0012 +/- 0.0008 (7/10)" into buf: mean difference, interval, count of n. */
 void paper_format_diff(char *buf, size_t cap, const paper_stats *s, size_t count, size_t n);
 
