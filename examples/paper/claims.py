@@ -5,7 +5,7 @@
         defaults=results/a/curves.csv "lr 1e-4=results/b/curves.csv" ...
 
 Each argument NAME=PATH names a regime (a correlation-sweep run with its
-own options) and its curves.csv. For every claim and regime the script
+own options) and its curves.csv (or curves.csv.gz). For every claim and regime the script
 prints the paired difference over seeds (mean +- 95 % t-interval, and the
 seeds whose difference has the sign the paper's claim predicts) at each of
 --steps and at the final step, and a verdict:
@@ -30,6 +30,7 @@ loss is the mean of the two tasks' test MSE, as the program reports it.
 Standard library only.
 """
 import csv
+import gzip
 import statistics
 import sys
 from math import sqrt
@@ -87,7 +88,8 @@ CLAIMS = [
 def load(path):
     """(model, p, seed) -> {step: loss}, complete seeds only; and the final step."""
     tasks = {}
-    with open(path, encoding="utf-8") as f:
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8") as f:
         for r in csv.DictReader(f):
             if r.get("test_mse") in (None, ""):
                 continue  # a file cut while the program runs
