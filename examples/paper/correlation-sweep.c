@@ -28,7 +28,7 @@
  *
  * Exit status: 0 success; 1 library or I/O error; 2 bad command line;
  * 3 --quick check failed (see usage: the loss at p = 0.5 not above the loss
- * at p = 1 in two thirds of the (model, seed) pairs after 500 steps).
+ * at p = 1 in two thirds of the (model, seed) pairs after 300 steps).
  */
 #include <math.h>
 #include <stdint.h>
@@ -56,7 +56,7 @@ static void usage(FILE *f)
                "                     --eval-every) and write its tables and plots to --out\n");
     paper_print_option_help(f);
     fprintf(f, "\n"
-               "--quick runs 12 seeds x 500 steps on 20000 samples at p = 0.5 and 1 (unless\n"
+               "--quick runs 12 seeds x 300 steps on 20000 samples at p = 0.5 and 1 (unless\n"
                "given explicitly) and exits with status 3 unless, over Shared-Bottom, OMoE\n"
                "and MMoE and the seeds, the loss at p = 0.5 is above the loss at p = 1 in at\n"
                "least two thirds of the (model, seed) pairs, with a positive mean difference:\n"
@@ -151,10 +151,10 @@ static int parse_args(int argc, char **argv, sweep *sw, int *help)
         if (strcmp(argv[i], "--quick") == 0) {
             o->quick = 1;
             sw->seeds = 12;
-            o->steps = 500;
+            o->steps = 300;
             o->n_train = 20000;
             o->n_test = 1000;
-            o->eval_every = 250;
+            o->eval_every = 100;
             o->corrs[0] = 0.5;
             o->corrs[1] = 1.0;
             o->n_corrs = 2;

@@ -27,7 +27,7 @@
  *
  * Exit status: 0 success; 1 library or I/O error; 2 bad command line;
  * 3 --quick check failed (see usage: the loss at p = 0.5 not above the loss
- * at p = 1 in two thirds of the (model, run) pairs after 500 steps).
+ * at p = 1 in two thirds of the (model, run) pairs after 300 steps).
  */
 #if !defined(_POSIX_C_SOURCE)
 #    define _POSIX_C_SOURCE 200809L
@@ -59,7 +59,7 @@ static void usage(FILE *f)
     fprintf(f, "\n"
                "Defaults differ from correlation-sweep: 6000 steps per run, and --eval-every\n"
                "is unused (only the final loss is measured).\n"
-               "--quick runs 12 runs x 500 steps on 20000 samples at p = 0.5 and 1 (unless\n"
+               "--quick runs 12 runs x 300 steps on 20000 samples at p = 0.5 and 1 (unless\n"
                "given explicitly) and exits with status 3 unless, over Shared-Bottom, OMoE\n"
                "and MMoE and the runs, the loss at p = 0.5 is above the loss at p = 1 in at\n"
                "least two thirds of the (model, run) pairs, with a positive mean difference:\n"
@@ -108,7 +108,7 @@ static int parse_args(int argc, char **argv, study *s, int *help)
         if (strcmp(argv[i], "--quick") == 0) {
             o->quick = 1;
             s->runs = 12;
-            o->steps = 500;
+            o->steps = 300;
             o->n_train = 20000;
             o->n_test = 1000;
             o->corrs[0] = 0.5;
