@@ -127,13 +127,8 @@ void mmoe__gate_setup(mmoe__gate *g, const mmoe_config *c)
     g->w_load = c->gate_w_load;
 }
 
-mmoe_status mmoe__gate_noise_check(const mmoe__gate *g, int supported, const char *name, char *err)
+mmoe_status mmoe__gate_noise_check(const mmoe__gate *g, char *err)
 {
-    if ((g->noisy || MMOE__GATE_BALANCED(g)) && !supported)
-        return MMOE_FAIL(err, MMOE_ERR_CONFIG,
-                         "gate.noise and gate.balance.* are available for mmoe, omoe and "
-                         "stacked_mmoe, not %s",
-                         name);
     if (g->noisy && g->kind != &kinds[1])
         return MMOE_FAIL(err, MMOE_ERR_CONFIG, "gate.noise 1 needs gate.kind topk (not %s)",
                          g->kind->name);
@@ -362,6 +357,71 @@ void mmoe__gate_experts_forward(const mmoe__pmlp *ex, const float *params, const
     }
 }
 
+/* ---- the gates of one layer, side by side ---------------------------- */
+
+void mmoe__gate_set_add(mmoe__gate_set *s, size_t n, const float *mask)
+{
+    s->n[s->G] = n;
+    s->col[s->G] = s->ld;
+    s->mask[s->G] = mask;
+    s->G++;
+    s->ld += n;
+}
+
+float *mmoe__gate_set_logits(const mmoe__gate *g, const uint64_t *rng, const mmoe__gate_bufs *f)
+{
+    return rng && g->noisy ? f->Z : f->P;
+}
+
+double mmoe__gate_set_forward(const mmoe__gate_set *s, const mmoe__gate *g, size_t B, uint64_t *rng,
+                              const mmoe__gate_bufs *f)
+{
+    const size_t ld = s->ld;
+    const int noise = rng && g->noisy; /* training only */
+    float *P = f->P, *Z = noise ? f->Z : P;
+    if (noise) { /* P = Z + mask + Eps softplus(U) */
+        mmoe__rng r;
+        mmoe__rng_seed(&r, *rng, 0x6a7e5eedu);
+        for (size_t i = 0; i < s->G; i++)
+            mmoe__gate_add_mask(s->mask[i], B, s->n[i], Z + s->col[i], ld);
+        mmoe__gate_noise_forward(B, ld, Z, f->U, f->Eps, P, ld, &r);
+        *rng = mmoe__rng_next(&r);
+    }
+    for (size_t i = 0; i < s->G; i++)
+        mmoe__gate_forward(g, noise ? NULL : s->mask[i], B, s->n[i], P + s->col[i],
+                           f->Q ? f->Q + s->col[i] : NULL, ld);
+    double aux = 0.0;
+    for (size_t i = 0; rng && MMOE__GATE_BALANCED(g) && i < s->G; i++) {
+        const size_t c = s->col[i];
+        aux +=
+            mmoe__gate_balance(g, B, s->n[i], P + c, noise ? Z + c : NULL, noise ? f->U + c : NULL,
+                               noise ? f->Eps + c : NULL, ld, NULL, NULL, NULL);
+    }
+    return aux;
+}
+
+void mmoe__gate_set_backward(const mmoe__gate_set *s, const mmoe__gate *g, size_t B,
+                             const mmoe__gate_bufs *f, const mmoe__gate_bufs *d)
+{
+    const size_t ld = s->ld;
+    const int noise = g->noisy;
+    if (noise) {
+        memset(d->Z, 0, B * ld * sizeof *d->Z);
+        memset(d->U, 0, B * ld * sizeof *d->U);
+    }
+    for (size_t i = 0; MMOE__GATE_BALANCED(g) && i < s->G; i++) {
+        const size_t c = s->col[i];
+        mmoe__gate_balance(g, B, s->n[i], f->P + c, noise ? f->Z + c : NULL,
+                           noise ? f->U + c : NULL, noise ? f->Eps + c : NULL, ld, d->P + c,
+                           noise ? d->Z + c : NULL, noise ? d->U + c : NULL);
+    }
+    for (size_t i = 0; i < s->G; i++)
+        mmoe__gate_backward(g, B, s->n[i], f->P + s->col[i], f->Q ? f->Q + s->col[i] : NULL,
+                            d->P + s->col[i], ld);
+    if (noise) /* d->P: dL/dh -> dL/dz; d->U: dL/du */
+        mmoe__gate_noise_backward(B, ld, f->U, f->Eps, d->P, d->Z, d->U, ld);
+}
+
 /* ---- a block of gates reading one input (one GEMM) -------------------- */
 
 void mmoe__gate_block_declare(mmoe__gate_block *k, const mmoe__gate *g, mmoe__registry *r,
@@ -401,29 +461,15 @@ double mmoe__gate_block_forward(const mmoe__gate_block *k, const mmoe__gate *g,
                                 const mmoe__gate_prior *pr, const float *params, size_t B,
                                 const float *X, size_t ldx, uint64_t *rng, const mmoe__gate_bufs *f)
 {
-    const size_t G = k->G, n = k->n, ld = G * n;
-    const int noise = rng && g->noisy; /* training only */
-    float *P = f->P, *Z = noise ? f->Z : P;
+    const size_t ld = k->G * k->n;
     mmoe__dense_forward(params + k->w_off, k->biased ? params + k->b_off : NULL, k->in, ld, B, X,
-                        ldx, Z, ld);
-    if (noise) { /* P = Z + mask + Eps softplus(U) */
-        mmoe__rng r;
-        mmoe__rng_seed(&r, *rng, 0x6a7e5eedu);
+                        ldx, mmoe__gate_set_logits(g, rng, f), ld);
+    if (rng && g->noisy)
         mmoe__dense_forward(params + k->u_off, NULL, k->in, ld, B, X, ldx, f->U, ld);
-        for (size_t i = 0; i < G; i++)
-            mmoe__gate_add_mask(pr[i].mask, B, n, Z + i * n, ld);
-        mmoe__gate_noise_forward(B, ld, Z, f->U, f->Eps, P, ld, &r);
-        *rng = mmoe__rng_next(&r);
-    }
-    for (size_t i = 0; i < G; i++)
-        mmoe__gate_forward(g, noise ? NULL : pr[i].mask, B, n, P + i * n,
-                           f->Q ? f->Q + i * n : NULL, ld);
-    double aux = 0.0;
-    for (size_t i = 0; rng && MMOE__GATE_BALANCED(g) && i < G; i++)
-        aux += mmoe__gate_balance(g, B, n, P + i * n, noise ? Z + i * n : NULL,
-                                  noise ? f->U + i * n : NULL, noise ? f->Eps + i * n : NULL, ld,
-                                  NULL, NULL, NULL);
-    return aux;
+    mmoe__gate_set s = {0};
+    for (size_t i = 0; i < k->G; i++)
+        mmoe__gate_set_add(&s, k->n, pr[i].mask);
+    return mmoe__gate_set_forward(&s, g, B, rng, f);
 }
 
 void mmoe__gate_block_backward(const mmoe__gate_block *k, const mmoe__gate *g, const float *params,
@@ -431,22 +477,14 @@ void mmoe__gate_block_backward(const mmoe__gate_block *k, const mmoe__gate *g, c
                                const mmoe__gate_bufs *f, const mmoe__gate_bufs *d, float *dX,
                                size_t lddx)
 {
-    const size_t G = k->G, n = k->n, ld = G * n;
-    const int noise = g->noisy;
-    if (noise) {
-        memset(d->Z, 0, B * ld * sizeof *d->Z);
-        memset(d->U, 0, B * ld * sizeof *d->U);
-    }
-    for (size_t i = 0; MMOE__GATE_BALANCED(g) && i < G; i++)
-        mmoe__gate_balance(g, B, n, f->P + i * n, noise ? f->Z + i * n : NULL,
-                           noise ? f->U + i * n : NULL, noise ? f->Eps + i * n : NULL, ld,
-                           d->P + i * n, noise ? d->Z + i * n : NULL, noise ? d->U + i * n : NULL);
-    mmoe__gate_backward(g, B * G, n, f->P, f->Q, d->P, n);
-    if (noise) /* d->P: dL/dh -> dL/dz; d->U: dL/du */
-        mmoe__gate_noise_backward(B, ld, f->U, f->Eps, d->P, d->Z, d->U, ld);
+    const size_t ld = k->G * k->n;
+    mmoe__gate_set s = {0};
+    for (size_t i = 0; i < k->G; i++)
+        mmoe__gate_set_add(&s, k->n, NULL);
+    mmoe__gate_set_backward(&s, g, B, f, d);
     mmoe__dense_backward(params + k->w_off, k->in, ld, B, X, ldx, d->P, ld, grads + k->w_off,
                          k->biased ? grads + k->b_off : NULL, dX, lddx, 1.0f);
-    if (noise)
+    if (g->noisy)
         mmoe__dense_backward(params + k->u_off, k->in, ld, B, X, ldx, d->U, ld, grads + k->u_off,
                              NULL, dX, lddx, 1.0f);
 }

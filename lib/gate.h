@@ -131,10 +131,10 @@ void mmoe__gate_experts_forward(const mmoe__pmlp *ex, const float *params, const
                                 const float *const *W, size_t nw, float *const *A);
 
 /*
- * Check the noise and balance keys for a bottom (supported: whether the
- * kind implements them; name: the kind, for messages). Fails with CONFIG.
+ * Check the noise and balance keys of a gated bottom: noise needs topk,
+ * the load term needs the noise. Fails with CONFIG.
  */
-mmoe_status mmoe__gate_noise_check(const mmoe__gate *g, int supported, const char *name, char *err);
+mmoe_status mmoe__gate_noise_check(const mmoe__gate *g, char *err);
 
 /*
  * Training forward of noisy gating on rows rows of n logits (all arrays
@@ -163,22 +163,67 @@ void mmoe__gate_noise_backward(size_t rows, size_t n, const float *U, const floa
                                const float *dZ, float *dS, size_t ld);
 
 /*
+ * Buffers of a layer's gates (rows of the gates' widths side by side): P
+ * the weights, Q (kinds with needs_q), and with gate.noise the clean
+ * logits Z, the noise logits U and the draws Eps; NULL where unused.
+ */
+typedef struct mmoe__gate_bufs {
+    float *P, *Q, *Z, *U, *Eps;
+} mmoe__gate_bufs;
+
+/*
+ * The gates of one layer side by side: gate i mixes n[i] experts in
+ * columns col[i] .. col[i] + n[i] of rows of width ld (the sum of the
+ * n[i]), with the fixed mask mask[i] (NULL: none). A gate block (below) is
+ * G gates of n experts each; a CGC / PLE level has gates of different
+ * widths, each with its own input. The logits are the caller's (its
+ * GEMMs); from there on every gated kind runs the same code.
+ */
+typedef struct mmoe__gate_set {
+    size_t G, ld;
+    size_t n[MMOE_MAX_TASKS + 1], col[MMOE_MAX_TASKS + 1];
+    const float *mask[MMOE_MAX_TASKS + 1];
+} mmoe__gate_set;
+
+/* Append a gate over n experts (mask NULL: none) to s (start from {0}). */
+void mmoe__gate_set_add(mmoe__gate_set *s, size_t n, const float *mask);
+
+/*
+ * Where the clean logits z = W x + b go before mmoe__gate_set_forward:
+ * f->Z in a noisy training forward (rng not NULL, gate.noise), else f->P.
+ */
+float *mmoe__gate_set_logits(const mmoe__gate *g, const uint64_t *rng, const mmoe__gate_bufs *f);
+
+/*
+ * Forward of a set on B rows from its logits (mmoe__gate_set_logits; in a
+ * noisy training forward also f->U = W_noise x): masks, noise (training:
+ * rng not NULL; the draws come from the stream *rng, which advances), the
+ * kind. Returns the auxiliary loss of the batch (training with
+ * gate.balance.*: the sum over the gates), else 0.
+ */
+double mmoe__gate_set_forward(const mmoe__gate_set *s, const mmoe__gate *g, size_t B, uint64_t *rng,
+                              const mmoe__gate_bufs *f);
+
+/*
+ * Backward down to the logits: d->P holds dL/dp on entry and dL/dz on
+ * return (the auxiliary loss's gradient included); with gate.noise d->U
+ * receives dL/du (d->Z is scratch). f as left by the forward.
+ */
+void mmoe__gate_set_backward(const mmoe__gate_set *s, const mmoe__gate *g, size_t B,
+                             const mmoe__gate_bufs *f, const mmoe__gate_bufs *d);
+
+/*
  * A block of G gates over n experts each, all reading one input of width
  * in: one GEMM for their logits (MMoE, OMoE, each stacked MMoE level).
  * Parameters: W [G n, in] (prefix.K.weight), with gate priors' biases
  * b [G n] (prefix.K.bias), with gate.noise W_noise [G n, in]
- * (prefix.K.noise_weight). Buffers (rows of G n): P the weights, Q (kinds
- * with needs_q), and with gate.noise Z, U, Eps; NULL where unused.
+ * (prefix.K.noise_weight). Buffers: rows of G n.
  */
 typedef struct mmoe__gate_block {
     size_t G, n, in;
     size_t w_off, b_off, u_off;
     int biased;
 } mmoe__gate_block;
-
-typedef struct mmoe__gate_bufs {
-    float *P, *Q, *Z, *U, *Eps;
-} mmoe__gate_bufs;
 
 /* Declare the block's parameters, named prefix.K.weight / .bias / .noise_weight. */
 void mmoe__gate_block_declare(mmoe__gate_block *k, const mmoe__gate *g, mmoe__registry *r,

@@ -71,7 +71,7 @@ static mmoe_status gated_setup(mmoe__bottom *b, const mmoe_config *c, size_t n_g
     }
     if (MMOE__GATE_BALANCED(&m->gate))
         m->aux_buf = nb++;
-    return mmoe__gate_noise_check(&m->gate, 1, b->ops->name, err);
+    return mmoe__gate_noise_check(&m->gate, err);
 }
 
 static mmoe_status mmoe_setup(mmoe__bottom *b, const mmoe_config *c, char *err)

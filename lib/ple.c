@@ -22,6 +22,14 @@
  * every gate of every level has a bias (ple.L.gates.K.bias,
  * ple.L.shared_gate.bias, the latter initialised to 0).
  *
+ * Noisy top-k gating and load balancing (gate.h; gate.noise,
+ * gate.balance.*) apply to every gate of every level alike: each has noise
+ * weights (ple.L.gates.K.noise_weight, ple.L.shared_gate.noise_weight,
+ * shaped as its weight), and each adds its own auxiliary loss over the
+ * batch. A level's gates are one mmoe__gate_set: the GEMMs are this file's
+ * (one at level 0, one per gate above), masks, noise, kind and auxiliary
+ * loss are gate.c's.
+ *
  * Each level computes its gates first, then its experts: at batch 1 with a
  * sparse gate only the experts some gate of the level selected are run
  * (mmoe__gate_experts_forward); the others' outputs are zero, as their
@@ -30,7 +38,10 @@
  * Buffers (per-row widths), level by level: for every group (shared, then
  * task 0 .. T-1) its expert layers [E_g * w_j]; the gate weights P
  * [sum of the gates' widths] (and Q for gate kinds that need it); the
- * outputs O [(T+1) h] (task k at k h, shared at T h).
+ * outputs O [(T+1) h] (task k at k h, shared at T h); with gate.noise the
+ * clean logits Z, noise logits U and draws Eps (as P). After the levels,
+ * with gate.balance.*, one float per row whose row 0 holds the auxiliary
+ * loss of the batch (all gates of all levels).
  */
 #include <stdio.h>
 #include <string.h>
@@ -48,17 +59,17 @@ typedef struct ple_level {
     size_t in;                            /* width of every input of this level */
     mmoe__pmlp group[MMOE_MAX_TASKS + 1]; /* 0: shared, 1 + k: task k */
     size_t group_buf[MMOE_MAX_TASKS + 1]; /* index of the group's first buffer */
-    size_t n_gates;                       /* T task gates, + 1 shared gate below the top */
-    size_t gate_n[MMOE_MAX_TASKS + 1];    /* experts a gate mixes */
-    size_t gate_col[MMOE_MAX_TASKS + 1];  /* its first column in P */
-    size_t gate_width;                    /* sum of gate_n */
-    size_t gate_off;                      /* W: [gate_width, in], gate g's rows from gate_col[g] */
-    size_t bias_off;                      /* b: [gate_width] when biased */
-    size_t p_buf, q_buf, o_buf;           /* buffer indices (q_buf only with gate.needs_q) */
+    mmoe__gate_set gates; /* T task gates, + 1 shared gate below the top: widths, columns, masks */
+    size_t gate_off;      /* W: [gates.ld, in], gate g's rows from gates.col[g] */
+    size_t bias_off;      /* b: [gates.ld] when biased */
+    size_t noise_off;     /* W_noise: as W, with gate.noise */
+    size_t p_buf, q_buf, o_buf; /* buffer indices (q_buf only with gate.needs_q) */
+    size_t z_buf;               /* with gate.noise: Z, then U and Eps */
 } ple_level;
 
 typedef struct ple {
     size_t T, L, h, n_bufs;
+    size_t aux_buf;                                 /* after the levels, with gate.balance.* */
     size_t n_shared, n_task[MMOE_MAX_TASKS], total; /* experts per level */
     int biased;
     mmoe__gate gate;
@@ -101,7 +112,7 @@ static mmoe_status setup_levels(mmoe__bottom *b, const mmoe_config *c, size_t le
             return st;
     }
     p->biased = mmoe__gate_prior_biased(c, p->T);
-    mmoe_status st = mmoe__gate_noise_check(&p->gate, 0, b->ops->name, err);
+    mmoe_status st = mmoe__gate_noise_check(&p->gate, err);
     if (st)
         return st;
     size_t nb = 0;
@@ -118,17 +129,19 @@ static mmoe_status setup_levels(mmoe__bottom *b, const mmoe_config *c, size_t le
             v->group_buf[g] = nb;
             nb += ex->n_layers;
         }
-        v->n_gates = p->T + (l + 1 < p->L);
-        v->gate_width = 0;
-        for (size_t g = 0; g < v->n_gates; g++) {
-            v->gate_n[g] = g < p->T ? p->n_task[g] + p->n_shared : p->total;
-            v->gate_col[g] = v->gate_width;
-            v->gate_width += v->gate_n[g];
-        }
+        memset(&v->gates, 0, sizeof v->gates);
+        for (size_t k = 0; k < p->T; k++)
+            mmoe__gate_set_add(&v->gates, p->n_task[k] + p->n_shared, p->prior[k].mask);
+        if (l + 1 < p->L) /* the shared gate */
+            mmoe__gate_set_add(&v->gates, p->total, NULL);
         v->p_buf = nb++;
         v->q_buf = p->gate.needs_q ? nb++ : 0;
         v->o_buf = nb++;
+        v->z_buf = nb;
+        nb += p->gate.noisy ? 3 : 0;
     }
+    p->aux_buf = nb;
+    nb += MMOE__GATE_BALANCED(&p->gate) ? 1 : 0;
     if (nb > MMOE__BOTTOM_MAX_BUFS)
         return MMOE_FAIL(err, MMOE_ERR_CONFIG,
                          "%zu tasks x %zu levels need %zu buffers; at most %d", p->T, p->L, nb,
@@ -160,12 +173,34 @@ static size_t ple_buffers(const mmoe__bottom *b, size_t *widths)
         for (size_t g = 0; g <= p->T; g++)
             for (size_t j = 0; j < v->group[g].n_layers; j++)
                 widths[n++] = v->group[g].copies * v->group[g].width[j];
-        widths[n++] = v->gate_width;
+        widths[n++] = v->gates.ld;
         if (p->gate.needs_q)
-            widths[n++] = v->gate_width;
+            widths[n++] = v->gates.ld;
         widths[n++] = (p->T + 1) * p->h;
+        for (int i = 0; p->gate.noisy && i < 3; i++)
+            widths[n++] = v->gates.ld;
     }
+    if (MMOE__GATE_BALANCED(&p->gate))
+        widths[n++] = 1;
     return n;
+}
+
+/*
+ * Name level l's gate tensors in the block at off: gate g's rows
+ * [col, col + n) of `cols` values each (0: a vector), as
+ * ple.L.gates.K.<what> or ple.L.shared_gate.<what>.
+ */
+static void name_gates(const ple *p, size_t l, mmoe__registry *r, size_t off, size_t cols,
+                       const char *what)
+{
+    const mmoe__gate_set *s = &p->lv[l].gates;
+    for (size_t g = 0; g < s->G; g++) {
+        const size_t at = off + s->col[g] * (cols ? cols : 1);
+        if (g < p->T)
+            mmoe__reg_name(r, at, s->n[g], cols, "ple.%zu.gates.%zu.%s", l, g, what);
+        else
+            mmoe__reg_name(r, at, s->n[g], cols, "ple.%zu.shared_gate.%s", l, what);
+    }
 }
 
 static void ple_declare(mmoe__bottom *b, mmoe__registry *r)
@@ -181,23 +216,15 @@ static void ple_declare(mmoe__bottom *b, mmoe__registry *r)
                 snprintf(prefix, sizeof prefix, "ple.%zu.task.%zu", l, g - 1);
             mmoe__pmlp_declare(&v->group[g], r, prefix, 1);
         }
-        v->gate_off = mmoe__reg_block(r, v->gate_width, v->in);
-        for (size_t g = 0; g < v->n_gates; g++) {
-            size_t off = v->gate_off + v->gate_col[g] * v->in;
-            if (g < p->T)
-                mmoe__reg_name(r, off, v->gate_n[g], v->in, "ple.%zu.gates.%zu.weight", l, g);
-            else
-                mmoe__reg_name(r, off, v->gate_n[g], v->in, "ple.%zu.shared_gate.weight", l);
+        v->gate_off = mmoe__reg_block(r, v->gates.ld, v->in);
+        name_gates(p, l, r, v->gate_off, v->in, "weight");
+        if (p->biased) {
+            v->bias_off = mmoe__reg_block(r, v->gates.ld, 1);
+            name_gates(p, l, r, v->bias_off, 0, "bias");
         }
-        if (!p->biased)
-            continue;
-        v->bias_off = mmoe__reg_block(r, v->gate_width, 1);
-        for (size_t g = 0; g < v->n_gates; g++) {
-            size_t off = v->bias_off + v->gate_col[g];
-            if (g < p->T)
-                mmoe__reg_name(r, off, v->gate_n[g], 0, "ple.%zu.gates.%zu.bias", l, g);
-            else
-                mmoe__reg_name(r, off, v->gate_n[g], 0, "ple.%zu.shared_gate.bias", l);
+        if (p->gate.noisy) {
+            v->noise_off = mmoe__reg_block(r, v->gates.ld, v->in);
+            name_gates(p, l, r, v->noise_off, v->in, "noise_weight");
         }
     }
 }
@@ -209,12 +236,15 @@ static void ple_init(const mmoe__bottom *b, float *params, uint64_t seed)
         const ple_level *v = &p->lv[l];
         for (size_t g = 0; g <= p->T; g++)
             mmoe__pmlp_init(&v->group[g], params, seed, 1000 + 100 * l + g);
-        for (size_t g = 0; g < v->n_gates; g++)
-            mmoe__init_weights(params + v->gate_off + v->gate_col[g] * v->in, v->in, v->gate_n[g],
+        const mmoe__gate_set *s = &v->gates;
+        for (size_t g = 0; g < s->G; g++)
+            mmoe__init_weights(params + v->gate_off + s->col[g] * v->in, v->in, s->n[g],
                                MMOE_ACT_IDENTITY, seed, 0x6a7f0000u + 256 * l + g);
-        for (size_t g = 0; p->biased && g < v->n_gates; g++)
-            mmoe__gate_prior_init(g < p->T ? &p->prior[g] : NULL, v->gate_n[g],
-                                  params + v->bias_off + v->gate_col[g]);
+        for (size_t g = 0; p->biased && g < s->G; g++)
+            mmoe__gate_prior_init(g < p->T ? &p->prior[g] : NULL, s->n[g],
+                                  params + v->bias_off + s->col[g]);
+        if (p->gate.noisy) /* zero: noise std softplus(0) at the start (Shazeer et al.) */
+            memset(params + v->noise_off, 0, s->ld * v->in * sizeof(float));
     }
 }
 
@@ -286,41 +316,88 @@ static void group_sparse_forward(const ple *p, const ple_level *v, size_t grp, c
 {
     const float *W[MMOE_MAX_TASKS + 1];
     size_t runs[MMOE_MAX_TASKS + 1][3], nw = 0;
-    for (size_t g = 0; g < v->n_gates; g++) {
+    for (size_t g = 0; g < v->gates.G; g++) {
         size_t nr = gate_runs(p, g, runs);
         for (size_t i = 0; i < nr; i++)
             if (runs[i][0] == grp)
-                W[nw++] = P + v->gate_col[g] + runs[i][1];
+                W[nw++] = P + v->gates.col[g] + runs[i][1];
     }
     mmoe__gate_experts_forward(&v->group[grp], params, in, W, nw, fb + v->group_buf[grp]);
+}
+
+/* Level v's gate buffers in fb / bb. */
+static mmoe__gate_bufs gate_bufs(const ple *p, const ple_level *v, float *const *buf)
+{
+    const int noise = p->gate.noisy;
+    mmoe__gate_bufs f = {buf[v->p_buf], p->gate.needs_q ? buf[v->q_buf] : NULL,
+                         noise ? buf[v->z_buf] : NULL, noise ? buf[v->z_buf + 1] : NULL,
+                         noise ? buf[v->z_buf + 2] : NULL};
+    return f;
+}
+
+/*
+ * Logits of level l's gates with the weights at params + off (and biases
+ * b, NULL: none) into Z (rows of the level's gate width): one GEMM at
+ * level 0, where every gate reads x; above, one per gate on its input.
+ */
+static void level_logits(const ple *p, size_t l, const float *params, size_t off, const float *b,
+                         size_t B, const float *X, size_t ldx, float *const *fb, float *Z)
+{
+    const ple_level *v = &p->lv[l];
+    const mmoe__gate_set *s = &v->gates;
+    if (l == 0) {
+        mmoe__dense_forward(params + off, b, v->in, s->ld, B, X, ldx, Z, s->ld);
+        return;
+    }
+    for (size_t g = 0; g < s->G; g++) {
+        size_t ld;
+        const float *in = level_input(p, l, g, X, ldx, fb, &ld);
+        mmoe__dense_forward(params + off + s->col[g] * v->in, b ? b + s->col[g] : NULL, v->in,
+                            s->n[g], B, in, ld, Z + s->col[g], s->ld);
+    }
+}
+
+/* Backward of level_logits: dZ to the weights' (and biases', db not NULL) gradients and the inputs.
+ */
+static void level_logits_backward(const ple *p, size_t l, const float *params, float *grads,
+                                  size_t off, float *db, size_t B, const float *X, size_t ldx,
+                                  float *const *fb, float *const *bb, const float *dZ, float *dX,
+                                  size_t lddx)
+{
+    const ple_level *v = &p->lv[l];
+    const mmoe__gate_set *s = &v->gates;
+    if (l == 0) {
+        mmoe__dense_backward(params + off, v->in, s->ld, B, X, ldx, dZ, s->ld, grads + off, db, dX,
+                             lddx, 1.0f);
+        return;
+    }
+    for (size_t g = 0; g < s->G; g++) {
+        size_t ld;
+        const size_t w = off + s->col[g] * v->in;
+        const float *in = level_input(p, l, g, X, ldx, fb, &ld);
+        float *din = bb[p->lv[l - 1].o_buf] + g * p->h;
+        mmoe__dense_backward(params + w, v->in, s->n[g], B, in, ld, dZ + s->col[g], s->ld,
+                             grads + w, db ? db + s->col[g] : NULL, din, (p->T + 1) * p->h, 1.0f);
+    }
 }
 
 static void ple_forward(const mmoe__bottom *b, const float *params, size_t B, const float *X,
                         size_t ldx, uint64_t *rng, float *const *fb)
 {
-    (void)rng; /* no training-only randomness */
     const ple *p = b->impl;
     const size_t h = p->h, ldo = (p->T + 1) * h;
     size_t runs[MMOE_MAX_TASKS + 1][3];
+    double aux = 0.0;
     for (size_t l = 0; l < p->L; l++) {
         const ple_level *v = &p->lv[l];
-        const size_t GW = v->gate_width;
-        float *P = fb[v->p_buf], *Q = p->gate.needs_q ? fb[v->q_buf] : NULL, *O = fb[v->o_buf];
-        if (l == 0) /* every gate reads x: one GEMM */
-            mmoe__dense_forward(params + v->gate_off, level_bias(p, v, params, 0), v->in, GW, B, X,
-                                ldx, P, GW);
-        for (size_t g = 0; g < v->n_gates; g++) {
-            const size_t col = v->gate_col[g], n = v->gate_n[g];
-            if (l > 0) {
-                size_t ld;
-                const float *in = level_input(p, l, g, X, ldx, fb, &ld);
-                mmoe__dense_forward(params + v->gate_off + col * v->in,
-                                    level_bias(p, v, params, col), v->in, n, B, in, ld, P + col,
-                                    GW);
-            }
-            mmoe__gate_forward(&p->gate, g < p->T ? p->prior[g].mask : NULL, B, n, P + col,
-                               Q ? Q + col : NULL, GW);
-        }
+        const size_t GW = v->gates.ld;
+        const mmoe__gate_bufs gb = gate_bufs(p, v, fb);
+        float *P = gb.P, *O = fb[v->o_buf];
+        level_logits(p, l, params, v->gate_off, level_bias(p, v, params, 0), B, X, ldx, fb,
+                     mmoe__gate_set_logits(&p->gate, rng, &gb));
+        if (rng && p->gate.noisy) /* training: the noise logits */
+            level_logits(p, l, params, v->noise_off, NULL, B, X, ldx, fb, gb.U);
+        aux += mmoe__gate_set_forward(&v->gates, &p->gate, B, rng, &gb);
         for (size_t g = 0; g <= p->T; g++) {
             size_t ld;
             const float *in = level_input(p, l, group_slot(p, g), X, ldx, fb, &ld);
@@ -329,8 +406,8 @@ static void ple_forward(const mmoe__bottom *b, const float *params, size_t B, co
             else
                 mmoe__pmlp_forward(&v->group[g], params, B, in, ld, 1, fb + v->group_buf[g]);
         }
-        for (size_t g = 0; g < v->n_gates; g++) {
-            const size_t col = v->gate_col[g];
+        for (size_t g = 0; g < v->gates.G; g++) {
+            const size_t col = v->gates.col[g];
             size_t nr = gate_runs(p, g, runs);
             for (size_t r = 0; r < B; r++) {
                 float *f = O + r * ldo + g * h;
@@ -344,6 +421,14 @@ static void ple_forward(const mmoe__bottom *b, const float *params, size_t B, co
             }
         }
     }
+    if (rng && MMOE__GATE_BALANCED(&p->gate)) /* the auxiliary loss of the batch, all levels */
+        fb[p->aux_buf][0] = (float)aux;
+}
+
+static double ple_aux_loss(const mmoe__bottom *b, float *const *fb)
+{
+    const ple *p = b->impl;
+    return MMOE__GATE_BALANCED(&p->gate) ? fb[p->aux_buf][0] : 0.0;
 }
 
 static void ple_backward(const mmoe__bottom *b, const float *params, float *grads, size_t B,
@@ -355,10 +440,10 @@ static void ple_backward(const mmoe__bottom *b, const float *params, float *grad
     size_t runs[MMOE_MAX_TASKS + 1][3];
     for (size_t l = p->L; l-- > 0;) {
         const ple_level *v = &p->lv[l];
-        const size_t GW = v->gate_width;
-        const float *P = fb[v->p_buf], *Q = p->gate.needs_q ? fb[v->q_buf] : NULL;
-        float *dP = bb[v->p_buf];
-        const float *dO = bb[v->o_buf];
+        const size_t GW = v->gates.ld;
+        const mmoe__gate_bufs f = gate_bufs(p, v, fb), d = gate_bufs(p, v, bb);
+        const float *P = f.P, *dO = bb[v->o_buf];
+        float *dP = d.P;
         memset(dP, 0, B * GW * sizeof *dP);
         for (size_t g = 0; g <= p->T; g++) {
             const mmoe__pmlp *ex = &v->group[g];
@@ -366,8 +451,8 @@ static void ple_backward(const mmoe__bottom *b, const float *params, float *grad
         }
         if (l > 0) /* this level's inputs: the previous level's outputs */
             memset(bb[p->lv[l - 1].o_buf], 0, B * ldo * sizeof(float));
-        for (size_t g = 0; g < v->n_gates; g++) {
-            const size_t col = v->gate_col[g];
+        for (size_t g = 0; g < v->gates.G; g++) {
+            const size_t col = v->gates.col[g];
             size_t nr = gate_runs(p, g, runs);
             for (size_t r = 0; r < B; r++)
                 for (size_t i = 0; i < nr; i++) {
@@ -377,21 +462,14 @@ static void ple_backward(const mmoe__bottom *b, const float *params, float *grad
                     mmoe__mix_backward(runs[i][2], h, P + off, fb[hb] + r * ex->copies * h,
                                        dO + r * ldo + g * h, bb[hb] + r * ex->copies * h, dP + off);
                 }
-            mmoe__gate_backward(&p->gate, B, v->gate_n[g], P + col, Q ? Q + col : NULL, dP + col,
-                                GW);
-            if (l > 0) {
-                size_t ld;
-                const float *in = level_input(p, l, g, X, ldx, fb, &ld);
-                float *din = bb[p->lv[l - 1].o_buf] + g * h;
-                mmoe__dense_backward(params + v->gate_off + col * v->in, v->in, v->gate_n[g], B, in,
-                                     ld, dP + col, GW, grads + v->gate_off + col * v->in,
-                                     p->biased ? grads + v->bias_off + col : NULL, din, ldo, 1.0f);
-            }
         }
-        if (l == 0)
-            mmoe__dense_backward(params + v->gate_off, v->in, GW, B, X, ldx, dP, GW,
-                                 grads + v->gate_off, p->biased ? grads + v->bias_off : NULL, dX,
-                                 lddx, 1.0f);
+        mmoe__gate_set_backward(&v->gates, &p->gate, B, &f, &d); /* dP: dL/dz; d.U: dL/du */
+        level_logits_backward(p, l, params, grads, v->gate_off,
+                              p->biased ? grads + v->bias_off : NULL, B, X, ldx, fb, bb, dP, dX,
+                              lddx);
+        if (p->gate.noisy)
+            level_logits_backward(p, l, params, grads, v->noise_off, NULL, B, X, ldx, fb, bb, d.U,
+                                  dX, lddx);
         for (size_t g = 0; g <= p->T; g++) {
             size_t ld;
             const float *in = level_input(p, l, group_slot(p, g), X, ldx, fb, &ld);
@@ -443,9 +521,9 @@ static void ple_gate_row(const mmoe__bottom *b, float *const *fb, size_t k, size
 {
     const ple *p = b->impl;
     const ple_level *v = &p->lv[p->L - 1];
-    const float *P = fb[v->p_buf] + r * v->gate_width + v->gate_col[k];
+    const float *P = fb[v->p_buf] + r * v->gates.ld + v->gates.col[k];
     memset(out, 0, p->total * sizeof *out);
-    for (size_t j = 0; j < v->gate_n[k]; j++) {
+    for (size_t j = 0; j < v->gates.n[k]; j++) {
         size_t g, e, first = 0;
         gate_expert(p, k, j, &g, &e);
         for (size_t i = 0; i < g; i++)
@@ -471,7 +549,7 @@ static void ple_gate_row(const mmoe__bottom *b, float *const *fb, size_t k, size
         .num_gates = ple_num_gates,                                                                \
         .gate_row = ple_gate_row,                                                                  \
         .penalty = mmoe__bottom_no_penalty,                                                        \
-        .aux_loss = mmoe__bottom_no_aux_loss,                                                      \
+        .aux_loss = ple_aux_loss,                                                                  \
     }
 
 PLE_OPS(mmoe__cgc_ops, "CGC", cgc_setup);

@@ -65,7 +65,7 @@ static mmoe_status stacked_setup(mmoe__bottom *b, const mmoe_config *c, char *er
             return st;
     }
     s->biased = mmoe__gate_prior_biased(c, s->T);
-    mmoe_status st = mmoe__gate_noise_check(&s->gate, 1, b->ops->name, err);
+    mmoe_status st = mmoe__gate_noise_check(&s->gate, err);
     if (st)
         return st;
     s->per_level = c->expert_layers + 2 + (s->gate.needs_q ? 1 : 0) + (s->gate.noisy ? 3 : 0);

@@ -97,6 +97,7 @@ static int failures;
  * makes layers large enough that the library's pool splits them (2
  * threads); gated 1 makes the bottom a PLE with top-k gates and gate
  * priors (biases, masks), gated 2 an MMoE with noisy top-k gates and load
+ * balancing, gated 3 both: a PLE with priors, noisy gates and load
  * balancing.
  */
 static mmoe_model *make_model(int with_input_stage, int wide, int gated)
@@ -132,19 +133,19 @@ static mmoe_model *make_model(int with_input_stage, int wide, int gated)
             {"task.0.gate_bias", "0.5,0,0,0,-0.5"},
             {"task.1.gate_mask", "0,-inf,0,0,1"},
         };
-        /* gated 2: MMoE with noisy top-k gates and the load-balancing loss */
+        /* gated 2 (MMoE) and 3 (PLE): noisy top-k gates and the load-balancing loss */
         static const char *const noisy[][2] = {
             {"gate.kind", "topk"},
             {"gate.noise", "1"},
             {"gate.balance.importance", "0.01"},
             {"gate.balance.load", "0.01"},
         };
-        for (size_t i = 0; gated == 2 && i < sizeof noisy / sizeof noisy[0]; i++)
+        for (size_t i = 0; gated >= 2 && i < sizeof noisy / sizeof noisy[0]; i++)
             if (mmoe_config_set(c, noisy[i][0], noisy[i][1]) != MMOE_OK) {
                 fprintf(stderr, "%s: %s\n", noisy[i][0], mmoe_config_last_error(c));
                 failures++;
             }
-        for (size_t i = 0; gated == 1 && i < sizeof kv / sizeof kv[0]; i++)
+        for (size_t i = 0; gated != 2 && i < sizeof kv / sizeof kv[0]; i++)
             if (mmoe_config_set(c, kv[i][0], kv[i][1]) != MMOE_OK) {
                 fprintf(stderr, "%s: %s\n", kv[i][0], mmoe_config_last_error(c));
                 failures++;
@@ -240,6 +241,7 @@ int main(void)
     run(1, 0, 0);
     run(0, 0, 1);
     run(0, 0, 2);
+    run(0, 0, 3);
     /* The library's pool on: its workers allocate nothing per call either. */
     CHECK(mmoe_set_num_threads(2) == MMOE_OK);
     run(0, 1, 0);

@@ -60,13 +60,13 @@
  *                       (the gate.* keys are written by mmoe_config_to_string
  *                       only when they differ from their defaults; the
  *                       gateless kinds ignore them)
- *   gate.noise          0 | 1: noisy top-k gating (mmoe, omoe, stacked_mmoe;
+ *   gate.noise          0 | 1: noisy top-k gating (every gated kind;
  *                       needs gate.kind topk): in training only the logits get
  *                       N(0,1) * softplus(W_noise x) from the model's random
  *                       stream; predict is noise-free [0]
  *   gate.balance.importance  weight of the importance term CV(sum of gate
  *                       weights over the batch)^2 of the auxiliary loss,
- *                       in [0, 1e6] (mmoe, omoe, stacked_mmoe) [0]
+ *                       in [0, 1e6] (every gated kind) [0]
  *   gate.balance.load   weight of the load term CV(smooth load)^2, in
  *                       [0, 1e6]; needs gate.noise 1 [0] (Shazeer et al.
  *                       2017; the auxiliary loss is part of the total loss

@@ -13,6 +13,8 @@ const compat_case compat_cases[] = {
     {"cross_stitch", "cross_stitch", 0},
     {"tensor_factorization", "tensor_factorization", 0},
     {"mmoe-input-stage", "mmoe", 1},
+    {"cgc", "cgc", 0},
+    {"ple", "ple", 0},
 };
 const size_t COMPAT_N_CASES = sizeof compat_cases / sizeof compat_cases[0];
 

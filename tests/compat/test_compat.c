@@ -4,7 +4,10 @@
  *
  * tests/compat/files/ holds, for every model kind of libmmoe 0.1 (and one
  * MMoE with sparse features, CrossNet and a DNN), a model file and the
- * numbers the library that wrote it computed (make_compat.c wrote both).
+ * numbers the library that wrote it computed (make_compat.c wrote both);
+ * cgc.* and ple.* were written by the library before CGC and PLE took
+ * noisy gates (commit e372839), so they check that a model without
+ * gate.noise is unchanged.
  * For each:
  *   - the file loads, and saving the loaded model gives the file's bytes;
  *   - a model built in-process from the same description, given the

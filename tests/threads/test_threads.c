@@ -361,6 +361,7 @@ static void test_gate_priors(void **state)
         "gate.noise", "1", "gate.balance.importance", "0.01", "gate.balance.load", "0.01", NULL};
     extra_keys = noisy;
     run_threads("mmoe", 0, "topk");
+    run_threads("ple", 0, "topk");
     extra_keys = NULL;
 }
 
