@@ -31,24 +31,14 @@ Standard library only.
 """
 import csv
 import gzip
+import os
 import statistics
 import sys
-from math import sqrt
 
-T975 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
-        2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086,
-        2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042]
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from finals import interval  # noqa: E402  (the t-interval finals.py prints)
 
 LO, HI = "0.5", "1"  # the low and the reference correlation of the claims
-
-
-def interval(xs):
-    n = len(xs)
-    if n < 2:
-        return float("nan")
-    t = T975[n - 2] if n - 1 <= len(T975) else 1.96
-    return t * statistics.stdev(xs) / sqrt(n)
-
 
 # (id, text, sign, terms): the difference is sum(coef * loss(model, p)) per
 # seed; sign -1 / +1: the paper predicts a negative / positive difference;
